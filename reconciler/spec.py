@@ -1,0 +1,271 @@
+"""The cluster spec: first stage of the flow (load -> validate). One pydantic model is the only
+definition of what a `specs/<name>.yaml` may say; Magic Castle's field names and plan-time rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CLUSTER_NAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,40}$")
+DOMAIN_RE = re.compile(r"^[a-z][0-9a-z-.]*$")
+HOSTNAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,63}$")
+PUBLIC_KEY_RE = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$")
+KNOWN_TAGS = ("login", "proxy", "public", "puppet", "mgmt", "nfs", "node", "pool", "spot", "efa", "dtn", "bastion")
+MAX_SPEC_BYTES = 256 * 1024
+
+
+class FieldError(BaseModel):
+    """One problem with a spec, located by its field path (e.g. `instances.node.count`)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SpecError(Exception):
+    """A spec that cannot be used as written. Permanent: waits for the file to change."""
+
+    def __init__(self, errors: list[FieldError], source: str = "") -> None:
+        self.errors = errors
+        self.source = source
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def _nfc(value: Any) -> Any:
+    # Terraform's HCL parser normalises string literals to NFC; normalising here keeps the spec,
+    # its hash and what Terraform sees byte-for-byte identical.
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Instance(_Strict):
+    """One prefix of `instances`: `count` hosts named `<prefix>1..<prefix><count>`."""
+
+    type: str = Field(min_length=1, description="Flavor name, e.g. p4-6gb")
+    tags: list[str] = Field(default_factory=list, description="Roles: " + ", ".join(KNOWN_TAGS))
+    count: int = Field(default=1, ge=0, le=500)
+    disk_size: int | None = Field(default=None, ge=10, le=16384, description="Root disk in GB")
+    image: str | None = Field(default=None, min_length=1, description="Overrides the cluster image")
+
+    @field_validator("tags")
+    @classmethod
+    def _known_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if tag not in KNOWN_TAGS:
+                raise ValueError(f'unknown tag "{tag}"; choose among {", ".join(KNOWN_TAGS)}')
+        if len(set(tags)) != len(tags):
+            raise ValueError("a tag is listed twice")
+        return tags
+
+
+class Volume(_Strict):
+    size: int = Field(ge=1, le=65536, description="Size in GB")
+    type: str | None = Field(default=None, min_length=1, description="Volume type")
+
+
+class ClusterSpec(_Strict):
+    """A Magic Castle cluster as the hub keeps it. Field names are Magic Castle's."""
+
+    cluster_name: str = Field(description="Lower-case name, 2 to 41 characters: ^[a-z][0-9a-z-]{1,40}$")
+    domain: str = Field(description="DNS domain, ^[a-z][0-9a-z-.]*$")
+    image: str = Field(min_length=1, description="Image name in the cloud")
+    nb_users: int = Field(default=0, ge=0, le=1000, description="Guest accounts user01..userNN")
+    instances: dict[str, Instance] = Field(min_length=1)
+    volumes: dict[str, dict[str, Volume]] = Field(default_factory=dict)
+    public_keys: list[str] = Field(min_length=1, description="SSH public keys of the sudoer")
+    hieradata: str = Field(default="---", description="Extra hieradata, as YAML text")
+    guest_passwd: str | None = Field(
+        default=None, description="Guest password; omit it to let the hub generate and keep one"
+    )
+    sudoer_username: str = Field(default="centos", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    cloud: str | None = Field(default=None, min_length=1, description="clouds.yaml entry; default from settings")
+    ensure: Literal["present", "absent"] = "present"
+    apply: Literal["auto", "manual"] = "auto"
+    expires: dt.date | None = Field(default=None, description="The cluster is destroyed after this date")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        return _nfc(data)
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster_name(cls, v: str) -> str:
+        if not CLUSTER_NAME_RE.match(v):
+            raise ValueError(
+                f'"{v}" is not a valid name: start with a lower-case letter, then 1 to 40 lower-case '
+                "letters, digits or dashes"
+            )
+        return v
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        if not DOMAIN_RE.match(v):
+            raise ValueError(f'"{v}" is not a valid domain: lower-case letters, digits, dashes and dots')
+        return v
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for i, key in enumerate(keys):
+            if not PUBLIC_KEY_RE.match(key.strip()):
+                raise ValueError(f"key {i + 1} is not an OpenSSH public key (ssh-ed25519 AAAA... comment)")
+        return keys
+
+    @field_validator("guest_passwd")
+    @classmethod
+    def _passwd(cls, v: str | None) -> str | None:
+        if v is not None and v != "" and len(v) < 8:
+            raise ValueError("must be empty or at least 8 characters")
+        return v
+
+    @field_validator("hieradata")
+    @classmethod
+    def _hieradata(cls, v: str) -> str:
+        try:
+            yaml.safe_load(v)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {_yaml_problem(exc)}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _cluster_rules(self) -> ClusterSpec:
+        errors: list[tuple[str, str]] = []
+        seen: dict[str, str] = {}
+        for prefix, inst in self.instances.items():
+            last = f"{prefix}{max(inst.count, 1)}"
+            if not HOSTNAME_RE.match(last):
+                errors.append(
+                    (f"instances.{prefix}", f'host name "{last}" must match ^[a-z][0-9a-z-]{{1,63}}$')
+                )
+            for host in self.hostnames_of(prefix):
+                if host in seen:
+                    errors.append((f"instances.{prefix}", f'host "{host}" is also produced by "{seen[host]}"'))
+                seen[host] = prefix
+        proxies = sum(i.count for i in self.instances.values() if "proxy" in i.tags)
+        if proxies > 1:
+            errors.append(("instances", f"at most one instance may carry the proxy tag; {proxies} do"))
+        logins = [p for p, i in self.instances.items() if "login" in i.tags]
+        if len(logins) > 1:
+            errors.append(("instances", f"at most one prefix may carry the login tag; {', '.join(logins)} do"))
+        tags_in_use = sorted({t for i in self.instances.values() for t in i.tags})
+        for tag in self.volumes:
+            if tag not in tags_in_use:
+                errors.append(
+                    (f"volumes.{tag}", f'no instance carries the tag "{tag}"; tags in use: {", ".join(tags_in_use)}')
+                )
+        if errors:
+            raise SpecError([FieldError(path=p, message=m) for p, m in errors])
+        return self
+
+    def hostnames_of(self, prefix: str) -> list[str]:
+        return [f"{prefix}{i}" for i in range(1, self.instances[prefix].count + 1)]
+
+    def hosts(self) -> dict[str, Instance]:
+        """Every host the spec asks for, `<prefix><i>` -> its instance entry."""
+        return {h: inst for p, inst in self.instances.items() for h in self.hostnames_of(p)}
+
+    def canonical(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def spec_digest(spec: ClusterSpec) -> str:
+    """A stable hash of what the spec asks for (key order, comments and defaults do not matter)."""
+    blob = json.dumps(spec.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else str(problem)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, SpecError):
+            out.extend(ctx_error.errors)
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error":
+            msg = f"{msg} (got {err['input']!r})"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field; see `mchub schema` for the fields a spec may have"
+        out.append(FieldError(path=_path(err["loc"]), message=msg))
+    return out
+
+
+def parse_spec(data: Any, source: str = "") -> ClusterSpec:
+    """Validate already-loaded data (from YAML or the web form) into a spec, or raise SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError([FieldError(path="", message="a spec must be a YAML mapping of fields")], source)
+    try:
+        return ClusterSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_pydantic_errors(exc), source) from None
+    except SpecError as exc:
+        raise SpecError(exc.errors, source) from None
+
+
+def parse_yaml(text: str, source: str = "") -> ClusterSpec:
+    if len(text.encode()) > MAX_SPEC_BYTES:
+        raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError([FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source) from None
+    return parse_spec(data, source)
+
+
+def load_spec(path: Path) -> ClusterSpec:
+    """Read `specs/<name>.yaml`; the file stem must equal `cluster_name`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+    spec = parse_yaml(text, str(path))
+    if spec.cluster_name != path.stem:
+        raise SpecError(
+            [FieldError(path="cluster_name", message=f'"{spec.cluster_name}" must equal the file name "{path.stem}"')],
+            str(path),
+        )
+    return spec
+
+
+def dump_yaml(spec: ClusterSpec) -> str:
+    """The spec as the web form writes it: fields in model order, unset optional fields left out."""
+    data = spec.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ClusterSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "MC Hub cluster spec"
+    return schema
