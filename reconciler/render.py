@@ -1,0 +1,74 @@
+"""Render stage of the flow: a validated spec + its cloud's settings -> the text of main.tf.
+Pure text in, text out; the reconciler decides where it is written."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from reconciler.hcl import hcl
+from reconciler.settings import MAGIC_CASTLE_GIT, CloudConfig
+from reconciler.spec import ClusterSpec
+
+BUNDLED_MODULE = Path("modules") / "openstack-vms"
+
+
+def module_source(cloud: CloudConfig, templates_dir: Path, workdir: Path) -> str:
+    """The `source` of the module call, as Terraform wants it seen from `workdir`."""
+    if cloud.module == "bundled":
+        return _local(templates_dir / BUNDLED_MODULE, workdir)
+    if cloud.module.startswith("magic_castle:"):
+        return MAGIC_CASTLE_GIT.format(version=cloud.module.split(":", 1)[1])
+    if cloud.module.startswith(("/", "./", "../", "~")):
+        return _local(Path(cloud.module).expanduser(), workdir)
+    return cloud.module
+
+
+def _local(path: Path, workdir: Path) -> str:
+    # Terraform accepts local module paths only in the ./ or ../ form.
+    rel = os.path.relpath(path.resolve(), workdir.resolve())
+    return rel if rel.startswith("..") else f"./{rel}"
+
+
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["hcl"] = hcl
+    return env
+
+
+def template_inputs(spec: ClusterSpec) -> dict[str, Any]:
+    """The spec's instances and volumes as the module wants them (unset optionals left out)."""
+    instances = {p: i.model_dump(mode="json", exclude_none=True) for p, i in spec.instances.items()}
+    for inst in instances.values():
+        inst.setdefault("count", 1)
+    volumes = {
+        tag: {name: v.model_dump(mode="json", exclude_none=True) for name, v in vols.items()}
+        for tag, vols in spec.volumes.items()
+    }
+    return {"instances": instances, "volumes": volumes}
+
+
+def render_main_tf(spec: ClusterSpec, cloud: CloudConfig, templates_dir: Path, workdir: Path) -> str:
+    template = _environment(templates_dir).get_template("main.tf.j2")
+    source = module_source(cloud, templates_dir, workdir)
+    return template.render(spec=spec, cloud=cloud, source=source, **template_inputs(spec))
+
+
+def module_digest(cloud: CloudConfig, templates_dir: Path) -> str:
+    """What the module behind a cloud is: its files for a local module, else its source string."""
+    h = hashlib.sha256(cloud.module.encode())
+    root = templates_dir / BUNDLED_MODULE if cloud.module == "bundled" else Path(cloud.module).expanduser()
+    if cloud.module == "bundled" or cloud.module.startswith(("/", "./", "../", "~")):
+        for f in sorted(root.rglob("*.tf")):
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    h.update((templates_dir / "main.tf.j2").read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,128 @@
+"""Hub configuration: where specs and clusters live, which clouds exist and what module each uses.
+Read once at start (a YAML file plus MCHUB_* environment variables) and passed down as a value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAGIC_CASTLE_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//openstack?ref={version}"
+PUPPET_MAGIC_CASTLE_GIT = "https://github.com/ComputeCanada/puppet-magic_castle.git"
+
+
+class SettingsError(Exception):
+    """A hub setting that cannot be used; names the setting and what it accepts."""
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """One cloud the hub may build on, named as in clouds.yaml."""
+
+    name: str
+    # "bundled" (templates/modules/openstack-vms), "magic_castle:<version>", a local path, or any
+    # Terraform module source string.
+    module: str = "bundled"
+    config_git_url: str = PUPPET_MAGIC_CASTLE_GIT
+    config_version: str = "15.6.1"
+    domains: tuple[str, ...] = ()
+    external_network: str | None = None
+    clouds_yaml: Path | None = None
+    terraform_cli_config: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    specs_dir: Path = Path("specs")
+    clusters_dir: Path = Path("clusters")
+    templates_dir: Path = REPO_ROOT / "templates"
+    default_cloud: str = "sandbox"
+    clouds: Mapping[str, CloudConfig] = field(default_factory=lambda: {"sandbox": CloudConfig("sandbox")})
+    terraform: str | None = None  # binary path or name; None = discover
+    workers: int = 2
+    debounce: float = 0.3
+    resync_interval: float = 60.0
+    drift_interval: float = 600.0
+    drift_remediate: bool = True
+    drift_fight_limit: int = 3
+    prune: bool = False
+    max_removed_fraction: float = 0.5
+    runs_kept: int = 50
+    terraform_timeout: float = 3600.0
+    terraform_grace: float = 60.0
+
+    def cloud(self, name: str | None) -> CloudConfig:
+        key = name or self.default_cloud
+        try:
+            return self.clouds[key]
+        except KeyError:
+            raise SettingsError(
+                f'cloud "{key}" is not configured; choose one of {", ".join(sorted(self.clouds))}'
+            ) from None
+
+    def with_cloud(self, cloud: CloudConfig) -> Settings:
+        return replace(self, clouds={**self.clouds, cloud.name: cloud})
+
+
+_ENV = {
+    "MCHUB_SPECS": ("specs_dir", Path),
+    "MCHUB_CLUSTERS": ("clusters_dir", Path),
+    "MCHUB_TEMPLATES": ("templates_dir", Path),
+    "MCHUB_DEFAULT_CLOUD": ("default_cloud", str),
+    "MCHUB_TERRAFORM": ("terraform", str),
+    "MCHUB_WORKERS": ("workers", int),
+    "MCHUB_PRUNE": ("prune", lambda v: v.lower() in ("1", "true", "yes")),
+}
+
+
+def _cloud_from(name: str, data: Any) -> CloudConfig:
+    if not isinstance(data, dict):
+        raise SettingsError(f"clouds.{name}: expected a mapping of cloud settings")
+    known = set(CloudConfig.__dataclass_fields__) - {"name"}
+    unknown = set(data) - known
+    if unknown:
+        raise SettingsError(f"clouds.{name}: unknown setting {sorted(unknown)[0]}; choose among {sorted(known)}")
+    values: dict[str, Any] = dict(data)
+    for key in ("clouds_yaml", "terraform_cli_config"):
+        if values.get(key):
+            values[key] = Path(values[key]).expanduser()
+    if "domains" in values:
+        values["domains"] = tuple(values["domains"])
+    return CloudConfig(name=name, **values)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from an optional YAML file, then MCHUB_* variables (which win)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = path or (Path(env["MCHUB_SETTINGS"]) if env.get("MCHUB_SETTINGS") else None)
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"settings file {path}: {exc}") from None
+        known = set(Settings.__dataclass_fields__)
+        for key, value in data.items():
+            if key not in known:
+                raise SettingsError(f"{path}: unknown setting {key}; choose among {sorted(known)}")
+            values[key] = value
+        if "clouds" in values:
+            values["clouds"] = {n: _cloud_from(n, c) for n, c in (values["clouds"] or {}).items()}
+        for key in ("specs_dir", "clusters_dir", "templates_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+    for var, (key, conv) in _ENV.items():
+        if env.get(var):
+            try:
+                values[key] = conv(env[var])
+            except ValueError:
+                raise SettingsError(f"{var}={env[var]!r} is not a valid {key}") from None
+    settings = Settings(**values)
+    if settings.workers < 1:
+        raise SettingsError("workers must be at least 1")
+    return settings
