@@ -46,8 +46,8 @@ def hcl(value: Any, indent: int = 0) -> str:
     if isinstance(value, Sequence):
         if not value:
             return "[]"
-        items = [hcl(v, indent + 1) for v in value]
-        flat = "[" + ", ".join(items) + "]"
+        parts = [hcl(v, indent + 1) for v in value]
+        flat = "[" + ", ".join(parts) + "]"
         if len(flat) <= 72 and "\n" not in flat:
             return flat
         return "[\n" + "".join(f"{pad}{hcl(v, indent + 1)},\n" for v in value) + end + "]"

@@ -4,7 +4,7 @@ Read once at start (a YAML file plus MCHUB_* environment variables) and passed d
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -69,14 +69,18 @@ class Settings:
         return replace(self, clouds={**self.clouds, cloud.name: cloud})
 
 
-_ENV = {
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MCHUB_SPECS": ("specs_dir", Path),
     "MCHUB_CLUSTERS": ("clusters_dir", Path),
     "MCHUB_TEMPLATES": ("templates_dir", Path),
     "MCHUB_DEFAULT_CLOUD": ("default_cloud", str),
     "MCHUB_TERRAFORM": ("terraform", str),
     "MCHUB_WORKERS": ("workers", int),
-    "MCHUB_PRUNE": ("prune", lambda v: v.lower() in ("1", "true", "yes")),
+    "MCHUB_PRUNE": ("prune", _flag),
 }
 
 
@@ -86,7 +90,9 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
     known = set(CloudConfig.__dataclass_fields__) - {"name"}
     unknown = set(data) - known
     if unknown:
-        raise SettingsError(f"clouds.{name}: unknown setting {sorted(unknown)[0]}; choose among {sorted(known)}")
+        raise SettingsError(
+            f"clouds.{name}: unknown setting {sorted(unknown)[0]}; choose among {sorted(known)}"
+        )
     values: dict[str, Any] = dict(data)
     for key in ("clouds_yaml", "terraform_cli_config"):
         if values.get(key):

@@ -17,8 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 CLUSTER_NAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,40}$")
 DOMAIN_RE = re.compile(r"^[a-z][0-9a-z-.]*$")
 HOSTNAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,63}$")
-PUBLIC_KEY_RE = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$")
-KNOWN_TAGS = ("login", "proxy", "public", "puppet", "mgmt", "nfs", "node", "pool", "spot", "efa", "dtn", "bastion")
+PUBLIC_KEY_RE = re.compile(
+    r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$"
+)
+KNOWN_TAGS = (
+    "login",
+    "proxy",
+    "public",
+    "puppet",
+    "mgmt",
+    "nfs",
+    "node",
+    "pool",
+    "spot",
+    "efa",
+    "dtn",
+    "bastion",
+)
 MAX_SPEC_BYTES = 256 * 1024
 
 
@@ -97,7 +112,9 @@ class ClusterSpec(_Strict):
         default=None, description="Guest password; omit it to let the hub generate and keep one"
     )
     sudoer_username: str = Field(default="centos", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    cloud: str | None = Field(default=None, min_length=1, description="clouds.yaml entry; default from settings")
+    cloud: str | None = Field(
+        default=None, min_length=1, description="clouds.yaml entry; default from settings"
+    )
     ensure: Literal["present", "absent"] = "present"
     apply: Literal["auto", "manual"] = "auto"
     expires: dt.date | None = Field(default=None, description="The cluster is destroyed after this date")
@@ -160,19 +177,26 @@ class ClusterSpec(_Strict):
                 )
             for host in self.hostnames_of(prefix):
                 if host in seen:
-                    errors.append((f"instances.{prefix}", f'host "{host}" is also produced by "{seen[host]}"'))
+                    errors.append(
+                        (f"instances.{prefix}", f'host "{host}" is also produced by "{seen[host]}"')
+                    )
                 seen[host] = prefix
         proxies = sum(i.count for i in self.instances.values() if "proxy" in i.tags)
         if proxies > 1:
             errors.append(("instances", f"at most one instance may carry the proxy tag; {proxies} do"))
         logins = [p for p, i in self.instances.items() if "login" in i.tags]
         if len(logins) > 1:
-            errors.append(("instances", f"at most one prefix may carry the login tag; {', '.join(logins)} do"))
+            errors.append(
+                ("instances", f"at most one prefix may carry the login tag; {', '.join(logins)} do")
+            )
         tags_in_use = sorted({t for i in self.instances.values() for t in i.tags})
         for tag in self.volumes:
             if tag not in tags_in_use:
                 errors.append(
-                    (f"volumes.{tag}", f'no instance carries the tag "{tag}"; tags in use: {", ".join(tags_in_use)}')
+                    (
+                        f"volumes.{tag}",
+                        f'no instance carries the tag "{tag}"; tags in use: {", ".join(tags_in_use)}',
+                    )
                 )
         if errors:
             raise SpecError([FieldError(path=p, message=m) for p, m in errors])
@@ -239,7 +263,9 @@ def parse_yaml(text: str, source: str = "") -> ClusterSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError([FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source) from None
+        raise SpecError(
+            [FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source
+        ) from None
     return parse_spec(data, source)
 
 
@@ -252,7 +278,12 @@ def load_spec(path: Path) -> ClusterSpec:
     spec = parse_yaml(text, str(path))
     if spec.cluster_name != path.stem:
         raise SpecError(
-            [FieldError(path="cluster_name", message=f'"{spec.cluster_name}" must equal the file name "{path.stem}"')],
+            [
+                FieldError(
+                    path="cluster_name",
+                    message=f'"{spec.cluster_name}" must equal the file name "{path.stem}"',
+                )
+            ],
             str(path),
         )
     return spec

@@ -61,12 +61,21 @@ def _spec(s: list[str]) -> ClusterSpec:
     # Built without validation on purpose: even values the model would refuse must not escape.
     node = Instance.model_construct(type=s[0], tags=[s[1]], count=2, image=s[2], disk_size=None)
     return ClusterSpec.model_construct(
-        cluster_name=s[3], domain=s[4], image=s[5], nb_users=3,
+        cluster_name=s[3],
+        domain=s[4],
+        image=s[5],
+        nb_users=3,
         instances={s[6] or "node": node},
         volumes={s[7] or "nfs": {s[8] or "home": Volume.model_construct(size=10, type=s[9])}},
-        public_keys=[s[10], s[11]], hieradata=s[12], sudoer_username=s[13], guest_passwd=None,
-        cloud=None, ensure="present", apply="auto", expires=None,
-    )  # fmt: skip
+        public_keys=[s[10], s[11]],
+        hieradata=s[12],
+        sudoer_username=s[13],
+        guest_passwd=None,
+        cloud=None,
+        ensure="present",
+        apply="auto",
+        expires=None,
+    )
 
 
 def _expected(spec: ClusterSpec) -> dict[str, Any]:
@@ -79,16 +88,23 @@ def _expected(spec: ClusterSpec) -> dict[str, Any]:
             return {nfc(k): nfc(x) for k, x in v.items()}
         return v
 
-    (prefix, node), = spec.instances.items()
-    (tag, vols), = spec.volumes.items()
-    (vname, vol), = vols.items()
-    return nfc({
-        "cluster_name": spec.cluster_name, "domain": spec.domain, "image": spec.image,
-        "instances": {prefix: {"type": node.type, "tags": node.tags, "count": 2, "image": node.image}},
-        "volumes": {tag: {vname: {"size": 10, "type": vol.type}}},
-        "public_keys": spec.public_keys, "nb_users": 3, "sudoer_username": spec.sudoer_username,
-        "hieradata": spec.hieradata, "config_version": "v1",
-    })  # fmt: skip
+    ((prefix, node),) = spec.instances.items()
+    ((tag, vols),) = spec.volumes.items()
+    ((vname, vol),) = vols.items()
+    return nfc(
+        {
+            "cluster_name": spec.cluster_name,
+            "domain": spec.domain,
+            "image": spec.image,
+            "instances": {prefix: {"type": node.type, "tags": node.tags, "count": 2, "image": node.image}},
+            "volumes": {tag: {vname: {"size": 10, "type": vol.type}}},
+            "public_keys": spec.public_keys,
+            "nb_users": 3,
+            "sudoer_username": spec.sudoer_username,
+            "hieradata": spec.hieradata,
+            "config_version": "v1",
+        }
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,169 @@
+"""Decide stage of the flow: given what the spec says, what the hub last recorded, and the time,
+what to do next. Purely computational: no disk, no clock, no subprocess; table-tested."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from reconciler.spec import ClusterSpec
+from reconciler.status import ERROR_PHASES, Phase, Reason, Status
+
+DEFAULT_BACKOFF = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class Action(StrEnum):
+    NOOP = "noop"
+    PLAN = "plan"  # plan; apply at once when `apply: auto`
+    APPLY = "apply"  # apply the approved saved plan
+    DESTROY = "destroy"
+    CHECK_DRIFT = "check_drift"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The spec file as it is now: a valid spec, an invalid one, or gone."""
+
+    kind: Literal["present", "invalid", "missing"]
+    hash: str | None = None  # digest of spec + template + module + Terraform version; file digest if invalid
+    spec: ClusterSpec | None = None
+    errors: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    prune: bool = False
+    prune_held: bool = False  # too many specs vanished at once: a person must confirm
+    drift_interval: float = 600.0
+    drift_remediate: bool = True
+    drift_fight_limit: int = 3
+    backoff: tuple[float, ...] = DEFAULT_BACKOFF
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: Reason
+    next_at: dt.datetime | None = None
+    message: str = ""
+    remediate: bool = False
+
+
+def retry_delay(name: str, failures: int, backoff: tuple[float, ...] = DEFAULT_BACKOFF) -> float:
+    """Capped exponential delay before retry number `failures`, with +-20% jitter drawn from the
+    cluster name so that clusters failing together do not retry together (and decide stays pure)."""
+    base = backoff[min(max(failures, 1), len(backoff)) - 1]
+    draw = int.from_bytes(hashlib.sha256(f"{name}:{failures}".encode()).digest()[:4], "big") / 2**32
+    return base * (0.8 + 0.4 * draw)
+
+
+def _deployed(status: Status | None) -> bool:
+    return status is not None and (bool(status.resources) or status.applied_hash is not None)
+
+
+def decide(
+    observed: Observed, status: Status | None, approval: str | None, now: dt.datetime, policy: Policy
+) -> Decision:
+    # A run is in progress: the loop never starts a second one for the same cluster.
+    if status is not None and status.phase in (
+        Phase.PLAN_RUNNING,
+        Phase.BUILD_RUNNING,
+        Phase.DESTROY_RUNNING,
+    ):
+        return Decision(Action.NOOP, status.reason, message="a run is in progress")
+
+    # The spec file is gone: keep the cluster unless pruning is on, and then only when a person
+    # has not been asked to confirm a mass removal.
+    if observed.kind == "missing":
+        if status is None or status.phase == Phase.DESTROYED or not _deployed(status):
+            return Decision(Action.NOOP, Reason.NOTHING_DEPLOYED)
+        if not policy.prune:
+            return Decision(
+                Action.WAIT, Reason.SPEC_REMOVED, message="spec removed; resources kept (orphaned)"
+            )
+        if policy.prune_held:
+            return Decision(
+                Action.WAIT, Reason.PRUNE_HELD, message="many specs removed at once; held for a person"
+            )
+        return _retry_or(Action.DESTROY, Reason.SPEC_REMOVED, status, None, now, policy)
+
+    # An invalid spec is a permanent error: wait for the file to change.
+    if observed.kind == "invalid":
+        return Decision(Action.WAIT, Reason.SPEC_INVALID, message=observed.errors)
+    spec = observed.spec
+    assert spec is not None and observed.hash is not None
+
+    # A past expiry date, or `ensure: absent`, means destroy; once destroyed, nothing more.
+    gone_reason = Reason.EXPIRED if spec.expires is not None and spec.expires < now.date() else None
+    if spec.ensure == "absent":
+        gone_reason = Reason.ABSENT_REQUESTED
+    if gone_reason is not None:
+        if status is not None and status.phase == Phase.DESTROYED:
+            return Decision(Action.NOOP, Reason.DESTROYED)
+        if status is None or not _deployed(status) and status.phase not in ERROR_PHASES:
+            return Decision(
+                Action.DESTROY, gone_reason, message="nothing deployed; recording it as destroyed"
+            )
+        return _retry_or(Action.DESTROY, gone_reason, status, observed.hash, now, policy)
+
+    # A spec seen for the first time, or changed since it was last seen: plan it.
+    if status is None or status.observed_hash is None:
+        return Decision(Action.PLAN, Reason.NEW_SPEC)
+    if status.observed_hash != observed.hash:
+        return Decision(Action.PLAN, Reason.SPEC_CHANGED)
+
+    # The same spec failed before: retry when the backoff says so.
+    if status.phase in ERROR_PHASES:
+        action = Action.DESTROY if status.phase == Phase.DESTROY_ERROR else Action.PLAN
+        return _retry_or(action, Reason.RETRY_DUE, status, observed.hash, now, policy)
+    if status.phase == Phase.INVALID:  # was invalid (e.g. pre-flight) with this very spec
+        return Decision(Action.WAIT, Reason.SPEC_INVALID, message=status.message)
+
+    # A saved plan waits for a person; an approval must name this very plan.
+    if status.phase == Phase.AWAITING_APPROVAL and status.plan is not None:
+        if approval == status.plan.id:
+            return Decision(Action.APPLY, Reason.APPROVED)
+        if approval:
+            return Decision(
+                Action.WAIT,
+                Reason.STALE_APPROVAL,
+                message=f"approval names plan {approval}; the current plan is {status.plan.id}",
+            )
+        return Decision(Action.WAIT, Reason.AWAITING_APPROVAL)
+
+    # A built cluster: look for drift on schedule; fight it only so many times in a row.
+    if status.phase == Phase.BUILD_SUCCESS:
+        last = status.drift.checked_at or status.updated_at or now
+        due = last + dt.timedelta(seconds=policy.drift_interval)
+        if due <= now:
+            remediate = policy.drift_remediate and status.drift.remediations < policy.drift_fight_limit
+            return Decision(Action.CHECK_DRIFT, Reason.DRIFT_CHECK_DUE, remediate=remediate)
+        return Decision(Action.WAIT, Reason.UP_TO_DATE, next_at=due)
+
+    # Destroyed, then brought back with `ensure: present` under an unchanged hash cannot happen
+    # (ensure is part of the hash); anything else left is a spec to plan.
+    if status.phase in (Phase.PENDING, Phase.DESTROYED):
+        return Decision(Action.PLAN, Reason.NEW_SPEC)
+    return Decision(Action.NOOP, status.reason)
+
+
+def _retry_or(
+    action: Action, reason: Reason, status: Status, spec_hash: str | None, now: dt.datetime, policy: Policy
+) -> Decision:
+    """Act now, unless this same request already failed and its backoff has not run out."""
+    failed_same = status.phase in ERROR_PHASES and (spec_hash is None or status.observed_hash == spec_hash)
+    if failed_same and status.next_attempt_at is not None and status.next_attempt_at > now:
+        return Decision(
+            Action.WAIT,
+            Reason.BACKING_OFF,
+            next_at=status.next_attempt_at,
+            message=f"retry {status.failures + 1} at {status.next_attempt_at:%H:%M:%S}",
+        )
+    if failed_same and status.next_attempt_at is None and status.failures > 0:
+        # A failure that must not be retried automatically (e.g. a configuration error).
+        return Decision(Action.WAIT, status.reason, message=status.message)
+    return Decision(action, Reason.RETRY_DUE if failed_same else reason)

@@ -1,0 +1,290 @@
+"""Record stage of the flow: what the hub knows about one cluster, as data. A frozen `Status` with
+named transitions; `clusters/<name>/status.json` is written here and only here, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MESSAGE_LIMIT = 2000
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    INVALID = "invalid"
+    PLAN_RUNNING = "plan_running"
+    PLAN_ERROR = "plan_error"
+    AWAITING_APPROVAL = "awaiting_approval"
+    BUILD_RUNNING = "build_running"
+    BUILD_ERROR = "build_error"
+    BUILD_SUCCESS = "build_success"
+    DESTROY_RUNNING = "destroy_running"
+    DESTROY_ERROR = "destroy_error"
+    DESTROYED = "destroyed"
+
+
+RUNNING_PHASES = frozenset({Phase.PLAN_RUNNING, Phase.BUILD_RUNNING, Phase.DESTROY_RUNNING})
+ERROR_PHASES = frozenset({Phase.PLAN_ERROR, Phase.BUILD_ERROR, Phase.DESTROY_ERROR})
+
+
+class Reason(StrEnum):
+    NEW_SPEC = "new_spec"
+    SPEC_CHANGED = "spec_changed"
+    SPEC_INVALID = "spec_invalid"
+    PREFLIGHT_FAILED = "preflight_failed"
+    UP_TO_DATE = "up_to_date"
+    APPLIED = "applied"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    STALE_APPROVAL = "stale_approval"
+    CONFIG_ERROR = "config_error"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    AUTH_FAILED = "auth_failed"
+    STATE_LOCKED = "state_locked"
+    CLOUD_ERROR = "cloud_error"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+    RETRY_DUE = "retry_due"
+    BACKING_OFF = "backing_off"
+    DRIFT_CHECK_DUE = "drift_check_due"
+    DRIFT_DETECTED = "drift_detected"
+    DRIFT_REMEDIATED = "drift_remediated"
+    DRIFT_PERSISTS = "drift_persists"
+    ABSENT_REQUESTED = "absent_requested"
+    SPEC_REMOVED = "spec_removed"
+    PRUNE_HELD = "prune_held"
+    EXPIRED = "expired"
+    DESTROYED = "destroyed"
+    NOTHING_DEPLOYED = "nothing_deployed"
+
+
+class ResourceProgress(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    action: str = "create"
+    state: Literal["queued", "running", "done", "failed"] = "queued"
+
+
+class PlanInfo(BaseModel):
+    """A saved plan: what it would do, and which spec it was made from."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    spec_hash: str
+    add: int = 0
+    change: int = 0
+    destroy: int = 0
+    replace: list[str] = Field(default_factory=list)
+    destroyed: list[str] = Field(default_factory=list)
+    destroy_plan: bool = False
+    created_at: dt.datetime
+
+    def summary(self) -> str:
+        text = f"+{self.add} ~{self.change} -{self.destroy}"
+        if self.replace:
+            text += f"; replaces {', '.join(self.replace)}"
+        if self.destroyed:
+            text += f"; destroys {', '.join(self.destroyed)}"
+        return text
+
+
+class Drift(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    detected: bool = False
+    addresses: list[str] = Field(default_factory=list)
+    checked_at: dt.datetime | None = None
+    remediations: int = 0  # consecutive remediations that the next check undid
+
+
+def _trim(message: str) -> str:
+    message = message.strip()
+    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
+
+
+class Status(BaseModel):
+    """Everything recorded about one cluster. Change it only through the transitions below."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    phase: Phase = Phase.PENDING
+    reason: Reason = Reason.NEW_SPEC
+    message: str = ""
+    observed_hash: str | None = None
+    applied_hash: str | None = None
+    failures: int = 0
+    next_attempt_at: dt.datetime | None = None
+    drift: Drift = Drift()
+    orphaned: bool = False
+    progress: dict[str, ResourceProgress] = Field(default_factory=dict)
+    run_id: str | None = None
+    plan: PlanInfo | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    resources: list[str] = Field(default_factory=list)
+    updated_at: dt.datetime | None = None
+
+    def _to(self, now: dt.datetime, **changes: Any) -> Status:
+        if "message" in changes:
+            changes["message"] = _trim(changes["message"])
+        return self.model_copy(update={**changes, "updated_at": now})
+
+    # -- transitions ---------------------------------------------------------------------------
+    def invalid(
+        self, now: dt.datetime, spec_hash: str, message: str, reason: Reason = Reason.SPEC_INVALID
+    ) -> Status:
+        return self._to(
+            now,
+            phase=Phase.INVALID,
+            reason=reason,
+            message=message,
+            observed_hash=spec_hash,
+            next_attempt_at=None,
+            failures=0,
+            run_id=None,
+            plan=None,
+        )
+
+    def started(
+        self, now: dt.datetime, phase: Phase, reason: Reason, run_id: str, spec_hash: str | None
+    ) -> Status:
+        return self._to(
+            now,
+            phase=phase,
+            reason=reason,
+            message="",
+            run_id=run_id,
+            progress={},
+            observed_hash=spec_hash or self.observed_hash,
+            orphaned=self.orphaned,
+        )
+
+    def progressed(self, now: dt.datetime, progress: dict[str, ResourceProgress]) -> Status:
+        return self._to(now, progress=progress)
+
+    def planned(self, now: dt.datetime, plan: PlanInfo) -> Status:
+        return self._to(
+            now,
+            phase=Phase.AWAITING_APPROVAL,
+            reason=Reason.AWAITING_APPROVAL,
+            plan=plan,
+            message=f"plan {plan.id} waits for approval: {plan.summary()}",
+        )
+
+    def applied(
+        self,
+        now: dt.datetime,
+        spec_hash: str,
+        outputs: dict[str, Any],
+        resources: list[str],
+        reason: Reason = Reason.APPLIED,
+        message: str = "",
+    ) -> Status:
+        return self._to(
+            now,
+            phase=Phase.BUILD_SUCCESS,
+            reason=reason,
+            message=message,
+            applied_hash=spec_hash,
+            observed_hash=spec_hash,
+            failures=0,
+            next_attempt_at=None,
+            plan=None,
+            outputs=outputs,
+            resources=resources,
+            drift=self.drift.model_copy(update={"checked_at": now}),
+        )
+
+    def failed(
+        self,
+        now: dt.datetime,
+        phase: Phase,
+        reason: Reason,
+        message: str,
+        next_attempt_at: dt.datetime | None,
+    ) -> Status:
+        return self._to(
+            now,
+            phase=phase,
+            reason=reason,
+            message=message,
+            failures=self.failures + 1,
+            next_attempt_at=next_attempt_at,
+        )
+
+    def destroyed(self, now: dt.datetime, reason: Reason, spec_hash: str | None) -> Status:
+        return self._to(
+            now,
+            phase=Phase.DESTROYED,
+            reason=reason,
+            message="",
+            failures=0,
+            next_attempt_at=None,
+            plan=None,
+            outputs={},
+            resources=[],
+            applied_hash=None,
+            drift=Drift(),
+            observed_hash=spec_hash or self.observed_hash,
+        )
+
+    def drift_checked(self, now: dt.datetime, addresses: list[str], remediating: bool) -> Status:
+        if not addresses:
+            return self._to(now, drift=Drift(checked_at=now), reason=Reason.UP_TO_DATE, message="")
+        drift = Drift(
+            detected=True,
+            addresses=addresses,
+            checked_at=now,
+            remediations=self.drift.remediations + (1 if remediating else 0),
+        )
+        reason = Reason.DRIFT_DETECTED if remediating else Reason.DRIFT_PERSISTS
+        what = "remediating" if remediating else "reported, not remediated"
+        return self._to(now, drift=drift, reason=reason, message=f"drift in {', '.join(addresses)}: {what}")
+
+    def marked_orphaned(self, now: dt.datetime, orphaned: bool, reason: Reason, message: str = "") -> Status:
+        return self._to(now, orphaned=orphaned, reason=reason, message=message)
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file so a reader sees the old or the new content, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def status_path(clusters_dir: Path, name: str) -> Path:
+    return clusters_dir / name / "status.json"
+
+
+def read_status(clusters_dir: Path, name: str) -> Status | None:
+    try:
+        return Status.model_validate_json(status_path(clusters_dir, name).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def write_status(clusters_dir: Path, status: Status) -> None:
+    blob = json.dumps(status.model_dump(mode="json"), indent=1, sort_keys=True).encode()
+    write_atomic(status_path(clusters_dir, status.name), blob)
+
+
+def known_clusters(clusters_dir: Path) -> list[str]:
+    if not clusters_dir.is_dir():
+        return []
+    return sorted(p.parent.name for p in clusters_dir.glob("*/status.json"))
