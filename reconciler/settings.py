@@ -36,13 +36,24 @@ class CloudConfig:
     terraform_cli_config: Path | None = None
 
 
+def sandbox_cloud(data_dir: Path) -> CloudConfig:
+    """The embedded sandbox cloud: bundled module, its own clouds.yaml and provider mirror."""
+    return CloudConfig(
+        "sandbox",
+        domains=("sandbox.localdomain",),
+        clouds_yaml=data_dir / "clouds.yaml",
+        terraform_cli_config=data_dir / "terraform" / "terraformrc",
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     specs_dir: Path = Path("specs")
     clusters_dir: Path = Path("clusters")
     templates_dir: Path = REPO_ROOT / "templates"
     default_cloud: str = "sandbox"
-    clouds: Mapping[str, CloudConfig] = field(default_factory=lambda: {"sandbox": CloudConfig("sandbox")})
+    sandbox_data: Path = Path(".sandbox")
+    clouds: Mapping[str, CloudConfig] = field(default_factory=dict)
     terraform: str | None = None  # binary path or name; None = discover
     workers: int = 2
     debounce: float = 0.3
@@ -55,6 +66,10 @@ class Settings:
     runs_kept: int = 50
     terraform_timeout: float = 3600.0
     terraform_grace: float = 60.0
+
+    def __post_init__(self) -> None:
+        if "sandbox" not in self.clouds:  # the embedded cloud is always there
+            object.__setattr__(self, "clouds", {**self.clouds, "sandbox": sandbox_cloud(self.sandbox_data)})
 
     def cloud(self, name: str | None) -> CloudConfig:
         key = name or self.default_cloud
@@ -76,6 +91,7 @@ def _flag(value: str) -> bool:
 _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MCHUB_SPECS": ("specs_dir", Path),
     "MCHUB_CLUSTERS": ("clusters_dir", Path),
+    "MCHUB_SANDBOX_DATA": ("sandbox_data", Path),
     "MCHUB_TEMPLATES": ("templates_dir", Path),
     "MCHUB_DEFAULT_CLOUD": ("default_cloud", str),
     "MCHUB_TERRAFORM": ("terraform", str),
@@ -119,7 +135,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             values[key] = value
         if "clouds" in values:
             values["clouds"] = {n: _cloud_from(n, c) for n, c in (values["clouds"] or {}).items()}
-        for key in ("specs_dir", "clusters_dir", "templates_dir"):
+        for key in ("specs_dir", "clusters_dir", "templates_dir", "sandbox_data"):
             if key in values:
                 values[key] = Path(values[key])
     for var, (key, conv) in _ENV.items():

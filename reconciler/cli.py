@@ -1,0 +1,260 @@
+"""`mchub`: the command line. Each subcommand parses its flags and hands over to the module that
+does the work; nothing here decides or runs Terraform itself."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler.settings import Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(Path(args.settings) if args.settings else None)
+    overrides: dict[str, Any] = {}
+    for flag, key in (("specs", "specs_dir"), ("clusters", "clusters_dir")):
+        if getattr(args, flag, None):
+            overrides[key] = Path(getattr(args, flag))
+    if overrides:
+        from dataclasses import replace
+
+        settings = replace(settings, **overrides)
+    return settings
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from reconciler.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from reconciler.spec import SpecError, load_spec
+
+    bad = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            load_spec(path)
+        except FileNotFoundError:
+            print(f"{path}: no such file", file=sys.stderr)
+            bad += 1
+        except SpecError as exc:
+            bad += 1
+            for err in exc.errors:
+                print(f"{path}: {err}", file=sys.stderr)
+        else:
+            print(f"{path}: ok")
+    return 1 if bad else 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from reconciler.render import render_main_tf
+    from reconciler.spec import SpecError, load_spec
+
+    settings = _settings(args)
+    try:
+        spec = load_spec(settings.specs_dir / f"{args.name}.yaml")
+        workdir = settings.clusters_dir / args.name
+        print(render_main_tf(spec, settings.cloud(spec.cloud), settings.templates_dir, workdir), end="")
+    except (SpecError, SettingsError, FileNotFoundError) as exc:
+        print(f"{args.name}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def make_hub(settings: Settings) -> Any:
+    from reconciler.decide import Policy
+    from reconciler.reconcile import Hub
+    from reconciler.terraform import find_terraform, terraform_version
+
+    binary = find_terraform(settings.terraform)
+    policy = Policy(
+        prune=settings.prune,
+        drift_interval=settings.drift_interval,
+        drift_remediate=settings.drift_remediate,
+        drift_fight_limit=settings.drift_fight_limit,
+    )
+    return Hub(settings=settings, binary=binary, terraform_version=terraform_version(binary), policy=policy)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from reconciler.loop import Loop, take_hub_lock
+
+    settings = _settings(args)
+    if args.prune:
+        settings = replace(settings, prune=True)
+    lock = take_hub_lock(settings.clusters_dir)
+    hub = make_hub(settings)
+    loop = Loop(hub, only=args.names or None)
+    try:
+        loop.run(once=args.once)
+    except KeyboardInterrupt:
+        print("stopping: Terraform gets its grace period to save state ...", file=sys.stderr)
+    finally:
+        loop.stop()
+        lock.close()
+    if args.once:
+        return print_status(settings, args.names, as_json=False)
+    return 0
+
+
+def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> int:
+    from reconciler.loop import spec_names
+    from reconciler.status import ERROR_PHASES, Phase, known_clusters, read_status
+
+    wanted = names or sorted(spec_names(settings.specs_dir) | set(known_clusters(settings.clusters_dir)))
+    rows = [(n, read_status(settings.clusters_dir, n)) for n in wanted]
+    if as_json:
+        print(json.dumps({n: s.model_dump(mode="json") if s else None for n, s in rows}, indent=2))
+    else:
+        print(f"{'CLUSTER':<20} {'PHASE':<18} {'REASON':<18} {'UPDATED':<20} MESSAGE")
+        for name, status in rows:
+            if status is None:
+                print(f"{name:<20} {'pending':<18} {'not reconciled yet':<18}")
+                continue
+            flags = (" [orphaned]" if status.orphaned else "") + (" [drift]" if status.drift.detected else "")
+            when = status.updated_at.strftime("%Y-%m-%d %H:%M:%S") if status.updated_at else ""
+            print(f"{name:<20} {status.phase.value:<18} {status.reason.value:<18} {when:<20} "
+                  f"{status.message.splitlines()[0] if status.message else ''}{flags}")  # fmt: skip
+    bad = any(s is not None and (s.phase in ERROR_PHASES or s.phase == Phase.INVALID) for _, s in rows)
+    return 1 if bad else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return print_status(_settings(args), [args.name] if args.name else None, args.json)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from reconciler.approvals import approve
+    from reconciler.status import Phase, read_status
+
+    settings = _settings(args)
+    status = read_status(settings.clusters_dir, args.name)
+    if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
+        phase = status.phase.value if status else "unknown"
+        print(f"{args.name}: no plan waits for approval (phase {phase})", file=sys.stderr)
+        return 1
+    plan_id = args.plan_id or status.plan.id
+    if plan_id != status.plan.id:
+        print(f"{args.name}: plan {plan_id} is not the current plan {status.plan.id}; "
+              "review the new plan and approve it", file=sys.stderr)  # fmt: skip
+        return 1
+    user = os.environ.get("USER") or "cli"
+    approve(settings.specs_dir, args.name, plan_id, f"{user} (cli)", dt.datetime.now(dt.UTC))
+    print(f"{args.name}: approved plan {plan_id} ({status.plan.summary()})")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from reconciler import runs
+    from reconciler.status import read_status
+
+    settings = _settings(args)
+    records = runs.list_records(settings.clusters_dir, args.name)
+    run_id = args.run or (records[0].id if records else None)
+    if run_id is None:
+        print(f"{args.name}: no runs yet", file=sys.stderr)
+        return 1
+    path = runs.log_path(settings.clusters_dir, args.name, run_id)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        sys.stdout.write(f.read())
+        while args.follow:
+            line = f.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                continue
+            status = read_status(settings.clusters_dir, args.name)
+            if status is None or status.run_id != run_id or status.phase.value.endswith("_running") is False:
+                record = runs.read_record(settings.clusters_dir, args.name, run_id)
+                if record is None or record.result != "running":
+                    sys.stdout.write(f.read())
+                    break
+            time.sleep(0.3)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox import server
+
+    return server.run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from reconciler.serve import serve
+
+    return serve(args, _settings(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mchub", description="Magic Castle clusters on OpenStack, as YAML specs")
+    parser.add_argument("--settings", help="hub settings YAML file (or MCHUB_SETTINGS)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Any, help: str, dirs: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        if dirs:
+            p.add_argument("--specs", metavar="DIR", help="specs directory (MCHUB_SPECS; default ./specs)")
+            p.add_argument("--clusters", metavar="DIR", help="clusters directory (MCHUB_CLUSTERS; default ./clusters)")
+        return p
+
+    command("schema", cmd_schema, "print the JSON Schema of a cluster spec", dirs=False)
+    p = command("validate", cmd_validate, "check spec files; print each problem with its field path", dirs=False)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p = command("render", cmd_render, "print the main.tf a spec produces")
+    p.add_argument("name")
+    p = command("reconcile", cmd_reconcile, "converge clusters to their specs (until Ctrl-C, or --once)")
+    p.add_argument("--once", action="store_true", help="reconcile each cluster once, print the status, exit")
+    p.add_argument("--prune", action="store_true", help="destroy clusters whose spec file was removed")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p = command("status", cmd_status, "show each cluster's phase, reason and message")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p = command("approve", cmd_approve, "approve the plan waiting for a manual-apply cluster")
+    p.add_argument("name")
+    p.add_argument("plan_id", nargs="?", help="the plan to approve (default: the current one)")
+    p = command("logs", cmd_logs, "print a cluster's latest run log")
+    p.add_argument("name")
+    p.add_argument("--run", help="a run id (default: the latest)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run goes on")
+    p = command("sandbox", cmd_sandbox, "run the local OpenStack-compatible sandbox cloud", dirs=False)
+    from sandbox import server
+
+    server.add_arguments(p)
+    p = command("serve", cmd_serve, "run the hub: reconciler loop (and, with --sandbox, the sandbox cloud)")
+    from reconciler.serve import add_arguments
+
+    add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"mchub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

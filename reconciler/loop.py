@@ -1,0 +1,220 @@
+"""The reconcile loop: watches `specs/`, debounces edits, and runs `reconcile_one` on a bounded pool
+(one run per cluster at a time), waking on the next due time or a file event. The only module that
+touches watchdog and threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import IO
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from reconciler.approvals import APPROVALS_DIR
+from reconciler.decide import Policy
+from reconciler.reconcile import Hub, reconcile_one
+from reconciler.settings import Settings
+from reconciler.recover import recover
+from reconciler.spec import CLUSTER_NAME_RE
+from reconciler.status import ERROR_PHASES, Phase, Status, known_clusters, read_status
+
+log = logging.getLogger("mchub.loop")
+
+
+class HubBusy(Exception):
+    """Another hub process already reconciles this clusters directory."""
+
+
+def take_hub_lock(clusters_dir: Path) -> IO[str]:
+    """One hub per clusters directory: an exclusive lock held for the life of the process."""
+    clusters_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(clusters_dir / ".mchub.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise HubBusy(f"another mchub (pid {holder}) is reconciling {clusters_dir}; stop it first") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def spec_names(specs_dir: Path) -> set[str]:
+    if not specs_dir.is_dir():
+        return set()
+    return {p.stem for p in specs_dir.glob("*.yaml") if CLUSTER_NAME_RE.match(p.stem)}
+
+
+def _name_of(path: str, specs_dir: Path) -> str | None:
+    p = Path(path)
+    if p.parent == specs_dir and p.suffix == ".yaml" and CLUSTER_NAME_RE.match(p.stem):
+        return p.stem
+    if p.parent.name == APPROVALS_DIR and p.parent.parent == specs_dir and p.suffix == ".json":
+        return p.stem
+    return None
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            name = _name_of(os.fsdecode(path), self.loop.specs_dir) if path else None
+            if name:
+                self.loop.poke(name)
+
+
+class Loop:
+    def __init__(self, hub: Hub, only: Iterable[str] | None = None) -> None:
+        self.hub = hub
+        self.settings = hub.settings
+        self.specs_dir = hub.settings.specs_dir.resolve()
+        self.only = set(only) if only else None
+        self.due: dict[str, float] = {}
+        self.inflight: set[str] = set()
+        self.again: set[str] = set()
+        self.cond = threading.Condition()
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile")
+        self.observer: Observer | None = None  # type: ignore[valid-type]
+        self.runs_started = 0
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def poke(self, name: str, delay: float | None = None) -> None:
+        """A file event (or a caller) says `name` should be looked at after the debounce."""
+        if self.only is not None and name not in self.only:
+            return
+        with self.cond:
+            when = time.monotonic() + (self.settings.debounce if delay is None else delay)
+            if name in self.inflight:
+                self.again.add(name)
+            self.due[name] = when if delay is None else min(self.due.get(name, when), when)
+            self.cond.notify_all()
+
+    def _universe(self) -> set[str]:
+        names = spec_names(self.settings.specs_dir) | set(known_clusters(self.settings.clusters_dir))
+        return names if self.only is None else names & self.only
+
+    def _policy(self) -> Policy:
+        """Hold pruning when a large share of the deployed clusters lost their spec at once."""
+        policy = self.hub.policy
+        if not policy.prune:
+            return policy
+        specs = spec_names(self.settings.specs_dir)
+        deployed = [n for n in known_clusters(self.settings.clusters_dir) if _deployed(self.settings, n)]
+        missing = [n for n in deployed if n not in specs]
+        held = len(missing) > 1 and len(missing) > self.settings.max_removed_fraction * len(deployed)
+        if held != policy.prune_held:
+            log.warning("pruning %s: %d of %d deployed specs removed", "held" if held else "resumed",
+                        len(missing), len(deployed))  # fmt: skip
+        return Policy(**{**policy.__dict__, "prune_held": held})
+
+    def _next_look(self, status: Status | None) -> float:
+        """Seconds until this cluster needs a look without any file event."""
+        resync = self.settings.resync_interval
+        if status is None:
+            return resync
+        now = self.hub.clock()
+        candidates = [resync]
+        if status.phase in ERROR_PHASES and status.next_attempt_at is not None:
+            candidates.append((status.next_attempt_at - now).total_seconds())
+        if status.phase == Phase.BUILD_SUCCESS and status.drift.checked_at is not None:
+            due = status.drift.checked_at + dt.timedelta(seconds=self.hub.policy.drift_interval)
+            candidates.append((due - now).total_seconds())
+        return max(0.0, min(candidates))
+
+    def _work(self, name: str, policy: Policy) -> None:
+        try:
+            hub = self.hub
+            if policy is not hub.policy:
+                hub = Hub(**{**hub.__dict__, "policy": policy})
+            status = reconcile_one(name, hub)
+        except Exception:  # the loop never dies: log and look again later
+            log.exception("reconcile of %s failed unexpectedly", name)
+            status = read_status(self.settings.clusters_dir, name)
+        with self.cond:
+            self.inflight.discard(name)
+            if name in self.again:
+                self.again.discard(name)
+                self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
+            else:
+                self.due.setdefault(name, time.monotonic() + self._next_look(status))
+            self.cond.notify_all()
+
+    def _dispatch(self) -> list[Future[None]]:
+        now = time.monotonic()
+        ready = [n for n, t in self.due.items() if t <= now and n not in self.inflight]
+        if not ready:
+            return []
+        policy = self._policy()
+        futures = []
+        for name in sorted(ready, key=lambda n: self.due[n]):
+            del self.due[name]
+            self.inflight.add(name)
+            futures.append(self.pool.submit(self._work, name, policy))
+        return futures
+
+    # -- running ---------------------------------------------------------------------------------
+    def start_watching(self) -> None:
+        self.settings.specs_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.specs_dir / APPROVALS_DIR).mkdir(exist_ok=True)
+        observer = Observer()
+        observer.schedule(_Events(self), str(self.specs_dir), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self.observer = observer
+
+    def run(self, once: bool = False) -> None:
+        """Reconcile until stopped; with `once`, each cluster once, then return."""
+        recover(self.hub, self._universe())
+        if once:
+            futures = [self.pool.submit(self._work, n, self._policy()) for n in sorted(self._universe())]
+            with self.cond:
+                self.inflight.update(self._universe())
+            for f in futures:
+                f.result()
+            return
+        self.start_watching()
+        last_resync = 0.0
+        with self.cond:
+            while not self.hub.stopping.is_set():
+                if time.monotonic() - last_resync >= self.settings.resync_interval:
+                    last_resync = time.monotonic()
+                    for name in self._universe():
+                        self.due.setdefault(name, last_resync)
+                self._dispatch()
+                waits = [t - time.monotonic() for n, t in self.due.items() if n not in self.inflight]
+                timeout = min([self.settings.resync_interval, *waits])
+                self.cond.wait(timeout=max(0.01, timeout))
+
+    def stop(self) -> None:
+        """Ask running Terraform processes to stop (SIGINT, then their grace period) and wait."""
+        self.hub.stopping.set()
+        with self.cond:
+            self.cond.notify_all()
+        with self.hub.lock:
+            running = list(self.hub.running.values())
+        for tf in running:
+            tf.stop()
+        if self.observer is not None:
+            self.observer.stop()
+        self.pool.shutdown(wait=True)
+
+
+def _deployed(settings: Settings, name: str) -> bool:
+    status = read_status(settings.clusters_dir, name)
+    return status is not None and status.phase != Phase.DESTROYED and bool(status.resources or status.applied_hash)

@@ -1,0 +1,59 @@
+"""Start-up recovery: runs that a dead hub left "running" are recorded as interrupted and their
+clusters re-planned from Terraform's state; Terraform processes that outlived the hub are waited
+for; lock files left by dead processes are reported (and removed only when provably stale)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from reconciler import runs
+from reconciler.reconcile import Hub, error_phase_for
+from reconciler.status import RUNNING_PHASES, Reason, read_status
+from reconciler.terraform import lock_info, lock_is_held
+
+log = logging.getLogger("mchub.recover")
+
+
+def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -> list[str]:
+    """Returns the clusters whose interrupted run was recorded."""
+    recovered = []
+    for name in sorted(names):
+        status = read_status(hub.clusters, name)
+        if status is None or status.phase not in RUNNING_PHASES:
+            _stale_lock(hub, name)
+            continue
+        record = runs.read_record(hub.clusters, name, status.run_id) if status.run_id else None
+        if record is not None and runs.pid_alive(record.terraform_pid):
+            # Terraform runs in its own session, so it outlives a killed hub and finishes saving
+            # state; starting another run now would race it for the state lock.
+            log.warning("%s: Terraform (pid %s) of run %s is still running; waiting for it",
+                        name, record.terraform_pid, record.id)  # fmt: skip
+            deadline = time.monotonic() + wait_for_terraform
+            while runs.pid_alive(record.terraform_pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        now = hub.clock()
+        message = f"run {status.run_id} was interrupted (the hub stopped during {status.phase.value}); re-planning"
+        if record is not None and record.result == "running":
+            runs.write_record(hub.clusters, record.model_copy(
+                update={"result": "interrupted", "finished_at": now, "message": message}))  # fmt: skip
+        failed = status.failed(now, error_phase_for(status), Reason.INTERRUPTED, message, next_attempt_at=now)
+        hub.record(failed)
+        _stale_lock(hub, name)
+        recovered.append(name)
+    return recovered
+
+
+def _stale_lock(hub: Hub, name: str) -> None:
+    workdir = hub.clusters / name
+    info = lock_info(workdir)
+    if info is None:
+        return
+    if lock_is_held(workdir):
+        log.warning("%s: state lock %s is held by %s", name, info.get("ID"), info.get("Who"))
+        return
+    # The local backend locks with flock, which dies with its process: a lock file nobody holds
+    # is only the leftover note of a dead run, safe to remove.
+    log.warning("%s: removing stale lock info %s left by %s", name, info.get("ID"), info.get("Who"))
+    (workdir / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
