@@ -1,0 +1,132 @@
+"""Finding networks, images and flavors from names and filters, with the real provider's
+"no results" / "more than one result" errors. Used by the data sources and the instance resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.provider.client import Cloud, CloudError
+
+Record = dict[str, Any]
+NO_RESULTS = "Your query returned no results. Please change your search criteria and try again."
+MANY_RESULTS = "Your query returned more than one result. Please try a more specific search criteria"
+
+
+def one(found: list[Record], what: str, many: str = MANY_RESULTS) -> Record:
+    if not found:
+        raise CloudError(NO_RESULTS, None, f"looking up {what}")
+    if len(found) > 1:
+        raise CloudError(many, None, f"looking up {what}")
+    return found[0]
+
+
+def _keep(record: Record, **wanted: Any) -> bool:
+    return all(value is None or record.get(key) == value for key, value in wanted.items())
+
+
+# ---- networks ----
+def networks(cloud: Cloud) -> list[Record]:
+    return list(cloud.remember("networks", lambda: cloud.get("network", "/networks")["networks"]))
+
+
+def network_by_id(cloud: Cloud, network_id: str) -> Record:
+    cached = next((n for n in networks(cloud) if n.get("id") == network_id), None)
+    return cached or dict(cloud.get("network", f"/networks/{network_id}")["network"])
+
+
+def find_network(cloud: Cloud, *, name: str | None = None, network_id: str | None = None,
+                 external: bool | None = None, status: str | None = None,
+                 tenant_id: str | None = None) -> Record:
+    found = [n for n in networks(cloud)
+             if _keep(n, name=name, id=network_id, status=status, tenant_id=tenant_id)
+             and (external is None or bool(n.get("router:external")) == external)]
+    return one(found, f"network {name or network_id or ''}".strip())
+
+
+# ---- flavors ----
+def flavors(cloud: Cloud) -> list[Record]:
+    return list(cloud.remember("flavors", lambda: cloud.get("compute", "/flavors/detail")["flavors"]))
+
+
+def flavor_by_id(cloud: Cloud, flavor_id: str) -> Record:
+    cached = next((f for f in flavors(cloud) if f.get("id") == flavor_id), None)
+    return cached or dict(cloud.get("compute", f"/flavors/{flavor_id}")["flavor"])
+
+
+def flavor_id_by_name(cloud: Cloud, name: str) -> str:
+    found = [f for f in flavors(cloud) if f.get("name") == name]
+    if not found:
+        choices = ", ".join(sorted(str(f.get("name")) for f in flavors(cloud)))
+        raise CloudError(f"Unable to find flavor with name {name}; available flavors: {choices}", None,
+                         "looking up flavor")
+    return str(found[0]["id"])
+
+
+def find_flavor(cloud: Cloud, filters: Record) -> Record:
+    def matches(f: Record) -> bool:
+        swap = f.get("swap") or 0  # Nova says "" for no swap
+        return (_keep(f, name=filters.get("name"), vcpus=filters.get("vcpus"), ram=filters.get("ram"),
+                      disk=filters.get("disk"), rxtx_factor=filters.get("rx_tx_factor"))
+                and (filters.get("swap") is None or swap == filters["swap"])
+                and (filters.get("min_ram") is None or f.get("ram", 0) >= filters["min_ram"])
+                and (filters.get("min_disk") is None or f.get("disk", 0) >= filters["min_disk"])
+                and (filters.get("is_public") is None
+                     or f.get("os-flavor-access:is_public", True) == filters["is_public"]))
+
+    if filters.get("flavor_id"):
+        return flavor_by_id(cloud, str(filters["flavor_id"]))
+    return one([f for f in flavors(cloud) if matches(f)], f"flavor {filters.get('name') or ''}".strip())
+
+
+def extra_specs(cloud: Cloud, flavor: Record) -> dict[str, str]:
+    if isinstance(flavor.get("extra_specs"), dict):
+        return {str(k): str(v) for k, v in flavor["extra_specs"].items()}
+    try:
+        specs = cloud.get("compute", f"/flavors/{flavor['id']}/os-extra_specs").get("extra_specs") or {}
+    except CloudError:
+        return {}
+    return {str(k): str(v) for k, v in specs.items()}
+
+
+# ---- images ----
+def images(cloud: Cloud, name: str | None = None) -> list[Record]:
+    def fetch() -> list[Record]:
+        found: list[Record] = []
+        page = cloud.get("image", "/images", name=name, limit=1000)
+        while True:
+            found += page.get("images", [])
+            following = page.get("next")
+            if not following:
+                return found
+            page = cloud.get("image", re.sub(r"^/v2", "", str(following)))
+
+    return list(cloud.remember(f"images:{name}", fetch))
+
+
+def find_image(cloud: Cloud, filters: Record) -> Record:
+    name, pattern = filters.get("name"), filters.get("name_regex")
+    wanted_props: Record = filters.get("properties") or {}
+
+    def matches(image: Record) -> bool:
+        return (_keep(image, name=name, visibility=filters.get("visibility"), owner=filters.get("owner"))
+                and (not pattern or re.search(str(pattern), str(image.get("name") or "")) is not None)
+                and (not filters.get("tag") or filters["tag"] in (image.get("tags") or []))
+                and all(str(image.get(k)) == str(v) for k, v in wanted_props.items()))
+
+    found = [i for i in images(cloud, name) if matches(i)]
+    if filters.get("most_recent") and found:
+        return max(found, key=lambda i: str(i.get("created_at") or ""))
+    return one(found, f"image {name or pattern or ''}".strip(),
+               MANY_RESULTS + ", or set `most_recent` attribute to true.")
+
+
+def image_id_by_name(cloud: Cloud, name: str) -> str:
+    """The newest image of that name (the real provider refuses duplicates; a sandbox need not)."""
+    return str(find_image(cloud, {"name": name, "most_recent": True})["id"])
+
+
+def first(items: list[Record], test: Callable[[Record], bool]) -> Record | None:
+    return next((item for item in items if test(item)), None)

@@ -1,0 +1,138 @@
+# The bundled cluster module: plain OpenStack resources at Magic Castle's addresses (keypair,
+# ports, instances <prefix><i>, volumes per tag, floating IPs for `public`), no Puppet.
+# Rendered main.tf files call it as module "openstack", like Magic Castle's openstack module.
+
+locals {
+  min_disk_size          = 10
+  min_disk_size_per_tags = { mgmt = 20 }
+
+  # prefix => { type, tags, count, ... } expands to <prefix><i>, i from 1, as Magic Castle does.
+  instances = merge([
+    for prefix, attrs in var.instances : {
+      for i in range(1, lookup(attrs, "count", 1) + 1) : "${prefix}${i}" => merge(
+        { image = var.image },
+        { disk_size = max(local.min_disk_size, [for tag in attrs.tags : lookup(local.min_disk_size_per_tags, tag, 0)]...) },
+        { for key, value in attrs : key => value if key != "count" },
+        { prefix = prefix },
+      )
+    }
+  ]...)
+
+  instances_to_build = {
+    for host, values in local.instances : host => values
+    if !contains(values.tags, "pool") || contains(var.pool, host)
+  }
+
+  # Every instance carrying <tag> gets its own volume <host>-<tag>-<name>.
+  volumes = merge([
+    for tag, specs in var.volumes : merge([
+      for host, values in local.instances_to_build : {
+        for name, spec in specs : "${host}-${tag}-${name}" => merge(spec, { instance = host })
+      } if contains(values.tags, tag)
+    ]...)
+  ]...)
+
+  # A flavor whose root disk is smaller than the instance needs boots from a volume.
+  boot_volume_size = {
+    for host, values in local.instances_to_build : host => values.disk_size
+    if values.disk_size > data.openstack_compute_flavor_v2.flavors[values.prefix].disk
+  }
+
+  public_hosts = [for host, values in local.instances_to_build : host if contains(values.tags, "public")]
+  given_ips    = { for host, ip in var.os_floating_ips : host => ip if contains(local.public_hosts, host) }
+  public_ip = merge(
+    { for host, fip in openstack_networking_floatingip_v2.fip : host => fip.address },
+    local.given_ips,
+  )
+}
+
+data "openstack_networking_network_v2" "int_network" {
+  external = false
+}
+
+data "openstack_networking_network_v2" "ext_network" {
+  name     = var.os_ext_network
+  external = true
+}
+
+data "openstack_images_image_v2" "image" {
+  for_each    = var.instances
+  name        = lookup(each.value, "image", var.image)
+  most_recent = true
+}
+
+data "openstack_compute_flavor_v2" "flavors" {
+  for_each = var.instances
+  name     = each.value.type
+}
+
+resource "openstack_compute_keypair_v2" "keypair" {
+  name       = "${var.cluster_name}-key"
+  public_key = var.public_keys[0]
+}
+
+resource "openstack_networking_port_v2" "nic" {
+  for_each   = local.instances_to_build
+  name       = format("%s-%s-port", var.cluster_name, each.key)
+  network_id = data.openstack_networking_network_v2.int_network.id
+}
+
+resource "openstack_compute_instance_v2" "instances" {
+  for_each    = local.instances_to_build
+  name        = format("%s-%s", var.cluster_name, each.key)
+  image_name  = data.openstack_images_image_v2.image[each.value.prefix].name
+  flavor_name = each.value.type
+  key_pair    = openstack_compute_keypair_v2.keypair.name
+  metadata = {
+    cluster_name = var.cluster_name
+    prefix       = each.value.prefix
+    tags         = join(",", each.value.tags)
+  }
+
+  network {
+    port = openstack_networking_port_v2.nic[each.key].id
+  }
+
+  dynamic "block_device" {
+    for_each = contains(keys(local.boot_volume_size), each.key) ? [local.boot_volume_size[each.key]] : []
+    content {
+      uuid                  = data.openstack_images_image_v2.image[each.value.prefix].id
+      source_type           = "image"
+      destination_type      = "volume"
+      boot_index            = 0
+      delete_on_termination = true
+      volume_size           = block_device.value
+      volume_type           = lookup(each.value, "disk_type", null)
+    }
+  }
+
+  lifecycle {
+    # A newer upload of the same image name must not rebuild running instances.
+    ignore_changes = [block_device[0].uuid]
+  }
+}
+
+resource "openstack_blockstorage_volume_v3" "volumes" {
+  for_each    = local.volumes
+  name        = "${var.cluster_name}-${each.key}"
+  description = "${var.cluster_name} ${each.key}"
+  size        = each.value.size
+  volume_type = lookup(each.value, "type", null)
+}
+
+resource "openstack_compute_volume_attach_v2" "attachments" {
+  for_each    = local.volumes
+  instance_id = openstack_compute_instance_v2.instances[each.value.instance].id
+  volume_id   = openstack_blockstorage_volume_v3.volumes[each.key].id
+}
+
+resource "openstack_networking_floatingip_v2" "fip" {
+  for_each = toset([for host in local.public_hosts : host if !contains(keys(local.given_ips), host)])
+  pool     = data.openstack_networking_network_v2.ext_network.name
+}
+
+resource "openstack_networking_floatingip_associate_v2" "fip" {
+  for_each    = toset(local.public_hosts)
+  floating_ip = local.public_ip[each.key]
+  port_id     = openstack_networking_port_v2.nic[each.key].id
+}
