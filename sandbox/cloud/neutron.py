@@ -1,0 +1,233 @@
+"""Neutron v2.0 for the sandbox: networks, subnets, ports, floating IPs, routers, security groups,
+quotas with details and the extension list, served by one generic collection handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.cloud import neutron_model as model
+from sandbox.cloud import quota
+from sandbox.cloud.faults import Faults
+from sandbox.cloud.store import Store
+from sandbox.cloud.web import CloudError, Record, filter_records, host_url, is_paged, read_json, select_fields
+
+PREFIX = "/network"
+V2 = PREFIX + "/v2.0"
+Creator = Callable[[Store, Record, Faults | None], Record]
+QUOTAS = ("floatingip", "network", "port", "rbac_policy", "router", "security_group", "security_group_rule",
+          "subnet", "subnetpool")
+EXTENSIONS = {
+    "external-net": "Neutron external network", "router": "Neutron L3 Router",
+    "security-group": "security-group", "quotas": "Quota management support",
+    "quota_details": "Quota details management support", "port-security": "Port Security",
+    "allowed-address-pairs": "Allowed Address Pairs", "binding": "Port Binding",
+    "standard-attr-description": "standard-attr-description", "standard-attr-revisions": "Resource revision numbers",
+    "standard-attr-timestamp": "Resource timestamps", "fip-port-details": "Floating IP Port Details Extension",
+}
+
+
+def _new_router(store: Store, body: Record, faults: Faults | None) -> Record:
+    model.check_quota(store, faults, router=1)
+    gateway = body.get("external_gateway_info")
+    if gateway:
+        model.lookup(store, "networks", gateway.get("network_id"))
+    return store.put("routers", model.base_record(
+        store, body, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
+        external_gateway_info=gateway or None, routes=[], distributed=False, ha=False,
+        availability_zones=["nova"], availability_zone_hints=[], flavor_id=None))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One Neutron collection: URL name, body key, store table, how to create, what PUT may change."""
+
+    collection: str
+    singular: str
+    table: str
+    create: Creator
+    updatable: tuple[str, ...] = ("name", "description")
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+KINDS = (
+    Kind("networks", "network", "networks", model.new_network,
+         ("name", "description", "admin_state_up", "shared", "mtu", "port_security_enabled", "router:external")),
+    Kind("subnets", "subnet", "subnets", model.new_subnet,
+         ("name", "description", "gateway_ip", "enable_dhcp", "dns_nameservers", "allocation_pools")),
+    Kind("ports", "port", "ports", model.new_port,
+         ("name", "description", "device_id", "device_owner", "security_groups", "admin_state_up",
+          "allowed_address_pairs", "port_security_enabled", "binding:vnic_type")),
+    Kind("floatingips", "floatingip", "floatingips", model.new_floatingip, ("description", "port_id")),
+    Kind("routers", "router", "routers", _new_router,
+         ("name", "description", "admin_state_up", "external_gateway_info", "routes")),
+    Kind("security-groups", "security_group", "security_groups", model.new_security_group,
+         ("name", "description", "stateful")),
+    Kind("security-group-rules", "security_group_rule", "security_group_rules", model.new_rule, ("description",)),
+)
+
+
+class Neutron:
+    """Routes under /network."""
+
+    def __init__(self, store: Store, faults: Faults) -> None:
+        self.store, self.faults = store, faults
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
+            Route(PREFIX, self.versions, methods=["GET"]),
+            Route(PREFIX + "/", self.versions, methods=["GET"]),
+            Route(V2, self.resources, methods=["GET"]),
+            Route(V2 + "/", self.resources, methods=["GET"]),
+            Route(V2 + "/extensions", self.extensions, methods=["GET"]),
+            Route(V2 + "/extensions/{alias}", self.extensions, methods=["GET"]),
+            Route(V2 + "/quotas/{project_id}", self.quotas, methods=["GET"]),
+            Route(V2 + "/quotas/{project_id}/details", self.quotas, methods=["GET"]),
+            Route(V2 + "/routers/{item_id}/{verb:str}", self.router_interface, methods=["PUT"]),
+        ]
+        for kind in KINDS:
+            routes.append(Route(f"{V2}/{kind.collection}", self._collection(kind), methods=["GET", "POST"]))
+            routes.append(Route(f"{V2}/{kind.collection}/{{item_id}}", self._item(kind),
+                                methods=["GET", "PUT", "DELETE"]))
+        return routes
+
+    async def versions(self, request: Request) -> Response:
+        href = host_url(request) + V2 + "/"
+        return JSONResponse({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                           "links": [{"rel": "self", "href": href}]}]})
+
+    async def resources(self, request: Request) -> Response:
+        base = host_url(request) + V2
+        return JSONResponse({"resources": [
+            {"name": k.singular, "collection": k.collection,
+             "links": [{"rel": "self", "href": f"{base}/{k.collection}"}]} for k in KINDS]})
+
+    async def extensions(self, request: Request) -> Response:
+        found = [{"alias": alias, "name": name, "description": name, "links": [], "updated": "2013-01-01T00:00:00Z"}
+                 for alias, name in EXTENSIONS.items()]
+        alias = request.path_params.get("alias")
+        if alias is None:
+            return JSONResponse({"extensions": found})
+        for ext in found:
+            if ext["alias"] == alias:
+                return JSONResponse({"extension": ext})
+        raise CloudError(404, f"Extension with alias {alias} does not exist", "HTTPNotFound")
+
+    async def quotas(self, request: Request) -> Response:
+        with self.store.lock:
+            table = quota.view(self.store, self.faults)
+        if not request.url.path.endswith("/details"):
+            return JSONResponse({"quota": {n: table[n]["limit"] if n in table else -1 for n in QUOTAS}})
+        details = {n: {"limit": table[n]["limit"], "used": table[n]["in_use"], "reserved": 0}
+                   if n in table else {"limit": -1, "used": 0, "reserved": 0} for n in QUOTAS}
+        return JSONResponse({"quota": details})
+
+    def _render(self, kind: Kind, record: Record, request: Request) -> Record:
+        if kind.table == "security_groups":
+            rules = self.store.find("security_group_rules", security_group_id=record["id"])
+            record = {**record, "security_group_rules": rules}
+        return select_fields(record, request)
+
+    def _collection(self, kind: Kind) -> Callable[[Request], object]:
+        async def handler(request: Request) -> Response:
+            if request.method == "POST":
+                body = await read_json(request, kind.singular)
+                body = {k: v for k, v in body.items() if k not in ("project_id", "tenant_id")}  # own project only
+                with self.store.change():
+                    record = kind.create(self.store, body, self.faults)
+                    return JSONResponse({kind.singular: self._render(kind, record, request)}, 201)
+            with self.store.lock:
+                records = [] if is_paged(request) else filter_records(self.store.table(kind.table).values(), request)
+                return JSONResponse({kind.collection: [self._render(kind, r, request) for r in records]})
+        return handler
+
+    def _item(self, kind: Kind) -> Callable[[Request], object]:
+        async def handler(request: Request) -> Response:
+            item_id = request.path_params["item_id"]
+            if request.method == "GET":
+                with self.store.lock:
+                    record = model.lookup(self.store, kind.table, item_id)
+                    return JSONResponse({kind.singular: self._render(kind, record, request)})
+            body = await read_json(request, kind.singular) if request.method == "PUT" else {}
+            with self.store.change():
+                record = model.lookup(self.store, kind.table, item_id)
+                if request.method == "DELETE":
+                    self._delete(kind, record)
+                    return Response(status_code=204)
+                self._update(kind, record, body)
+                return JSONResponse({kind.singular: self._render(kind, record, request)})
+        return handler
+
+    def _update(self, kind: Kind, record: Record, body: Record) -> None:
+        bad = sorted(set(body) - set(kind.updatable))
+        if bad:
+            raise CloudError(400, f"Cannot update read-only attribute {bad[0]}", "HTTPBadRequest")
+        if kind.table == "floatingips" and "port_id" in body:
+            model.associate(self.store, record, body["port_id"], body.get("fixed_ip_address"))
+            body = {k: v for k, v in body.items() if k != "port_id"}
+        if kind.table == "ports" and "device_id" in body:
+            record["status"] = "ACTIVE" if body["device_id"] else "DOWN"
+        for group in body.get("security_groups", []) if kind.table == "ports" else []:
+            model.lookup(self.store, "security_groups", group)
+        record.update(body)
+        model.touch(record)
+
+    def _delete(self, kind: Kind, record: Record) -> None:
+        store, key = self.store, record["id"]
+        if kind.table == "networks":
+            if store.find("ports", network_id=key):
+                raise CloudError(409, f"Unable to complete operation on network {key}. There are one or more "
+                                      f"ports still in use on the network.", "NetworkInUse")
+            for subnet_id in record["subnets"]:
+                store.remove("subnets", subnet_id)
+        elif kind.table == "subnets":
+            if any(ip["subnet_id"] == key for p in store.table("ports").values() for ip in p["fixed_ips"]):
+                raise CloudError(409, f"Unable to complete operation on subnet {key}: One or more ports have an "
+                                      f"IP allocation from this subnet.", "SubnetInUse")
+            network = store.get("networks", record["network_id"])
+            if network and key in network["subnets"]:
+                network["subnets"].remove(key)
+        elif kind.table == "ports":
+            for fip in store.find("floatingips", port_id=key):
+                model.associate(store, fip, None)
+        elif kind.table == "security_groups":
+            if any(key in p["security_groups"] for p in store.table("ports").values()):
+                raise CloudError(409, f"Security Group {key} in use.", "SecurityGroupInUse")
+            for rule in store.find("security_group_rules", security_group_id=key):
+                store.remove("security_group_rules", rule["id"])
+        elif kind.table == "routers" and store.find("ports", device_id=key):
+            raise CloudError(409, f"Router {key} still has ports", "RouterInUse")
+        store.remove(kind.table, key)
+
+    async def router_interface(self, request: Request) -> Response:
+        verb = request.path_params["verb"]
+        if verb not in ("add_router_interface", "remove_router_interface"):
+            raise CloudError(404, "The resource could not be found.", "HTTPNotFound")
+        body = await read_json(request)
+        with self.store.change():
+            router = model.lookup(self.store, "routers", request.path_params["item_id"])
+            if verb == "add_router_interface":
+                if body.get("port_id"):
+                    port = model.lookup(self.store, "ports", body["port_id"])
+                else:
+                    subnet = model.lookup(self.store, "subnets", body.get("subnet_id"))
+                    port = model.new_port(self.store, {"network_id": subnet["network_id"], "fixed_ips": [
+                        {"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}]}, self.faults)
+                port.update(device_id=router["id"], device_owner="network:router_interface", status="ACTIVE")
+            else:
+                ports = [p for p in self.store.find("ports", device_id=router["id"])
+                         if p["id"] == body.get("port_id") or any(
+                             ip["subnet_id"] == body.get("subnet_id") for ip in p["fixed_ips"])]
+                if not ports:
+                    raise CloudError(404, f"Router {router['id']} does not have an interface with id "
+                                          f"{body.get('port_id') or body.get('subnet_id')}", "RouterInterfaceNotFound")
+                port = ports[0]
+                self.store.remove("ports", port["id"])
+            subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
+            return JSONResponse({"id": router["id"], "tenant_id": router["tenant_id"], "port_id": port["id"],
+                                 "network_id": port["network_id"], "subnet_id": subnet_ids[0] if subnet_ids else None,
+                                 "subnet_ids": subnet_ids})

@@ -1,0 +1,240 @@
+"""Neutron's records and rules: networks, subnets (IP allocation), ports, floating IPs and
+security groups, built as the API shows them. Nova and the seed create ports and networks here."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import time
+from typing import Any
+
+from sandbox.cloud import quota
+from sandbox.cloud.faults import Faults
+from sandbox.cloud.store import Store
+from sandbox.cloud.web import CloudError, Record, iso, new_id
+
+NOT_FOUND = {  # table -> (Neutron error type, message format)
+    "networks": ("NetworkNotFound", "Network {} could not be found."),
+    "subnets": ("SubnetNotFound", "Subnet {} could not be found."),
+    "ports": ("PortNotFound", "Port {} could not be found."),
+    "floatingips": ("FloatingIPNotFound", "Floating IP {} could not be found."),
+    "routers": ("RouterNotFound", "Router {} could not be found."),
+    "security_groups": ("SecurityGroupNotFound", "Security group {} does not exist"),
+    "security_group_rules": ("SecurityGroupRuleNotFound", "Security group rule {} does not exist"),
+}
+
+
+def lookup(store: Store, table: str, key: Any) -> Record:
+    record = store.get(table, str(key))
+    if record is None:
+        kind, message = NOT_FOUND[table]
+        raise CloudError(404, message.format(key), kind)
+    return record
+
+
+def check_quota(store: Store, faults: Faults | None, **requested: int) -> None:
+    if faults is None:  # the seed is not subject to quotas
+        return
+    over = quota.overs(store, faults, requested)
+    if over:
+        names = [o.name for o in over]
+        raise CloudError(409, f"Quota exceeded for resources: {names}.", "OverQuota")
+
+
+def base_record(store: Store, body: Record, **fields: Any) -> Record:
+    stamp = iso(time.time())
+    owner = str(body.get("project_id") or store.project_id)
+    return {"id": new_id(), "name": str(body.get("name", "")), "description": str(body.get("description", "")),
+            "tenant_id": owner, "project_id": owner, "tags": [],
+            "created_at": stamp, "updated_at": stamp, "revision_number": 1, **fields}
+
+
+def touch(record: Record) -> None:
+    record["updated_at"] = iso(time.time())
+    record["revision_number"] = int(record.get("revision_number", 0)) + 1
+
+
+def new_network(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    check_quota(store, faults, network=1)
+    external = bool(body.get("router:external", False))
+    return store.put("networks", base_record(
+        store, body, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
+        shared=bool(body.get("shared", False)), subnets=[], mtu=int(body.get("mtu", 1500)),
+        port_security_enabled=bool(body.get("port_security_enabled", True)),
+        availability_zones=["nova"], availability_zone_hints=[], ipv4_address_scope=None,
+        ipv6_address_scope=None, is_default=False, **{"router:external": external},
+    ))
+
+
+def new_subnet(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    network = lookup(store, "networks", body.get("network_id"))
+    body = {**body, "project_id": network["project_id"]} if faults is None else body
+    try:
+        cidr = ipaddress.IPv4Network(str(body.get("cidr")), strict=False)
+    except ValueError as exc:
+        raise CloudError(400, f"Invalid input for cidr. Reason: '{body.get('cidr')}' is not a valid IP subnet.") \
+            from exc
+    check_quota(store, faults, subnet=1)
+    hosts = list(cidr.hosts())
+    if len(hosts) < 3:
+        raise CloudError(400, f"Invalid input for cidr. Reason: '{cidr}' is too small.")
+    gateway = body.get("gateway_ip", str(hosts[0]))
+    pools = body.get("allocation_pools") or [{"start": str(hosts[1]), "end": str(hosts[-1])}]
+    subnet = store.put("subnets", base_record(
+        store, body, network_id=network["id"], ip_version=4, cidr=str(cidr), gateway_ip=gateway,
+        allocation_pools=pools, enable_dhcp=bool(body.get("enable_dhcp", True)),
+        dns_nameservers=list(body.get("dns_nameservers", [])), host_routes=[], subnetpool_id=None,
+        ipv6_address_mode=None, ipv6_ra_mode=None, service_types=[],
+    ))
+    network["subnets"].append(subnet["id"])
+    touch(network)
+    return subnet
+
+
+def _used_addresses(store: Store, subnet: Record) -> set[str]:
+    used: set[str] = set()
+    for port in store.table("ports").values():
+        used.update(ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == subnet["id"])
+    for fip in store.table("floatingips").values():
+        used.add(fip["floating_ip_address"])
+    return used
+
+
+def allocate_ip(store: Store, subnet: Record, wanted: str | None = None) -> str:
+    """`wanted` if it is free and in the subnet, else the lowest free address of the pools."""
+    used = _used_addresses(store, subnet)
+    if wanted:
+        try:
+            inside = ipaddress.IPv4Address(wanted) in ipaddress.IPv4Network(subnet["cidr"])
+        except ValueError:
+            inside = False
+        if not inside:
+            raise CloudError(400, f"IP address {wanted} is not a valid IP for the specified subnet.",
+                             "InvalidIpForSubnet")
+        if wanted in used:
+            raise CloudError(409, f"IP address {wanted} already allocated in subnet {subnet['id']}",
+                             "IpAddressAlreadyAllocated")
+        return wanted
+    used.add(str(subnet.get("gateway_ip")))
+    for pool in subnet["allocation_pools"]:
+        start, end = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
+        for number in range(int(start), int(end) + 1):
+            address = str(ipaddress.IPv4Address(number))
+            if address not in used:
+                return address
+    raise CloudError(409, f"No more IP addresses available on network {subnet['network_id']}.",
+                     "IpAddressGenerationFailure")
+
+
+def _fixed_ips(store: Store, network: Record, requested: Any) -> list[Record]:
+    if not network["subnets"]:
+        return []
+    if not requested:
+        subnet = lookup(store, "subnets", network["subnets"][0])
+        return [{"subnet_id": subnet["id"], "ip_address": allocate_ip(store, subnet)}]
+    if not isinstance(requested, list):
+        raise CloudError(400, "Invalid input for fixed_ips. Reason: must be a list.")
+    result = []
+    for item in requested:
+        subnet_id = item.get("subnet_id") if isinstance(item, dict) else None
+        address = item.get("ip_address") if isinstance(item, dict) else None
+        if subnet_id is None and address:
+            subnet_id = next((s for s in network["subnets"] if ipaddress.IPv4Address(address)
+                              in ipaddress.IPv4Network(lookup(store, "subnets", s)["cidr"])), None)
+        subnet = lookup(store, "subnets", subnet_id or network["subnets"][0])
+        if subnet["network_id"] != network["id"]:
+            raise CloudError(400, f"Invalid input for operation: Failed to create port on network "
+                                  f"{network['id']}, because fixed_ips included invalid subnet {subnet['id']}.")
+        result.append({"subnet_id": subnet["id"], "ip_address": allocate_ip(store, subnet, address)})
+    return result
+
+
+def default_security_group(store: Store) -> str | None:
+    return next((g["id"] for g in store.table("security_groups").values() if g["name"] == "default"), None)
+
+
+def new_port(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    network = lookup(store, "networks", body.get("network_id"))
+    check_quota(store, faults, port=1)
+    groups = body.get("security_groups")
+    if groups is None:
+        default = default_security_group(store)
+        groups = [default] if default else []
+    for group in groups:
+        lookup(store, "security_groups", group)
+    mac = "fa:16:3e:" + ":".join(secrets.token_hex(1) for _ in range(3))
+    device_id = str(body.get("device_id", ""))
+    return store.put("ports", base_record(
+        store, body, network_id=network["id"], mac_address=body.get("mac_address", mac),
+        admin_state_up=bool(body.get("admin_state_up", True)), status="ACTIVE" if device_id else "DOWN",
+        device_id=device_id, device_owner=str(body.get("device_owner", "")),
+        fixed_ips=_fixed_ips(store, network, body.get("fixed_ips")), security_groups=list(groups),
+        allowed_address_pairs=list(body.get("allowed_address_pairs", [])), extra_dhcp_opts=[],
+        port_security_enabled=bool(body.get("port_security_enabled", True)),
+        **{"binding:vnic_type": body.get("binding:vnic_type", "normal")},
+    ))
+
+
+def associate(store: Store, fip: Record, port_id: Any, fixed_ip: Any = None) -> None:
+    """Point a floating IP at a port (None: disassociate), as PUT /floatingips/{id} does."""
+    if port_id is None:
+        fip.update(port_id=None, fixed_ip_address=None, status="DOWN", port_details=None)
+        return
+    port = lookup(store, "ports", port_id)
+    if not port["fixed_ips"]:
+        raise CloudError(400, f"Bad floatingip request: Port {port['id']} does not have any fixed IP addresses.",
+                         "BadRequest")
+    address = fixed_ip or port["fixed_ips"][0]["ip_address"]
+    for other in store.find("floatingips", port_id=port["id"]):
+        if other["id"] != fip["id"]:
+            raise CloudError(409, f"Cannot associate floating IP {fip['floating_ip_address']} ({fip['id']}) "
+                                  f"with port {port['id']} using fixed IP {address}, as that fixed IP already "
+                                  f"has a floating IP on external network {other['floating_network_id']}.",
+                             "FloatingIPPortAlreadyAssociated")
+    details = {"name": port["name"], "network_id": port["network_id"], "mac_address": port["mac_address"],
+               "admin_state_up": port["admin_state_up"], "status": port["status"],
+               "device_id": port["device_id"], "device_owner": port["device_owner"]}
+    fip.update(port_id=port["id"], fixed_ip_address=address, status="ACTIVE", port_details=details)
+
+
+def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    network = lookup(store, "networks", body.get("floating_network_id"))
+    if not network["router:external"] or not network["subnets"]:
+        raise CloudError(400, f"Bad floatingip request: Network {network['id']} is not a valid external "
+                              f"network.", "BadRequest")
+    check_quota(store, faults, floatingip=1)
+    subnet = lookup(store, "subnets", network["subnets"][0])
+    address = allocate_ip(store, subnet, body.get("floating_ip_address"))
+    fip = base_record(store, body, floating_ip_address=address, floating_network_id=network["id"], router_id=None,
+                port_id=None, fixed_ip_address=None, status="DOWN", port_details=None, qos_policy_id=None,
+                dns_domain="", dns_name="")
+    fip.pop("name")
+    associate(store, fip, body.get("port_id"), body.get("fixed_ip_address"))
+    return store.put("floatingips", fip)
+
+
+def new_security_group(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    check_quota(store, faults, security_group=1, security_group_rule=2)
+    group = store.put("security_groups", base_record(store, body, stateful=bool(body.get("stateful", True))))
+    for ethertype in ("IPv4", "IPv6"):
+        new_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype})
+    return group
+
+
+def new_rule(store: Store, body: Record, faults: Faults | None = None) -> Record:
+    group = lookup(store, "security_groups", body.get("security_group_id"))
+    if body.get("direction") not in ("ingress", "egress"):
+        raise CloudError(400, f"Invalid input for direction. Reason: {body.get('direction')!r} is not in "
+                              f"['ingress', 'egress'].", "HTTPBadRequest")
+    check_quota(store, faults, security_group_rule=1)
+    keys = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
+            "remote_group_id")
+    rule = base_record(store, body, security_group_id=group["id"], ethertype=body.get("ethertype", "IPv4"),
+                 **{k: body.get(k) for k in keys if k != "ethertype"}, remote_address_group_id=None,
+                 normalized_cidr=body.get("remote_ip_prefix"))
+    rule.pop("name")
+    for other in store.find("security_group_rules", security_group_id=group["id"]):
+        if all(other.get(k) == rule.get(k) for k in keys):
+            raise CloudError(409, f"Security group rule already exists. Rule id is {other['id']}.",
+                             "SecurityGroupRuleExists")
+    return store.put("security_group_rules", rule)

@@ -1,0 +1,253 @@
+"""Nova v2.1 servers for the sandbox: create, list, show, update, delete, actions (resize,
+confirm/revert, reboot, start/stop), metadata and volume attachments. The rest is in nova_catalog."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.cloud import cinder, nova_catalog
+from sandbox.cloud import nova_model as model
+from sandbox.cloud.faults import Faults
+from sandbox.cloud.nova_model import V21, reply
+from sandbox.cloud.store import Store
+from sandbox.cloud.web import CloudError, Record, is_paged, links, name_matches, new_id, read_json
+
+S = V21 + "/servers"
+SETTLED = ("ACTIVE", "SHUTOFF")
+
+
+class Nova:
+    """Routes under /compute."""
+
+    def __init__(self, store: Store, faults: Faults) -> None:
+        self.store, self.faults = store, faults
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            *nova_catalog.NovaCatalog(self.store, self.faults).routes(),
+            Route(S, self.servers, methods=["GET", "POST"]),
+            Route(S + "/detail", self.servers, methods=["GET"]),
+            Route(S + "/{server_id}", self.server, methods=["GET", "PUT", "DELETE"]),
+            Route(S + "/{server_id}/action", self.action, methods=["POST"]),
+            Route(S + "/{server_id}/metadata", self.metadata, methods=["GET", "POST", "PUT"]),
+            Route(S + "/{server_id}/metadata/{key}", self.metadata_item, methods=["GET", "PUT", "DELETE"]),
+            Route(S + "/{server_id}/os-volume_attachments", self.attachments, methods=["GET", "POST"]),
+            Route(S + "/{server_id}/os-volume_attachments/{volume_id}", self.attachment,
+                  methods=["GET", "DELETE"]),
+        ]
+
+    # -- servers ---------------------------------------------------------------------------
+    async def servers(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._create(request)
+        params = request.query_params
+        with self.store.lock:
+            found = [] if is_paged(request) else list(self.store.table("servers").values())
+            found = [s for s in found if name_matches(s["name"], params["name"])] if "name" in params else found
+            if "status" in params:
+                found = [s for s in found if model.status_of(s) == params["status"].upper()]
+            found.sort(key=lambda s: s["created"], reverse=True)  # Nova lists newest first
+            if request.url.path.endswith("/detail"):
+                return reply(request, {"servers": [model.render_server(self.store, s, request) for s in found]})
+            return reply(request, {"servers": [{"id": s["id"], "name": s["name"],
+                                                "links": links(request, f"{S}/{s['id']}")} for s in found]})
+
+    async def _create(self, request: Request) -> Response:
+        body = await read_json(request, "server")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise CloudError(400, f"Invalid input for field/attribute name. Value: {name!r}.")
+        with self.store.change():
+            store = self.store
+            flavor = model.find_flavor(store, body.get("flavorRef"))
+            if flavor is None:
+                raise CloudError(400, "Invalid flavorRef provided.")
+            image_id = str(body.get("imageRef") or "").rstrip("/").rsplit("/", 1)[-1]
+            if image_id and store.get("images", image_id) is None:
+                raise CloudError(400, f"Image {image_id} could not be found.")
+            bdms = body.get("block_device_mapping_v2") or []
+            if not image_id and not any(str(b.get("boot_index")) == "0" for b in bdms if isinstance(b, dict)):
+                raise CloudError(400, "Missing imageRef attribute")
+            key_name = body.get("key_name")
+            if key_name and store.get("keypairs", key_name) is None:
+                raise CloudError(400, "Invalid key_name provided.")
+            networks = self._networks(body.get("networks", "auto"))
+            group_names = [g.get("name") for g in body.get("security_groups") or [{"name": "default"}]]
+            group_ids = []
+            for group_name in group_names:
+                match = [g for g in store.table("security_groups").values() if group_name in (g["name"], g["id"])]
+                if not match:
+                    raise CloudError(400, f"Security group {group_name} not found for project {store.project_id}.")
+                group_ids.append(match[0]["id"])
+            model.compute_quota_error(store, self.faults, {"instances": 1, "cores": flavor["vcpus"],
+                                                           "ram": flavor["ram"]})
+            server: Record = {
+                "id": new_id(), "name": name, "flavor": dict(flavor), "old_flavor": None, "image_id": image_id,
+                "key_name": key_name, "metadata": dict(body.get("metadata") or {}), "ports": [], "own_ports": [],
+                "volumes": [], "status": "BUILD", "pending": None, "fault": None, "created": time.time(),
+                "updated": time.time(), "access_ipv4": str(body.get("accessIPv4") or ""),
+                "description": body.get("description"), "security_groups": group_names, "bdms": bdms,
+            }
+            model.build(store, self.faults, server, networks, group_ids)
+            return reply(request, {"server": {
+                "id": server["id"], "links": links(request, f"{S}/{server['id']}"), "OS-DCF:diskConfig": "MANUAL",
+                "security_groups": [{"name": n} for n in group_names], "adminPass": secrets.token_urlsafe(9)}}, 202)
+
+    def _networks(self, requested: object) -> list[Record]:
+        """networks=[{uuid}|{port}], or "auto" (the first private network) or "none"."""
+        store = self.store
+        if requested == "none":
+            return []
+        if requested == "auto" or requested is None:
+            private = [n for n in store.table("networks").values() if not n["router:external"]]
+            return [{"uuid": private[0]["id"]}] if private else []
+        if not isinstance(requested, list):
+            raise CloudError(400, f"Invalid input for field/attribute networks. Value: {requested!r}.")
+        for net in requested:
+            if not isinstance(net, dict):
+                raise CloudError(400, f"Invalid input for field/attribute networks. Value: {net!r}.")
+            if net.get("port"):
+                port = store.get("ports", str(net["port"]))
+                if port is None:
+                    raise CloudError(400, f"Port id {net['port']} could not be found.")
+                if port["device_id"]:
+                    raise CloudError(409, f"Port {port['id']} is still in use.")
+            elif store.get("networks", str(net.get("uuid"))) is None:
+                raise CloudError(400, f"Network {net.get('uuid')} could not be found.")
+        return list(requested)
+
+    async def server(self, request: Request) -> Response:
+        server_id = request.path_params["server_id"]
+        if request.method == "GET":
+            with self.store.lock:
+                return reply(request, {"server": model.render_server(
+                    self.store, model.lookup(self.store, server_id), request)})
+        body = await read_json(request, "server") if request.method == "PUT" else {}
+        with self.store.change():
+            server = model.lookup(self.store, server_id)
+            if request.method == "DELETE":
+                model.destroy(self.store, server)
+                return reply(request, None, 204)
+            for key, field in (("name", "name"), ("description", "description"), ("accessIPv4", "access_ipv4"),
+                               ("metadata", "metadata")):
+                if key in body:
+                    server[field] = body[key]
+            server["updated"] = time.time()
+            return reply(request, {"server": model.render_server(self.store, server, request)})
+
+    async def action(self, request: Request) -> Response:
+        body = await read_json(request)
+        with self.store.change():
+            server = model.lookup(self.store, request.path_params["server_id"])
+            delay = self.faults.boot_delay
+            if "resize" in body:
+                self._resize(server, body["resize"] or {})
+                return reply(request, None, 202)
+            if "confirmResize" in body:
+                model.require_status(server, "confirmResize", ("VERIFY_RESIZE",))
+                server.update(status="ACTIVE", old_flavor=None, pending=None, updated=time.time())
+                return reply(request, None, 204)
+            if "revertResize" in body:
+                model.require_status(server, "revertResize", ("VERIFY_RESIZE",))
+                server.update(flavor=server["old_flavor"], old_flavor=None)
+                model.set_pending(server, "REVERT_RESIZE", "ACTIVE", delay)
+            elif "reboot" in body:
+                hard = str((body["reboot"] or {}).get("type", "SOFT")).upper() == "HARD"
+                model.require_status(server, "reboot", SETTLED if hard else ("ACTIVE",))
+                model.set_pending(server, "HARD_REBOOT" if hard else "REBOOT", "ACTIVE", delay)
+            elif "os-stop" in body:
+                model.require_status(server, "stop", ("ACTIVE", "ERROR"))
+                server.update(status="SHUTOFF", pending=None, updated=time.time())
+            elif "os-start" in body:
+                model.require_status(server, "start", ("SHUTOFF",))
+                server.update(status="ACTIVE", pending=None, updated=time.time())
+            else:
+                raise CloudError(400, f"There is no such action: {', '.join(body) or '(none)'}")
+            return reply(request, None, 202)
+
+    def _resize(self, server: Record, body: Record) -> None:
+        model.require_status(server, "resize", SETTLED)
+        flavor = model.find_flavor(self.store, body.get("flavorRef"))
+        if flavor is None:
+            raise CloudError(400, "Unable to locate requested flavor.")
+        old = server["flavor"]
+        if flavor["id"] == old["id"]:
+            raise CloudError(400, "When resizing, instances must change flavor!")
+        if server["image_id"] and 0 < flavor["disk"] < old["disk"]:
+            raise CloudError(400, "Resizing to a smaller disk flavor is not allowed.")
+        model.compute_quota_error(self.store, self.faults, {"cores": flavor["vcpus"] - old["vcpus"],
+                                                            "ram": flavor["ram"] - old["ram"]})
+        server.update(flavor=dict(flavor), old_flavor=old)
+        model.set_pending(server, "RESIZE", "VERIFY_RESIZE", self.faults.boot_delay)
+
+    # -- metadata --------------------------------------------------------------------------
+    async def metadata(self, request: Request) -> Response:
+        body = await read_json(request, "metadata") if request.method != "GET" else {}
+        with self.store.change():
+            server = model.lookup(self.store, request.path_params["server_id"])
+            if request.method == "POST":
+                server["metadata"].update(body)
+            elif request.method == "PUT":
+                server["metadata"] = dict(body)
+            return reply(request, {"metadata": server["metadata"]})
+
+    async def metadata_item(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        body = await read_json(request, "meta") if request.method == "PUT" else {}
+        with self.store.change():
+            server = model.lookup(self.store, request.path_params["server_id"])
+            if request.method == "PUT":
+                if list(body) != [key]:
+                    raise CloudError(400, "Request body and URI mismatch")
+                server["metadata"][key] = body[key]
+                return reply(request, {"meta": {key: body[key]}})
+            if key not in server["metadata"]:
+                raise CloudError(404, "Metadata item was not found")
+            if request.method == "DELETE":
+                del server["metadata"][key]
+                return reply(request, None, 204)
+            return reply(request, {"meta": {key: server["metadata"][key]}})
+
+    # -- volume attachments ----------------------------------------------------------------
+    def _render_attachment(self, server: Record, entry: Record) -> Record:
+        return {"id": entry["volume_id"], "serverId": server["id"], "volumeId": entry["volume_id"],
+                "device": entry["device"], "tag": entry["tag"], "delete_on_termination": entry["delete_on_termination"],
+                "attachment_id": entry["attachment_id"], "bdm_uuid": entry["attachment_id"]}
+
+    async def attachments(self, request: Request) -> Response:
+        body = await read_json(request, "volumeAttachment") if request.method == "POST" else {}
+        with self.store.change():
+            server = model.lookup(self.store, request.path_params["server_id"])
+            if request.method == "GET":
+                return reply(request, {"volumeAttachments": [self._render_attachment(server, e)
+                                                             for e in server["volumes"]]})
+            model.require_status(server, "attach_volume", SETTLED)
+            volume = cinder.lookup(self.store, str(body.get("volumeId")))
+            entry = model.attach_volume(self.store, server, volume, body.get("device"),
+                                        bool(body.get("delete_on_termination", False)))
+            entry["tag"] = body.get("tag")
+            return reply(request, {"volumeAttachment": self._render_attachment(server, entry)})
+
+    async def attachment(self, request: Request) -> Response:
+        volume_id = request.path_params["volume_id"]
+        with self.store.change():
+            server = model.lookup(self.store, request.path_params["server_id"])
+            entry = next((e for e in server["volumes"] if e["volume_id"] == volume_id), None)
+            if entry is None:
+                raise CloudError(404, f"Volume {volume_id} is not attached to instance {server['id']}.")
+            if request.method == "GET":
+                return reply(request, {"volumeAttachment": self._render_attachment(server, entry)})
+            if entry["boot_index"] == 0:
+                raise CloudError(400, "Cannot detach a root device volume")
+            model.require_status(server, "detach_volume", SETTLED)
+            server["volumes"].remove(entry)
+            volume = self.store.get("volumes", volume_id)
+            if volume is not None:
+                cinder.detach(volume)
+            return reply(request, None, 202)
+

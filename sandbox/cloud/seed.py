@@ -1,0 +1,152 @@
+"""The seed: flavors, images, networks and quotas a fresh sandbox data dir starts with, read
+from YAML and validated with field paths in the messages."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sandbox.cloud.faults import QUOTA_NAMES
+
+DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seed.yaml"
+
+# Limits for quotas the seed leaves out (OpenStack's defaults; -1 = unlimited).
+DEFAULT_QUOTAS = {
+    "instances": 20, "cores": 64, "ram": 131072, "key_pairs": 100, "volumes": 20, "gigabytes": 2000,
+    "snapshots": 10, "floatingip": 4, "port": 500, "network": 100, "subnet": 100, "router": 10,
+    "security_group": 10, "security_group_rule": 100,
+}
+_PRIVATE_CIDRS = "10.0.{}.0/24"
+_PUBLIC_CIDRS = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")  # documentation ranges
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class SeedError(ValueError):
+    """The seed file is unreadable or invalid; the message names the file and the field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class FlavorSeed(_Model):
+    name: Name
+    vcpus: Annotated[int, Field(ge=1)]
+    ram: Annotated[int, Field(ge=1)]  # MiB
+    disk: Count = 0  # GB; 0 = boot from a volume
+    ephemeral: Count = 0
+    swap: Count = 0
+    is_public: bool = True
+    extra_specs: dict[str, str] = Field(default_factory=dict)
+
+
+class ImageSeed(_Model):
+    name: Name
+    min_disk: Count = 0
+    min_ram: Count = 0
+    size: Count = 1_073_741_824
+    disk_format: str = "qcow2"
+    container_format: str = "bare"
+    visibility: str = "public"
+
+
+class NetworkSeed(_Model):
+    name: Name
+    external: bool = False
+    shared: bool = False
+    cidr: str | None = None  # default: 10.0.N.0/24, or a documentation range when external
+
+    @field_validator("cidr")
+    @classmethod
+    def _check_cidr(cls, cidr: str | None) -> str | None:
+        if cidr is not None:
+            ipaddress.IPv4Network(cidr)  # its ValueError names the problem
+        return cidr
+
+
+class QuotaSeed(_Model):
+    limit: Annotated[int, Field(ge=-1)]  # -1 = unlimited
+    in_use: Count = 0  # usage by workloads outside the hub
+
+
+class Seed(_Model):
+    project: Name = "sandbox"
+    username: Name = "sandbox-user"
+    domain: Name = "Default"
+    region: Name = "RegionOne"
+    flavors: list[FlavorSeed] = Field(default_factory=list)
+    images: list[ImageSeed] = Field(default_factory=list)
+    networks: list[NetworkSeed] = Field(default_factory=list)
+    quotas: dict[str, QuotaSeed] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Seed:
+        for kind in ("flavors", "images", "networks"):
+            seen: set[str] = set()
+            for index, item in enumerate(getattr(self, kind)):
+                if item.name in seen:
+                    raise ValueError(f"{kind}[{index}].name: duplicate name {item.name!r}")
+                seen.add(item.name)
+        for name in self.quotas:
+            if name not in QUOTA_NAMES:
+                raise ValueError(f"quotas.{name}: unknown quota; choose one of {', '.join(QUOTA_NAMES)}")
+        return self
+
+    def network_cidrs(self) -> list[str]:
+        """Each network's subnet CIDR, defaults filled in order."""
+        private, public = iter(range(256)), iter(_PUBLIC_CIDRS)
+        cidrs = []
+        for net in self.networks:
+            if net.cidr:
+                cidrs.append(net.cidr)
+            elif net.external:
+                cidrs.append(next(public, "100.64.0.0/16"))
+            else:
+                cidrs.append(_PRIVATE_CIDRS.format(next(private)))
+        return cidrs
+
+    def quota_table(self) -> dict[str, dict[str, int]]:
+        """Every known quota as {limit, in_use}, defaults for those the seed leaves out."""
+        table = {name: {"limit": limit, "in_use": 0} for name, limit in DEFAULT_QUOTAS.items()}
+        for name, quota in self.quotas.items():
+            table[name] = {"limit": quota.limit, "in_use": quota.in_use}
+        return table
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def parse_seed(data: Any, source: str = "seed") -> Seed:
+    try:
+        return Seed.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            loc = _path(tuple(error["loc"]))
+            if error["type"] not in ("value_error", "missing", "extra_forbidden"):
+                message += f", got {error['input']!r}"
+            problems.append(message if loc == "(top)" and ":" in message else f"{loc}: {message}")
+        raise SeedError(f"{source}: " + "; ".join(problems)) from None
+
+
+def load_seed(path: Path | None = None) -> Seed:
+    """Read and validate a seed file (default: sandbox/seed.yaml)."""
+    path = path or DEFAULT_SEED
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot read the seed: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SeedError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_seed(data, str(path))

@@ -1,0 +1,189 @@
+"""The sandbox's state: one in-memory model guarded by a lock, saved atomically to
+<data_dir>/state.json after every change, seeded on the first start of a data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.cloud.seed import Seed
+from sandbox.cloud.web import Record, new_id
+
+FORMAT = 1
+ADMIN_PROJECT = "5ca1ab1e0000400080000000000ad31a"  # owns the seeded external networks
+TABLES = (
+    "flavors", "images", "networks", "subnets", "ports", "floatingips", "routers",
+    "security_groups", "security_group_rules", "servers", "volumes", "keypairs",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets generated on the first start of a data dir, kept in credentials.json (mode 0600)."""
+
+    username: str
+    password: str
+    project_name: str
+    domain_name: str
+    application_credential_id: str
+    application_credential_secret: str
+    token_key: str  # signs the tokens Keystone hands out, so they survive a restart
+
+    @classmethod
+    def generate(cls, seed: Seed) -> Credentials:
+        return cls(
+            username=seed.username, password=secrets.token_urlsafe(18), project_name=seed.project,
+            domain_name=seed.domain, application_credential_id=new_id().replace("-", ""),
+            application_credential_secret=secrets.token_urlsafe(32), token_key=secrets.token_hex(32),
+        )
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write to a temp file in the same directory, fsync, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Store:
+    """Tables of records keyed by id; mutate only inside `with store.change():`."""
+
+    def __init__(self, data_dir: Path, seed: Seed, credentials: Credentials, state: dict[str, Any]) -> None:
+        self.data_dir = data_dir
+        self.seed = seed
+        self.credentials = credentials
+        self.lock = threading.RLock()
+        self.state = state
+        self._saved = json.dumps(state, sort_keys=True, indent=1)
+
+    @classmethod
+    def open(cls, data_dir: Path, seed: Seed) -> Store:
+        """Load the data dir, or create it from the seed (credentials and state) on first start."""
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cred_path = data_dir / "credentials.json"
+        if cred_path.exists():
+            credentials = Credentials(**json.loads(cred_path.read_text()))
+        else:
+            credentials = Credentials.generate(seed)
+            atomic_write(cred_path, json.dumps(asdict(credentials), indent=1) + "\n")
+        state_path = data_dir / "state.json"
+        if state_path.exists():
+            state = json.loads(state_path.read_text())
+            if state.get("format") != FORMAT:
+                raise ValueError(f"{state_path}: unknown state format {state.get('format')!r}; "
+                                 f"expected {FORMAT} (remove the data dir to start afresh)")
+            return cls(data_dir, seed, credentials, state)
+        store = cls(data_dir, seed, credentials, {})
+        store.reset()
+        return store
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def identity(self) -> Record:
+        result: Record = self.state["identity"]
+        return result
+
+    @property
+    def project_id(self) -> str:
+        return str(self.identity["project_id"])
+
+    def table(self, name: str) -> dict[str, Record]:
+        result: dict[str, Record] = self.state["tables"][name]
+        return result
+
+    def get(self, table: str, key: str) -> Record | None:
+        return self.table(table).get(key)
+
+    def find(self, table: str, **match: Any) -> list[Record]:
+        return [r for r in self.table(table).values() if all(r.get(k) == v for k, v in match.items())]
+
+    def quota_seed(self, name: str) -> Record:
+        result: Record = self.state["quotas"][name]
+        return result
+
+    # -- writing ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def change(self) -> Iterator[None]:
+        """Hold the lock for a mutation; save when it succeeds, roll back when it raises."""
+        with self.lock:
+            try:
+                yield
+            except BaseException:
+                self.state = json.loads(self._saved)
+                raise
+            self.save()
+
+    def save(self) -> None:
+        with self.lock:
+            text = json.dumps(self.state, sort_keys=True, indent=1)
+            if text != self._saved:
+                atomic_write(self.data_dir / "state.json", text + "\n")
+                self._saved = text
+
+    def put(self, table: str, record: Record) -> Record:
+        self.table(table)[record["id"]] = record
+        return record
+
+    def remove(self, table: str, key: str) -> Record | None:
+        return self.table(table).pop(key, None)
+
+    def reset(self) -> None:
+        """Forget every resource and apply the seed again (identity and credentials are kept)."""
+        with self.lock:
+            identity = self.state.get("identity") or {
+                "project_id": new_id().replace("-", ""), "project_name": self.seed.project,
+                "user_id": new_id().replace("-", ""), "user_name": self.seed.username,
+                "domain_id": "default", "domain_name": self.seed.domain, "region": self.seed.region,
+            }
+            self.state = {"format": FORMAT, "identity": identity, "quotas": self.seed.quota_table(),
+                          "tables": {name: {} for name in TABLES}}
+            _apply_seed(self, self.seed)
+            self.save()
+
+    def summary(self) -> Record:
+        """Counts per table and the identity, for /_sandbox/state."""
+        with self.lock:
+            return {"identity": dict(self.identity),
+                    "counts": {name: len(self.table(name)) for name in TABLES},
+                    "servers": sorted(r["name"] for r in self.table("servers").values())}
+
+
+def _apply_seed(store: Store, seed: Seed) -> None:
+    """Create the seed's flavors, images, networks (each with a subnet) and the default security group."""
+    from sandbox.cloud import neutron_model as neutron  # the seed builds Neutron records the Neutron way
+
+    stamp = time.time()
+    for flavor in seed.flavors:
+        store.put("flavors", {"id": new_id(), **flavor.model_dump(), "description": None})
+    for image in seed.images:
+        store.put("images", {"id": new_id(), **image.model_dump(), "created": stamp,
+                             "checksum": secrets.token_hex(16)})
+    for net, cidr in zip(seed.networks, seed.network_cidrs(), strict=True):
+        owner = ADMIN_PROJECT if net.external else store.project_id  # the cloud's, not the project's
+        network = neutron.new_network(store, {"name": net.name, "router:external": net.external,
+                                              "shared": net.shared or net.external, "project_id": owner})
+        neutron.new_subnet(store, {"network_id": network["id"], "cidr": cidr, "name": f"{net.name}-subnet"})
+    neutron.new_security_group(store, {"name": "default", "description": "Default security group"})

@@ -1,0 +1,214 @@
+"""Runs the sandbox cloud: uvicorn in a background thread on 127.0.0.1, a clouds.yaml for it,
+and the `mchub sandbox`-style foreground command (`python -m sandbox.server`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import httpx
+import uvicorn
+import yaml
+
+from sandbox.cloud.app import create_app
+from sandbox.cloud.faults import FaultError, Faults
+from sandbox.cloud.seed import load_seed
+from sandbox.cloud.store import Credentials, Store, atomic_write
+
+CLOUD_NAME = "sandbox"
+START_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    url: str
+    data_dir: Path
+    clouds_yaml: Path
+    cloud_name: str = CLOUD_NAME
+    terraform_cli_config: Path | None = None
+
+
+def write_clouds_yaml(data_dir: Path, url: str, credentials: Credentials, region: str = "RegionOne") -> Path:
+    """<data_dir>/clouds.yaml (mode 0600): `sandbox` (password) and `sandbox-appcred` entries."""
+    common = {"region_name": region, "interface": "public", "identity_api_version": 3}
+    auth_url = f"{url}/identity/v3"
+    clouds = {"clouds": {
+        CLOUD_NAME: {"auth": {
+            "auth_url": auth_url, "username": credentials.username, "password": credentials.password,
+            "project_name": credentials.project_name, "user_domain_name": credentials.domain_name,
+            "project_domain_name": credentials.domain_name}, **common},
+        f"{CLOUD_NAME}-appcred": {"auth_type": "v3applicationcredential", "auth": {
+            "auth_url": auth_url, "application_credential_id": credentials.application_credential_id,
+            "application_credential_secret": credentials.application_credential_secret}, **common},
+    }}
+    path = data_dir / "clouds.yaml"
+    atomic_write(path, yaml.safe_dump(clouds, sort_keys=False))
+    return path
+
+
+def _install_terraform_mirror(dest: Path) -> Path | None:
+    """Install the stand-in Terraform provider when sandbox.mirror exists (another piece of the project)."""
+    try:
+        mirror: Any = importlib.import_module("sandbox.mirror")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("sandbox.mirror", "sandbox"):
+            return None
+        raise
+    return Path(mirror.install_mirror(dest))
+
+
+class Sandbox:
+    """The sandbox cloud on one port; `start()` returns once it answers."""
+
+    def __init__(self, data_dir: Path, seed: Path | None = None, host: str = "127.0.0.1", port: int = 0,
+                 faults: Faults | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.seed_path = seed
+        self.host, self.port = host, port
+        self.faults = faults if faults is not None else Faults()
+        self.store: Store | None = None
+        self.info: SandboxInfo | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def start(self) -> SandboxInfo:
+        if self._thread is not None:
+            raise RuntimeError("the sandbox is already running")
+        self.store = Store.open(self.data_dir, load_seed(self.seed_path))
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(self.store, self.faults), log_level="warning", access_log=False,
+                                lifespan="off", ws="none", timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="sandbox-cloud", daemon=True)
+        self._thread.start()
+        url_host = f"[{self.host}]" if ":" in self.host else self.host
+        url = f"http://{url_host}:{port}"
+        try:
+            self._wait_until_up(url)
+        except BaseException:
+            self.stop()
+            raise
+        clouds = write_clouds_yaml(self.data_dir, url, self.store.credentials, self.store.identity["region"])
+        mirror = _install_terraform_mirror(self.data_dir / "terraform")
+        self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds, terraform_cli_config=mirror)
+        return self.info
+
+    def _wait_until_up(self, url: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._thread is None or not self._thread.is_alive():
+                raise RuntimeError("the sandbox server stopped while starting")
+            if self._server is not None and self._server.started:
+                try:
+                    if httpx.get(f"{url}/identity", timeout=2.0).status_code == 300:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.02)
+        raise TimeoutError(f"the sandbox did not answer at {url} within {START_TIMEOUT:.0f} s")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server, self._thread, self._socket, self.info = None, None, None, None
+
+    def __enter__(self) -> SandboxInfo:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=Path, default=None, metavar="FILE",
+                        help="seed YAML applied on the first start of a data dir (default: sandbox/seed.yaml)")
+    parser.add_argument("--port", type=int, default=8999, help="port to listen on (0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--data", type=Path, default=Path(".sandbox"), metavar="DIR",
+                        help="data dir: state, credentials, clouds.yaml (default ./.sandbox)")
+    parser.add_argument("--latency", type=float, default=None, help="seconds added to every request")
+    parser.add_argument("--error-rate", default=None, metavar="SERVICE=RATE,...",
+                        help="probability of a 503 per service, e.g. compute=0.5,network=1")
+    parser.add_argument("--boot-delay", type=float, default=None, help="seconds a server stays in BUILD")
+    parser.add_argument("--quota", default=None, metavar="NAME=LIMIT,...",
+                        help="force quota limits, e.g. cores=0,floatingip=1 (quota exhaustion)")
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    """MCHUB_SANDBOX_* variables first, then the arguments given on the command line."""
+    faults = Faults.from_env()
+    changes = {"latency": args.latency, "error_rate": args.error_rate, "boot_delay": args.boot_delay,
+               "quota": getattr(args, "quota", None)}
+    faults.update({k: v for k, v in changes.items() if v is not None})
+    return faults
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the sandbox in the foreground, print how to use it, stop cleanly on Ctrl-C or SIGTERM."""
+    try:
+        faults = faults_from_args(args)
+        sandbox = Sandbox(args.data, args.seed, args.host, args.port, faults)
+        info = sandbox.start()
+    except (FaultError, ValueError, OSError) as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    print(f"Sandbox cloud listening on {info.url}\n"
+          f"  clouds.yaml: {info.clouds_yaml} (clouds: {info.cloud_name}, {info.cloud_name}-appcred)\n"
+          f"  try:  export OS_CLIENT_CONFIG_FILE={info.clouds_yaml} OS_CLOUD={info.cloud_name}\n"
+          f"        openstack flavor list\n"
+          f"  faults: {faults.to_dict()}  (change them with PUT {info.url}/_sandbox/faults)")
+    if info.terraform_cli_config:
+        print(f"  terraform: export TF_CLI_CONFIG_FILE={info.terraform_cli_config}")
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sandbox.stop()
+        print("Sandbox stopped.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.server", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
