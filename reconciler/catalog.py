@@ -1,0 +1,368 @@
+"""Catalog: what a cloud offers (flavors, images, networks) and how much quota it has left, read
+with openstacksdk and cached per cloud. Feeds the form, `GET /api/resources`, `mchub resources`
+and the pre-flight check the reconciler runs before plan (preflight.py, sizing.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from reconciler.settings import CloudConfig, Settings, SettingsError
+from reconciler.sizing import (
+    MGMT_ROOT_DISK_GB,
+    QUOTA_KEYS,
+    Flavor,
+    Quota,
+    Usage,
+    boot_volume_gb,
+    flavor_roles,
+    flavors_by_role,
+    ordered,
+    remaining,
+    state_usage,
+)
+from reconciler.spec import CLUSTER_NAME_RE, SpecError, load_spec
+
+log = logging.getLogger(__name__)
+
+ErrorKind = Literal["auth", "unreachable", "config", "request"]
+
+
+class CatalogError(Exception):
+    """The catalog could not be read: bad credentials (auth), a cloud that does not answer
+    (unreachable), a clouds.yaml problem (config), or a bad question (request)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+@dataclass(frozen=True, order=True)
+class Image:
+    name: str
+    min_disk: int = 0
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A cloud's figures at one moment. `error` set = the last refresh failed: the figures (if
+    any, `fetched_at` not None) are stale."""
+
+    cloud: str
+    fetched_at: float | None  # epoch seconds; None = never fetched
+    flavors: tuple[Flavor, ...] = ()
+    images: tuple[Image, ...] = ()
+    networks: tuple[Network, ...] = ()
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def has_figures(self) -> bool:
+        return self.fetched_at is not None
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    def age(self, now: float) -> float | None:
+        return None if self.fetched_at is None else max(now - self.fetched_at, 0.0)
+
+
+# -- fetch: openstacksdk, one call per resource kind, run concurrently --------------------------
+
+
+def fetch_snapshot(cloud: CloudConfig, timeout: float = 10.0, concurrent: bool = True) -> Snapshot:
+    """Read the cloud's figures now. Raises CatalogError."""
+    conn = _connect(cloud, timeout)
+    try:
+        project = _guard(cloud.name, "authentication", conn.session.get_project_id)
+        calls: dict[str, Callable[[], Any]] = {
+            "flavors": lambda: list(conn.compute.flavors(details=True)),
+            "images": lambda: list(conn.image.images()),
+            "networks": lambda: list(conn.network.networks()),
+            "compute quotas": lambda: conn.compute.get_quota_set(project, usage=True),
+            "volume quotas": lambda: conn.block_storage.get_quota_set(project, usage=True),
+            "network quotas": lambda: conn.network.get_quota(project, details=True),
+        }
+        if concurrent:
+            with ThreadPoolExecutor(len(calls), thread_name_prefix=f"catalog-{cloud.name}") as pool:
+                futures = {k: pool.submit(_guard, cloud.name, k, fn) for k, fn in calls.items()}
+                got = {k: f.result() for k, f in futures.items()}
+        else:
+            got = {k: _guard(cloud.name, k, fn) for k, fn in calls.items()}
+    finally:
+        conn.close()
+    compute, volume, network = got["compute quotas"], got["volume quotas"], got["network quotas"]
+    fips = network.floating_ips or {}
+    quotas = {
+        **{
+            k: Quota.of(getattr(compute, k), (compute.usage or {}).get(k))
+            for k in ("instances", "cores", "ram")
+        },
+        **{k: Quota.of(getattr(volume, k), (volume.usage or {}).get(k)) for k in ("volumes", "gigabytes")},
+        "floating_ips": Quota.of(fips.get("limit"), fips.get("used")),
+    }
+    flavors = ordered(
+        Flavor(f.name, int(f.vcpus), int(f.ram), int(f.disk or 0), f.id or "") for f in got["flavors"]
+    )
+    images = sorted(Image(i.name, int(i.min_disk or 0)) for i in got["images"] if i.name)
+    networks = [Network(n.name, bool(n.is_router_external)) for n in got["networks"]]
+    networks.sort(key=lambda n: (not n.external, n.name))
+    return Snapshot(cloud.name, time.time(), tuple(flavors), tuple(images), tuple(networks), quotas)
+
+
+def _connect(cloud: CloudConfig, timeout: float) -> Any:
+    import keystoneauth1.exceptions as ksa  # imported here: openstacksdk costs ~0.35 s to import
+    import openstack.config
+    import openstack.connection
+    import openstack.exceptions
+
+    files = [str(cloud.clouds_yaml)] if cloud.clouds_yaml else None
+    try:
+        region = openstack.config.OpenStackConfig(config_files=files).get_one(
+            cloud=cloud.name, api_timeout=timeout
+        )
+        return openstack.connection.Connection(config=region)
+    except (openstack.exceptions.ConfigException, ksa.ClientException) as exc:
+        where = cloud.clouds_yaml or "clouds.yaml"
+        raise CatalogError(
+            "config", f"cloud {cloud.name} is not usable as configured in {where}: {exc}"
+        ) from None
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def _guard(cloud: str, what: str, fn: Callable[[], Any]) -> Any:
+    """Call the SDK, turning its many exceptions into one CatalogError that says what to do."""
+    import keystoneauth1.exceptions as ksa
+    import openstack.exceptions as sdk
+
+    try:
+        return fn()
+    except CatalogError:
+        raise
+    except (ksa.Unauthorized, ksa.AuthorizationFailure, ksa.MissingAuthPlugin) as exc:
+        raise CatalogError("auth", f"authentication to cloud {cloud} failed: check the credentials in "
+                                   f"clouds.yaml ({_short(exc)})") from None  # fmt: skip
+    except ksa.EndpointNotFound:
+        raise CatalogError(
+            "config", f"cloud {cloud} has no endpoint for {what} in its service catalog"
+        ) from None
+    except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.ConnectionError, ksa.DiscoveryFailure) as exc:
+        raise CatalogError("unreachable", f"cloud {cloud} did not answer: {_short(exc)}") from None
+    except sdk.HttpException as exc:
+        code = exc.status_code or 0
+        if code == 401:
+            raise CatalogError("auth", f"authentication to cloud {cloud} failed: check the credentials in "
+                                       "clouds.yaml") from None  # fmt: skip
+        if code == 403:
+            raise CatalogError(
+                "auth", f"cloud {cloud} does not let these credentials read {what} (403)"
+            ) from None
+        raise CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}") from None
+    except (ksa.ClientException, sdk.SDKException, OSError) as exc:
+        raise CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    errno = _ERRNO.search(text)
+    if errno:
+        url = re.search(r"https?://[^\s:/]+(:\d+)?", text)
+        return f"{url.group(0) + ': ' if url else ''}{errno.group(1).strip()}"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+# -- cache: per cloud, short TTL, refreshed in the background -----------------------------------
+
+
+@dataclass
+class _Entry:
+    snapshot: Snapshot | None = None
+    error: CatalogError | None = None
+    logged: str | None = None  # the error last written to the log (each is logged once)
+    retry_at: float = 0.0  # no fetch before this (TTL, or the slower retry after an auth failure)
+    running: threading.Event | None = None  # set when the fetch under way ends
+    deadline: float = 0.0  # how long a caller with no figures yet waits for that fetch
+    config_mtime: float | None = None  # clouds.yaml as it was when authentication failed
+
+
+Fetcher = Callable[[CloudConfig], Snapshot]
+
+
+class Catalog:
+    """Figures per cloud. `get` answers from the cache and refreshes it in a background thread
+    once older than `ttl`; only the very first question for a cloud waits (up to `first_timeout`)."""
+
+    def __init__(self, settings: Settings, ttl: float = 60.0, fetcher: Fetcher = fetch_snapshot,
+                 clock: Callable[[], float] = time.time, first_timeout: float = 15.0,
+                 auth_retry: float = 300.0) -> None:  # fmt: skip
+        self.settings, self.ttl, self.fetcher, self.clock = settings, ttl, fetcher, clock
+        self.first_timeout, self.auth_retry = first_timeout, auth_retry
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def cloud(self, name: str | None) -> CloudConfig:
+        try:
+            return self.settings.cloud(name)
+        except SettingsError as exc:
+            raise CatalogError("request", str(exc)) from None
+
+    def get(self, cloud_name: str | None = None) -> Snapshot:
+        """The latest figures; never waits on the cloud once it has answered once."""
+        return self._get(self.cloud(cloud_name), force=False)
+
+    def refresh(self, cloud_name: str | None = None) -> Snapshot:
+        """Fetch now (unless a fetch is under way, or auth failed and clouds.yaml is unchanged) and wait
+        for it, up to `first_timeout`. For the pre-flight, which must not refuse on old figures."""
+        return self._get(self.cloud(cloud_name), force=True)
+
+    def _get(self, cloud: CloudConfig, force: bool) -> Snapshot:
+        with self._lock:
+            entry = self._entries.setdefault(cloud.name, _Entry())
+            self._maybe_start(cloud, entry, force)
+            running, wait = entry.running, entry.snapshot is None or force
+        if running is not None and wait:
+            running.wait(max(entry.deadline - self.clock(), 0.0))
+        with self._lock:
+            return self._current(cloud.name, entry)
+
+    def _maybe_start(self, cloud: CloudConfig, entry: _Entry, force: bool) -> None:
+        now = self.clock()
+        if entry.running is not None or self._stopping.is_set():
+            return
+        if entry.error is not None and entry.error.kind == "auth" and entry.config_mtime != _mtime(cloud):
+            entry.retry_at = 0.0  # clouds.yaml changed since authentication failed: try it at once
+        elif now < entry.retry_at and (not force or entry.error is not None and entry.error.kind == "auth"):
+            return
+        entry.running, entry.deadline = threading.Event(), now + self.first_timeout
+        thread = threading.Thread(target=self._fetch, args=(cloud, entry, entry.running),
+                                  name=f"catalog-refresh-{cloud.name}", daemon=True)  # fmt: skip
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _fetch(self, cloud: CloudConfig, entry: _Entry, done: threading.Event) -> None:
+        error: CatalogError | None = None
+        try:
+            snapshot = self.fetcher(cloud)
+        except CatalogError as exc:
+            error = exc
+        except Exception as exc:  # a bug or a surprise from the SDK: report it like an outage
+            log.exception("catalog: fetching from cloud %s failed", cloud.name)
+            error = CatalogError("unreachable", f"cloud {cloud.name} did not answer: {exc}")
+        with self._lock:
+            now = self.clock()
+            if error is None:
+                entry.snapshot, entry.error = replace(snapshot, fetched_at=now, error=None), None
+                entry.retry_at = now + self.ttl
+                if entry.logged is not None:
+                    log.warning("catalog: cloud %s answers again", cloud.name)
+                entry.logged = None
+            else:
+                entry.error = error
+                entry.retry_at = now + (self.auth_retry if error.kind == "auth" else min(self.ttl, 30.0))
+                entry.config_mtime = _mtime(cloud)
+                if entry.logged != str(error):  # once per distinct error, not once per request
+                    log.warning("catalog: %s", error)
+                    entry.logged = str(error)
+            entry.running = None
+        done.set()
+
+    def _current(self, name: str, entry: _Entry) -> Snapshot:
+        error = str(entry.error) if entry.error is not None else None
+        if entry.snapshot is not None:
+            return replace(entry.snapshot, error=error)
+        if error is None and entry.running is not None:
+            error = f"cloud {name} did not answer within {self.first_timeout:g} s (still trying)"
+        return Snapshot(name, None, error=error or f"cloud {name} has not been asked yet")
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """No more refreshes; wait briefly for any under way (they are daemon threads)."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(deadline - time.monotonic(), 0.0))
+
+    # -- the resources payload -----------------------------------------------------------------
+
+    def payload(
+        self, cloud_name: str | None, cluster: str | None, clusters_dir: Path | None = None
+    ) -> dict[str, Any]:
+        """What `GET /api/resources?cloud=NAME[&cluster=NAME]` serves; with a cluster, its own usage
+        (from its Terraform state) is given back to what remains."""
+        if cluster is not None and not CLUSTER_NAME_RE.match(cluster):
+            raise CatalogError("request", f'"{cluster}" is not a cluster name')
+        if cloud_name is None and cluster is not None:
+            cloud_name = self._cloud_of(cluster)
+        snap = self.get(cloud_name)
+        clusters = clusters_dir or self.settings.clusters_dir
+        own = state_usage(clusters, cluster, snap.flavors) if cluster else Usage()
+        return snapshot_payload(snap, own, self.clock(), cluster)
+
+    def _cloud_of(self, cluster: str) -> str | None:
+        try:
+            return load_spec(self.settings.specs_dir / f"{cluster}.yaml").cloud
+        except (OSError, SpecError):
+            return None
+
+
+def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None = None) -> dict[str, Any]:
+    left, own_d = remaining(snap.quotas, own), own.as_dict()
+    quotas = {}
+    for key in QUOTA_KEYS:
+        q = snap.quotas.get(key)
+        quotas[key] = {"limit": q.limit if q else None, "in_use": q.in_use if q else 0,
+                       "remaining": left[key] if q else None, "cluster_usage": own_d[key]}  # fmt: skip
+    age = snap.age(now)
+    return {
+        "cloud": snap.cloud,
+        "cluster": cluster,
+        "fetched_at": None if snap.fetched_at is None else _iso(snap.fetched_at),
+        "age_seconds": None if age is None else round(age, 1),
+        "stale": snap.stale,
+        "error": snap.error,
+        "quotas": quotas if snap.has_figures else {},
+        "flavors": [
+            {
+                "name": f.name,
+                "vcpus": f.vcpus,
+                "ram": f.ram,
+                "disk": f.disk,
+                "roles": list(flavor_roles(f)),
+                "boot_volume_gb": boot_volume_gb(f),
+                "boot_volume_gb_mgmt": boot_volume_gb(f, MGMT_ROOT_DISK_GB),
+            }
+            for f in snap.flavors
+        ],  # fmt: skip
+        "flavors_by_role": flavors_by_role(snap.flavors),
+        "images": [i.name for i in snap.images],
+        "networks": [{"name": n.name, "external": n.external} for n in snap.networks],
+    }
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _mtime(cloud: CloudConfig) -> float | None:
+    try:
+        return cloud.clouds_yaml.stat().st_mtime if cloud.clouds_yaml else None
+    except OSError:
+        return None

@@ -1,0 +1,224 @@
+"""Sizing: what a spec asks of a cloud, measured against what the cloud has left. Pure arithmetic
+on the catalog's figures (catalog.py), used by the pre-flight check before plan and by the form.
+No network, no disk, no clock here (except `state_usage`, which reads one state file)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.spec import ClusterSpec, Instance
+
+if TYPE_CHECKING:
+    from reconciler.catalog import Snapshot
+
+QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes", "floating_ips")
+UNITS = {"ram": " MiB", "gigabytes": " GB"}
+
+# Magic Castle's minimum flavor per role (vCPUs, RAM in MiB), as MC Hub offered them.
+ROLE_MINIMUMS: dict[str, tuple[int, int]] = {
+    "mgmt": (2, 6 * 1024),
+    "login": (2, 2 * 1024),
+    "node": (1, 2 * 1024),
+}
+# Magic Castle's root disk: 10 GB, 20 GB on mgmt; a flavor with less gets a boot volume that size.
+ROOT_DISK_GB = 10
+MGMT_ROOT_DISK_GB = 20
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    vcpus: int
+    ram: int  # MiB
+    disk: int  # root disk, GB (0 = boots from a volume)
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One quota with its usage. `limit` None means unlimited (OpenStack's -1)."""
+
+    limit: int | None
+    in_use: int = 0
+
+    @staticmethod
+    def of(limit: int | None, in_use: int | None) -> Quota:
+        return Quota(None if limit is None or limit < 0 else int(limit), max(int(in_use or 0), 0))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """An amount of each quota: what a spec needs, or what a built cluster holds."""
+
+    instances: int = 0
+    cores: int = 0
+    ram: int = 0
+    volumes: int = 0
+    gigabytes: int = 0
+    floating_ips: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# -- flavors ---------------------------------------------------------------------------------
+
+
+def flavor_roles(flavor: Flavor) -> tuple[str, ...]:
+    """The roles (mgmt, login, node) whose Magic Castle minimums this flavor meets."""
+    return tuple(r for r, (cpu, ram) in ROLE_MINIMUMS.items() if flavor.vcpus >= cpu and flavor.ram >= ram)
+
+
+def ordered(flavors: Iterable[Flavor]) -> list[Flavor]:
+    """Smallest first: by RAM, then vCPUs, then name."""
+    return sorted(flavors, key=lambda f: (f.ram, f.vcpus, f.name))
+
+
+def flavors_by_role(flavors: Iterable[Flavor]) -> dict[str, list[str]]:
+    """For each role, the flavor names that may serve it, smallest first."""
+    sized = ordered(flavors)
+    return {role: [f.name for f in sized if role in flavor_roles(f)] for role in ROLE_MINIMUMS}
+
+
+def root_disk_gb(instance: Instance) -> int:
+    if instance.disk_size is not None:
+        return instance.disk_size
+    return MGMT_ROOT_DISK_GB if "mgmt" in instance.tags else ROOT_DISK_GB
+
+
+def boot_volume_gb(flavor: Flavor, root_gb: int = ROOT_DISK_GB) -> int:
+    """Size of the boot volume an instance of this flavor gets (0: it boots from the flavor's disk)."""
+    return root_gb if flavor.disk < root_gb else 0
+
+
+# -- what a spec needs, what a cluster holds ---------------------------------------------------
+
+
+def needs(spec: ClusterSpec, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> Usage:
+    """The quota a spec consumes once built. An unknown flavor adds no cores, RAM or boot volume
+    (the pre-flight reports it separately)."""
+    by_name = _by_name(flavors)
+    total = Usage()
+    for inst in spec.instances.values():
+        n = inst.count
+        flavor = by_name.get(inst.type)
+        boot = boot_volume_gb(flavor, root_disk_gb(inst)) if flavor else 0
+        total += Usage(
+            instances=n,
+            cores=n * flavor.vcpus if flavor else 0,
+            ram=n * flavor.ram if flavor else 0,
+            volumes=n if boot else 0,
+            gigabytes=n * boot,
+            floating_ips=n if "public" in inst.tags else 0,
+        )
+        for tag in inst.tags:
+            sizes = [v.size for v in spec.volumes.get(tag, {}).values()]
+            total += Usage(volumes=n * len(sizes), gigabytes=n * sum(sizes))
+    return total
+
+
+_VOLUME_TYPES = ("openstack_blockstorage_volume_v3", "openstack_blockstorage_volume_v2")
+_FIP_TYPES = ("openstack_networking_floatingip_v2", "openstack_compute_floatingip_v2")
+
+
+def cluster_usage_from_state(
+    state: Mapping[str, Any], flavors: Mapping[str, Flavor] | Iterable[Flavor]
+) -> Usage:
+    """What a built cluster holds, from its Terraform state (format 4). Cores and RAM need the
+    flavors, since the state names an instance's flavor but not its size."""
+    by_name = _by_name(flavors)
+    by_id = {f.id: f for f in by_name.values() if f.id}
+    total = Usage()
+    for res in state.get("resources") or []:
+        if res.get("mode", "managed") != "managed":
+            continue
+        kind = res.get("type")
+        for item in res.get("instances") or []:
+            attrs = item.get("attributes") or {}
+            if kind == "openstack_compute_instance_v2":
+                flavor = by_name.get(attrs.get("flavor_name") or "") or by_id.get(
+                    attrs.get("flavor_id") or ""
+                )
+                total += Usage(
+                    instances=1, cores=flavor.vcpus if flavor else 0, ram=flavor.ram if flavor else 0
+                )
+                for dev in attrs.get("block_device") or []:
+                    if dev.get("destination_type") == "volume" and dev.get("source_type") != "volume":
+                        total += Usage(volumes=1, gigabytes=int(dev.get("volume_size") or 0))
+            elif kind in _VOLUME_TYPES:
+                total += Usage(volumes=1, gigabytes=int(attrs.get("size") or 0))
+            elif kind in _FIP_TYPES:
+                total += Usage(floating_ips=1)
+    return total
+
+
+def state_usage(clusters_dir: Path, name: str, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> Usage:
+    """What `clusters/<name>/` holds according to its terraform.tfstate; nothing when unbuilt."""
+    try:
+        state = json.loads((clusters_dir / name / "terraform.tfstate").read_text())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return Usage()
+    return cluster_usage_from_state(state, flavors) if isinstance(state, dict) else Usage()
+
+
+def remaining(quotas: Mapping[str, Quota], own_usage: Usage | None = None) -> dict[str, int | None]:
+    """limit - in use, per quota, with the cluster's own usage given back (None = unlimited)."""
+    own = (own_usage or Usage()).as_dict()
+    out: dict[str, int | None] = {}
+    for key in QUOTA_KEYS:
+        quota = quotas.get(key, Quota(None))
+        out[key] = None if quota.limit is None else quota.limit - max(quota.in_use - own[key], 0)
+    return out
+
+
+# -- pre-flight ------------------------------------------------------------------------------
+
+
+def preflight(spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = None) -> list[str]:
+    """Every reason the spec cannot be built on the snapshot's cloud, in words a person can act on;
+    empty when it fits. `own_usage` is what the cluster already holds (when editing)."""
+    problems: list[str] = []
+    by_name = _by_name(snapshot.flavors)
+    for prefix, inst in spec.instances.items():
+        if inst.type not in by_name:
+            role = next((r for r in ROLE_MINIMUMS if r in inst.tags), "node")
+            choices = flavors_by_role(by_name.values())[role] or [f.name for f in ordered(by_name.values())]
+            problems.append(f'instances.{prefix}.type: flavor "{inst.type}" does not exist; '
+                            f"choose one of {_list(choices)}")  # fmt: skip
+    images = [i.name for i in snapshot.images]
+    wanted = [("image", spec.image)] + [(f"instances.{p}.image", i.image) for p, i in spec.instances.items()
+                                        if i.image is not None]  # fmt: skip
+    for path, image in wanted:
+        if image not in images:
+            problems.append(f'{path}: image "{image}" does not exist; choose one of {_list(sorted(images))}')
+    need = needs(spec, by_name).as_dict()
+    left = remaining(snapshot.quotas, own_usage)
+    for key in QUOTA_KEYS:
+        free, quota = left[key], snapshot.quotas.get(key)
+        if free is not None and quota is not None and quota.limit is not None and need[key] > free:
+            unit = UNITS.get(key, "")
+            problems.append(f"{key}: needs {need[key]}{unit}, {free}{unit} remaining of {quota.limit}{unit}")
+    return problems
+
+
+def _by_name(flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> dict[str, Flavor]:
+    if isinstance(flavors, Mapping):
+        return dict(flavors)
+    return {f.name: f for f in flavors}
+
+
+def _list(names: list[str], limit: int = 12) -> str:
+    if not names:
+        return "(none available)"
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
