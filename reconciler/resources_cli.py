@@ -1,0 +1,102 @@
+"""`mchub resources [--cloud NAME] [--cluster NAME] [--json]`: the catalog's payload (the same one
+`GET /api/resources` serves) printed as readable tables, or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from reconciler.catalog import Catalog, CatalogError
+from reconciler.settings import Settings
+
+QUOTA_LABELS = {
+    "instances": "instances",
+    "cores": "cores",
+    "ram": "RAM (MiB)",
+    "volumes": "volumes",
+    "gigabytes": "volume storage (GB)",
+    "floating_ips": "floating IPs",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cloud", metavar="NAME", help="clouds.yaml entry (default: the cluster's, or the default cloud)"
+    )
+    p.add_argument(
+        "--cluster", metavar="NAME", help="give this cluster's own usage back to what remains (editing)"
+    )
+    p.add_argument("--json", action="store_true", help="print the JSON payload of GET /api/resources")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = Catalog(settings)
+    try:
+        data = catalog.payload(args.cloud, args.cluster, settings.clusters_dir)
+    except CatalogError as exc:
+        print(f"resources: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        catalog.stop(timeout=0.0)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render(data), end="")
+    if data["error"]:
+        print(f"resources: {data['error']}", file=sys.stderr)
+    return 0 if data["fetched_at"] is not None else 1
+
+
+def render(data: dict[str, Any]) -> str:
+    """The payload as plain-text tables."""
+    head = f"Cloud {data['cloud']}"
+    if data.get("cluster"):
+        head += f", editing cluster {data['cluster']} (its own usage is counted as free)"
+    if data["fetched_at"] is None:
+        return head + ": no figures yet\n"
+    head += f", figures from {data['fetched_at']} ({data['age_seconds']:.0f} s ago)"
+    if data["stale"]:
+        head += " STALE: the cloud did not answer since"
+    out = [head, ""]
+    rows = [
+        [QUOTA_LABELS[k], _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
+        + ([str(q["cluster_usage"])] if data.get("cluster") else [])
+        for k, q in data["quotas"].items()
+    ]
+    own = ["this cluster"] if data.get("cluster") else []
+    out += _table(["quota", "limit", "in use", "remaining", *own], rows, right_from=1)
+    flavors = [
+        [f["name"], str(f["vcpus"]), str(f["ram"]), str(f["disk"]), _boot(f), ", ".join(f["roles"]) or "-"]
+        for f in data["flavors"]
+    ]
+    out += _table(["flavor", "vCPUs", "RAM (MiB)", "disk (GB)", "boot volume (GB)", "roles"], flavors, 1, 5)
+    out += _table(["image"], [[i] for i in data["images"]])
+    nets = [[n["name"], "yes" if n["external"] else "no"] for n in data["networks"]]
+    out += _table(["network", "external"], nets)
+    return "\n".join(out)
+
+
+def _n(value: int | None) -> str:
+    return "unlimited" if value is None else str(value)
+
+
+def _boot(flavor: dict[str, Any]) -> str:
+    node, mgmt = flavor["boot_volume_gb"], flavor["boot_volume_gb_mgmt"]
+    if not node and not mgmt:
+        return "-"
+    return str(node) if node == mgmt else f"{node or '-'} ({mgmt} on mgmt)"
+
+
+def _table(header: list[str], rows: list[list[str]], right_from: int = 99, right_to: int = 99) -> list[str]:
+    if not rows:
+        return [f"{header[0]}: (none)", ""]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [c.rjust(w) if right_from <= i < right_to else c.ljust(w) for i, (c, w) in
+                 enumerate(zip(cells, widths, strict=True))]  # fmt: skip
+        return "  ".join(parts).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
