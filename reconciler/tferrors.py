@@ -145,12 +145,14 @@ def message_of(diag: Diagnostic | None, fallback: str = "") -> str:
     if diag is None:
         return trim(fallback or "terraform failed without an error message")
     summary, detail = str(diag.get("summary", "")).strip(), str(diag.get("detail", "")).strip()
-    info = parse_lock_info(detail)
-    if info is not None:
-        reason = detail.split("\n", 1)[0].removeprefix("Error message:").strip()
-        fields = ("Who", "Operation", "Created", "ID")
-        holder = ", ".join(f"{k.lower()} {info[k]}" for k in fields if info.get(k))
-        return trim(f"{summary}: {reason} (held by {holder})")
+    if _LOCKED.search(summary):
+        detail = detail.split("Terraform acquires a state lock", 1)[0]  # boilerplate
+        if (info := parse_lock_info(detail)) is not None:
+            return trim(
+                f"{summary}: held by {info.get('Who', '?')} since {info.get('Created', '?')}"
+                f" (operation {info.get('Operation', '?')}, lock ID {info.get('ID', '?')})"
+            )
+        detail = detail.removeprefix("Error message:")
     where = []
     rng = diag.get("range") or {}
     if rng.get("filename"):
