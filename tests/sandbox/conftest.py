@@ -3,11 +3,13 @@ numbers of our own, and openstacksdk connections to it over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.cloud.faults import Faults
@@ -96,3 +98,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(item.path).parents:
             for rule in SDK_WARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(rule))
+
+
+@pytest.fixture
+def boot(conn: Any) -> Any:
+    """boot(name, flavor="tiny-1", volume_size=None, port=None) -> the created server (still BUILD)."""
+
+    def _boot(name: str, flavor: str = "tiny-1", volume_size: int | None = None, port: Any = None) -> Any:
+        image = conn.image.find_image("TestOS-1")
+        kwargs: dict[str, Any] = {"name": name, "flavor_id": conn.compute.find_flavor(flavor).id}
+        if port is not None:
+            kwargs["networks"] = [{"port": port.id}]
+        else:
+            kwargs["networks"] = [{"uuid": conn.network.find_network("lan").id}]
+        if volume_size:
+            kwargs["block_device_mapping"] = [{
+                "source_type": "image", "uuid": image.id, "destination_type": "volume",
+                "volume_size": volume_size, "boot_index": 0, "delete_on_termination": True}]
+        else:
+            kwargs["image_id"] = image.id
+        return conn.compute.create_server(**kwargs)
+
+    return _boot
+
+
+def password_auth(info: SandboxInfo) -> dict[str, Any]:
+    """The Keystone v3 password request body for the sandbox's user."""
+    creds = json.loads((info.data_dir / "credentials.json").read_text())
+    user = {"name": creds["username"], "domain": {"name": "Default"}, "password": creds["password"]}
+    return {"auth": {"identity": {"methods": ["password"], "password": {"user": user}},
+                     "scope": {"project": {"name": creds["project_name"], "domain": {"name": "Default"}}}}}
+
+
+@pytest.fixture
+def http(info: SandboxInfo) -> Iterator[httpx.Client]:
+    """A plain HTTP client holding a token, as the stand-in Terraform provider talks to the cloud."""
+    with httpx.Client(base_url=info.url, timeout=10) as client:
+        reply = client.post("/identity/v3/auth/tokens", json=password_auth(info))
+        assert reply.status_code == 201, reply.text
+        client.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
+        client.headers["X-Project-Id"] = reply.json()["token"]["project"]["id"]  # for the tests' URLs
+        yield client
