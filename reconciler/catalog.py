@@ -131,6 +131,8 @@ def _connect(cloud: CloudConfig, timeout: float) -> Any:
     import openstack.connection
     import openstack.exceptions
 
+    if cloud.clouds_yaml is not None and not cloud.clouds_yaml.is_file():
+        raise CatalogError("config", f"cloud {cloud.name}: {cloud.clouds_yaml} does not exist")
     files = [str(cloud.clouds_yaml)] if cloud.clouds_yaml else None
     try:
         region = openstack.config.OpenStackConfig(config_files=files).get_one(
