@@ -113,7 +113,8 @@ class Sandbox:
             raise
         clouds = write_clouds_yaml(self.data_dir, url, self.store.credentials, self.store.identity["region"])
         mirror = _install_terraform_mirror(self.data_dir / "terraform")
-        self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds, terraform_cli_config=mirror)
+        self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds,
+                                terraform_cli_config=mirror)
         return self.info
 
     def _wait_until_up(self, url: str) -> None:
@@ -149,7 +150,8 @@ class Sandbox:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=Path, default=None, metavar="FILE",
-                        help="seed YAML applied on the first start of a data dir (default: sandbox/seed.yaml)")
+                        help="seed YAML applied on the first start of a data dir "
+                             "(default: sandbox/seed.yaml)")
     parser.add_argument("--port", type=int, default=8999, help="port to listen on (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--data", type=Path, default=Path(".sandbox"), metavar="DIR",

@@ -57,7 +57,8 @@ class Guard:
             await asyncio.sleep(self.faults.latency)
         rate = self.faults.error_rate.get(service, 0.0)
         if rate > 0 and random.random() < rate:
-            await error_response(service, CloudError(503, INJECTED, "ServiceUnavailable"))(scope, receive, send)
+            injected = error_response(service, CloudError(503, INJECTED, "ServiceUnavailable"))
+            await injected(scope, receive, send)
             return
         if scope["path"] not in PUBLIC:
             request = Request(scope)
@@ -102,7 +103,8 @@ class Admin:
             try:
                 self.faults.update(changes)
             except FaultError as exc:
-                return JSONResponse({"error": {"code": 422, "message": str(exc), "title": "Unprocessable"}}, 422)
+                error = {"code": 422, "message": str(exc), "title": "Unprocessable Entity"}
+                return JSONResponse({"error": error}, 422)
         return JSONResponse(self.faults.to_dict())
 
     async def reset(self, request: Request) -> Response:

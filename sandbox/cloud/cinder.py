@@ -31,9 +31,10 @@ MIN_VERSION, MAX_VERSION = "3.0", "3.70"
 VOLUME_TYPE = {"id": "5f4ff8f2-0c5a-4a3a-9a47-32a1fbd0d0e8", "name": "__DEFAULT__", "is_public": True,
                "description": "Default Volume Type", "extra_specs": {}, "qos_specs_id": None,
                "os-volume-type-access:is_public": True}
-DELETE_REFUSED = ("Invalid volume: Volume status must be available or error or error_restoring or error_extending "
-                  "or error_managing and must not be migrating, attached, belong to a group, have snapshots, "
-                  "awaiting a transfer, or be disassociated from snapshots after volume transfer.")
+DELETE_REFUSED = ("Invalid volume: Volume status must be available or error or error_restoring or "
+                  "error_extending or error_managing and must not be migrating, attached, belong to a group, "
+                  "have snapshots, awaiting a transfer, or be disassociated from snapshots after volume "
+                  "transfer.")
 
 
 def lookup(store: Store, volume_id: str) -> Record:
@@ -47,11 +48,11 @@ def check_quota(store: Store, faults: Faults, volumes: int, gigabytes: int) -> N
     """Cinder's 413 for a request past the volumes or gigabytes quota."""
     for over in quota.overs(store, faults, {"volumes": volumes, "gigabytes": gigabytes}):
         if over.name == "gigabytes":
-            raise CloudError(413, f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
-                                  f"gigabytes quota. Requested {over.requested}G, quota is {over.limit}G and "
-                                  f"{over.used}G has been consumed.")
-        raise CloudError(413, f"VolumeLimitExceeded: Maximum number of volumes allowed ({over.limit}) exceeded "
-                              f"for quota '{over.name}'.")
+            raise CloudError(413, f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds "
+                                  f"allowed gigabytes quota. Requested {over.requested}G, quota is "
+                                  f"{over.limit}G and {over.used}G has been consumed.")
+        raise CloudError(413, f"VolumeLimitExceeded: Maximum number of volumes allowed ({over.limit}) "
+                              f"exceeded for quota '{over.name}'.")
 
 
 def new_volume(store: Store, faults: Faults, body: Record) -> Record:
@@ -68,8 +69,8 @@ def new_volume(store: Store, faults: Faults, body: Record) -> Record:
         if image is None:
             raise CloudError(400, "Invalid image identifier or unable to access requested image.")
         if size < image["min_disk"]:
-            raise CloudError(400, f"Invalid input received: Volume size {size}GB cannot be smaller than the image "
-                                  f"minDisk size {image['min_disk']}GB.")
+            raise CloudError(400, f"Invalid input received: Volume size {size}GB cannot be smaller than "
+                                  f"the image minDisk size {image['min_disk']}GB.")
     check_quota(store, faults, 1, size)
     stamp = time.time()
     return store.put("volumes", {
@@ -97,8 +98,8 @@ def detach(volume: Record) -> None:
 
 def render_volume(store: Store, volume: Record, request: Request) -> Record:
     body: Record = {
-        "id": volume["id"], "name": volume["name"], "description": volume["description"], "size": volume["size"],
-        "status": volume["status"], "availability_zone": volume["availability_zone"],
+        "id": volume["id"], "name": volume["name"], "description": volume["description"],
+        "size": volume["size"], "status": volume["status"], "availability_zone": volume["availability_zone"],
         "created_at": iso(volume["created"], micro=True), "updated_at": iso(volume["updated"], micro=True),
         "attachments": volume["attachments"], "volume_type": VOLUME_TYPE["name"],
         "volume_type_id": VOLUME_TYPE["id"], "metadata": volume["metadata"],
@@ -162,7 +163,8 @@ class Cinder:
                 return self._reply(request, {"volume": render_volume(self.store, volume, request)}, 202)
         with self.store.lock:
             found = [render_volume(self.store, v, request) for v in self.store.table("volumes").values()]
-        found = [] if is_paged(request) else filter_records(found, request, ignore=["all_tenants", "with_count"])
+        ignore = ["all_tenants", "with_count"]
+        found = [] if is_paged(request) else filter_records(found, request, ignore=ignore)
         if not request.url.path.endswith("/detail"):
             found = [{"id": v["id"], "name": v["name"], "links": v["links"]} for v in found]
         return self._reply(request, {"volumes": found})
@@ -198,8 +200,8 @@ class Cinder:
                                           f"current size. (current: {volume['size']}, extended: {new_size}).")
                 in_use_ok = microversion(request, "volume", MIN_VERSION, MAX_VERSION) >= (3, 42)
                 if volume["status"] != "available" and not (in_use_ok and volume["status"] == "in-use"):
-                    raise CloudError(400, f"Invalid volume: Volume {volume['id']} status must be 'available' or "
-                                          f"'in-use' (3.42+) to extend, currently {volume['status']}.")
+                    raise CloudError(400, f"Invalid volume: Volume {volume['id']} status must be 'available' "
+                                          f"or 'in-use' (3.42+) to extend, currently {volume['status']}.")
                 check_quota(self.store, self.faults, 0, new_size - volume["size"])
                 volume.update(size=new_size, updated=time.time())
             elif "os-set_bootable" in body:
@@ -215,7 +217,8 @@ class Cinder:
             "maxTotalVolumes": table["volumes"]["limit"], "totalVolumesUsed": table["volumes"]["in_use"],
             "maxTotalVolumeGigabytes": table["gigabytes"]["limit"],
             "totalGigabytesUsed": table["gigabytes"]["in_use"],
-            "maxTotalSnapshots": table["snapshots"]["limit"], "totalSnapshotsUsed": table["snapshots"]["in_use"],
+            "maxTotalSnapshots": table["snapshots"]["limit"],
+            "totalSnapshotsUsed": table["snapshots"]["in_use"],
             "maxTotalBackups": 10, "totalBackupsUsed": 0, "maxTotalBackupGigabytes": 1000,
             "totalBackupGigabytesUsed": 0,
         }
@@ -225,16 +228,18 @@ class Cinder:
         with self.store.lock:
             table = quota.view(self.store, self.faults)
         usage = request.query_params.get("usage", "").lower() in ("true", "1", "yes")
-        limits = {"volumes": table["volumes"], "gigabytes": table["gigabytes"], "snapshots": table["snapshots"],
-                  "backups": {"limit": 10, "in_use": 0}, "backup_gigabytes": {"limit": 1000, "in_use": 0},
-                  "groups": {"limit": 10, "in_use": 0}, "per_volume_gigabytes": {"limit": -1, "in_use": 0},
+        limits = {"volumes": table["volumes"], "gigabytes": table["gigabytes"],
+                  "snapshots": table["snapshots"], "backups": {"limit": 10, "in_use": 0},
+                  "backup_gigabytes": {"limit": 1000, "in_use": 0}, "groups": {"limit": 10, "in_use": 0},
+                  "per_volume_gigabytes": {"limit": -1, "in_use": 0},
                   "volumes___DEFAULT__": {"limit": -1, "in_use": table["volumes"]["in_use"]},
                   "gigabytes___DEFAULT__": {"limit": -1, "in_use": table["gigabytes"]["in_use"]},
                   "snapshots___DEFAULT__": {"limit": -1, "in_use": 0}}
         quota_set: Record = {"id": request.path_params["tenant_id"]}
+        detail = usage and not request.url.path.endswith("/defaults")
         for name, entry in limits.items():
-            quota_set[name] = ({"limit": entry["limit"], "in_use": entry["in_use"], "reserved": 0, "allocated": 0}
-                               if usage and not request.url.path.endswith("/defaults") else entry["limit"])
+            quota_set[name] = ({"limit": entry["limit"], "in_use": entry["in_use"], "reserved": 0,
+                                "allocated": 0} if detail else entry["limit"])
         return self._reply(request, {"quota_set": quota_set})
 
     async def types(self, request: Request) -> Response:
@@ -249,4 +254,5 @@ class Cinder:
         return self._reply(request, {"snapshots": []})
 
     async def zones(self, request: Request) -> Response:
-        return self._reply(request, {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}}]})
+        zone = {"zoneName": "nova", "zoneState": {"available": True}}
+        return self._reply(request, {"availabilityZoneInfo": [zone]})

@@ -47,7 +47,8 @@ class Faults:
         """Apply a partial change (all-or-nothing). Maps may also be given as `a=1,b=2` strings."""
         unknown = sorted(set(changes) - {"latency", "error_rate", "boot_delay", "quota"})
         if unknown:
-            raise FaultError(f"{unknown[0]}: unknown fault; choose among latency, error_rate, boot_delay, quota")
+            raise FaultError(f"{unknown[0]}: unknown fault; "
+                             f"choose among latency, error_rate, boot_delay, quota")
         latency = _seconds("latency", changes.get("latency", self.latency))
         boot_delay = _seconds("boot_delay", changes.get("boot_delay", self.boot_delay))
         rates = {k: _rate(f"error_rate.{k}", v) for k, v in _mapping("error_rate", changes.get(

@@ -101,7 +101,8 @@ def _matches_domain(ref: Any, store: Store) -> bool:
     if not isinstance(ref, dict):
         return False
     ident = store.identity
-    return ref.get("id") == ident["domain_id"] or str(ref.get("name", "")).lower() == ident["domain_name"].lower()
+    by_name = str(ref.get("name", "")).lower() == ident["domain_name"].lower()
+    return bool(ref.get("id") == ident["domain_id"] or by_name)
 
 
 def _check_password(store: Store, auth: Record) -> None:
@@ -126,7 +127,8 @@ def _check_scope(store: Store, scope: Any) -> bool:
     by_id = project.get("id") == ident["project_id"]
     by_name = project.get("name") == ident["project_name"] and _matches_domain(project.get("domain"), store)
     if not (by_id or by_name):
-        raise CloudError(401, f"User {ident['user_id']} has no access to project {project.get('id') or project.get('name')}")
+        wanted = project.get("id") or project.get("name")
+        raise CloudError(401, f"User {ident['user_id']} has no access to project {wanted}")
     return True
 
 

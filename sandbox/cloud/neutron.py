@@ -26,8 +26,9 @@ EXTENSIONS = {
     "security-group": "security-group", "quotas": "Quota management support",
     "quota_details": "Quota details management support", "port-security": "Port Security",
     "allowed-address-pairs": "Allowed Address Pairs", "binding": "Port Binding",
-    "standard-attr-description": "standard-attr-description", "standard-attr-revisions": "Resource revision numbers",
-    "standard-attr-timestamp": "Resource timestamps", "fip-port-details": "Floating IP Port Details Extension",
+    "standard-attr-description": "standard-attr-description",
+    "standard-attr-revisions": "Resource revision numbers", "standard-attr-timestamp": "Resource timestamps",
+    "fip-port-details": "Floating IP Port Details Extension",
 }
 
 
@@ -56,7 +57,8 @@ class Kind:
 
 KINDS = (
     Kind("networks", "network", "networks", model.new_network,
-         ("name", "description", "admin_state_up", "shared", "mtu", "port_security_enabled", "router:external")),
+         ("name", "description", "admin_state_up", "shared", "mtu", "port_security_enabled",
+          "router:external")),
     Kind("subnets", "subnet", "subnets", model.new_subnet,
          ("name", "description", "gateway_ip", "enable_dhcp", "dns_nameservers", "allocation_pools")),
     Kind("ports", "port", "ports", model.new_port,
@@ -67,7 +69,8 @@ KINDS = (
          ("name", "description", "admin_state_up", "external_gateway_info", "routes")),
     Kind("security-groups", "security_group", "security_groups", model.new_security_group,
          ("name", "description", "stateful")),
-    Kind("security-group-rules", "security_group_rule", "security_group_rules", model.new_rule, ("description",)),
+    Kind("security-group-rules", "security_group_rule", "security_group_rules", model.new_rule,
+         ("description",)),
 )
 
 
@@ -107,8 +110,8 @@ class Neutron:
              "links": [{"rel": "self", "href": f"{base}/{k.collection}"}]} for k in KINDS]})
 
     async def extensions(self, request: Request) -> Response:
-        found = [{"alias": alias, "name": name, "description": name, "links": [], "updated": "2013-01-01T00:00:00Z"}
-                 for alias, name in EXTENSIONS.items()]
+        found = [{"alias": alias, "name": name, "description": name, "links": [],
+                  "updated": "2013-01-01T00:00:00Z"} for alias, name in EXTENSIONS.items()]
         alias = request.path_params.get("alias")
         if alias is None:
             return JSONResponse({"extensions": found})
@@ -136,12 +139,14 @@ class Neutron:
         async def handler(request: Request) -> Response:
             if request.method == "POST":
                 body = await read_json(request, kind.singular)
-                body = {k: v for k, v in body.items() if k not in ("project_id", "tenant_id")}  # own project only
+                # Records belong to the token's project; another project's id is not honoured.
+                body = {k: v for k, v in body.items() if k not in ("project_id", "tenant_id")}
                 with self.store.change():
                     record = kind.create(self.store, body, self.faults)
                     return JSONResponse({kind.singular: self._render(kind, record, request)}, 201)
             with self.store.lock:
-                records = [] if is_paged(request) else filter_records(self.store.table(kind.table).values(), request)
+                table = self.store.table(kind.table).values()
+                records = [] if is_paged(request) else filter_records(table, request)
                 return JSONResponse({kind.collection: [self._render(kind, r, request) for r in records]})
         return handler
 
@@ -186,8 +191,8 @@ class Neutron:
                 store.remove("subnets", subnet_id)
         elif kind.table == "subnets":
             if any(ip["subnet_id"] == key for p in store.table("ports").values() for ip in p["fixed_ips"]):
-                raise CloudError(409, f"Unable to complete operation on subnet {key}: One or more ports have an "
-                                      f"IP allocation from this subnet.", "SubnetInUse")
+                raise CloudError(409, f"Unable to complete operation on subnet {key}: One or more ports have "
+                                      f"an IP allocation from this subnet.", "SubnetInUse")
             network = store.get("networks", record["network_id"])
             if network and key in network["subnets"]:
                 network["subnets"].remove(key)
@@ -223,11 +228,12 @@ class Neutron:
                          if p["id"] == body.get("port_id") or any(
                              ip["subnet_id"] == body.get("subnet_id") for ip in p["fixed_ips"])]
                 if not ports:
+                    wanted = body.get("port_id") or body.get("subnet_id")
                     raise CloudError(404, f"Router {router['id']} does not have an interface with id "
-                                          f"{body.get('port_id') or body.get('subnet_id')}", "RouterInterfaceNotFound")
+                                          f"{wanted}", "RouterInterfaceNotFound")
                 port = ports[0]
                 self.store.remove("ports", port["id"])
             subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
             return JSONResponse({"id": router["id"], "tenant_id": router["tenant_id"], "port_id": port["id"],
-                                 "network_id": port["network_id"], "subnet_id": subnet_ids[0] if subnet_ids else None,
-                                 "subnet_ids": subnet_ids})
+                                 "network_id": port["network_id"], "subnet_ids": subnet_ids,
+                                 "subnet_id": subnet_ids[0] if subnet_ids else None})

@@ -44,9 +44,9 @@ def check_quota(store: Store, faults: Faults | None, **requested: int) -> None:
 def base_record(store: Store, body: Record, **fields: Any) -> Record:
     stamp = iso(time.time())
     owner = str(body.get("project_id") or store.project_id)
-    return {"id": new_id(), "name": str(body.get("name", "")), "description": str(body.get("description", "")),
-            "tenant_id": owner, "project_id": owner, "tags": [],
-            "created_at": stamp, "updated_at": stamp, "revision_number": 1, **fields}
+    return {"id": new_id(), "name": str(body.get("name", "")),
+            "description": str(body.get("description", "")), "tenant_id": owner, "project_id": owner,
+            "tags": [], "created_at": stamp, "updated_at": stamp, "revision_number": 1, **fields}
 
 
 def touch(record: Record) -> None:
@@ -72,8 +72,8 @@ def new_subnet(store: Store, body: Record, faults: Faults | None = None) -> Reco
     try:
         cidr = ipaddress.IPv4Network(str(body.get("cidr")), strict=False)
     except ValueError as exc:
-        raise CloudError(400, f"Invalid input for cidr. Reason: '{body.get('cidr')}' is not a valid IP subnet.") \
-            from exc
+        reason = f"'{body.get('cidr')}' is not a valid IP subnet."
+        raise CloudError(400, f"Invalid input for cidr. Reason: {reason}") from exc
     check_quota(store, faults, subnet=1)
     hosts = list(cidr.hosts())
     if len(hosts) < 3:
@@ -144,7 +144,8 @@ def _fixed_ips(store: Store, network: Record, requested: Any) -> list[Record]:
         subnet = lookup(store, "subnets", subnet_id or network["subnets"][0])
         if subnet["network_id"] != network["id"]:
             raise CloudError(400, f"Invalid input for operation: Failed to create port on network "
-                                  f"{network['id']}, because fixed_ips included invalid subnet {subnet['id']}.")
+                                  f"{network['id']}, because fixed_ips included invalid subnet "
+                                  f"{subnet['id']}.")
         result.append({"subnet_id": subnet["id"], "ip_address": allocate_ip(store, subnet, address)})
     return result
 
@@ -182,14 +183,15 @@ def associate(store: Store, fip: Record, port_id: Any, fixed_ip: Any = None) -> 
         return
     port = lookup(store, "ports", port_id)
     if not port["fixed_ips"]:
-        raise CloudError(400, f"Bad floatingip request: Port {port['id']} does not have any fixed IP addresses.",
-                         "BadRequest")
+        raise CloudError(400, f"Bad floatingip request: Port {port['id']} does not have any fixed IP "
+                              f"addresses.", "BadRequest")
     address = fixed_ip or port["fixed_ips"][0]["ip_address"]
     for other in store.find("floatingips", port_id=port["id"]):
         if other["id"] != fip["id"]:
-            raise CloudError(409, f"Cannot associate floating IP {fip['floating_ip_address']} ({fip['id']}) "
-                                  f"with port {port['id']} using fixed IP {address}, as that fixed IP already "
-                                  f"has a floating IP on external network {other['floating_network_id']}.",
+            raise CloudError(409, f"Cannot associate floating IP {fip['floating_ip_address']} "
+                                  f"({fip['id']}) with port {port['id']} using fixed IP {address}, as that "
+                                  f"fixed IP already has a floating IP on external network "
+                                  f"{other['floating_network_id']}.",
                              "FloatingIPPortAlreadyAssociated")
     details = {"name": port["name"], "network_id": port["network_id"], "mac_address": port["mac_address"],
                "admin_state_up": port["admin_state_up"], "status": port["status"],
@@ -205,9 +207,9 @@ def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> 
     check_quota(store, faults, floatingip=1)
     subnet = lookup(store, "subnets", network["subnets"][0])
     address = allocate_ip(store, subnet, body.get("floating_ip_address"))
-    fip = base_record(store, body, floating_ip_address=address, floating_network_id=network["id"], router_id=None,
-                port_id=None, fixed_ip_address=None, status="DOWN", port_details=None, qos_policy_id=None,
-                dns_domain="", dns_name="")
+    fip = base_record(store, body, floating_ip_address=address, floating_network_id=network["id"],
+                      router_id=None, port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
+                      qos_policy_id=None, dns_domain="", dns_name="")
     fip.pop("name")
     associate(store, fip, body.get("port_id"), body.get("fixed_ip_address"))
     return store.put("floatingips", fip)

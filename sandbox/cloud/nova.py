@@ -48,12 +48,14 @@ class Nova:
         params = request.query_params
         with self.store.lock:
             found = [] if is_paged(request) else list(self.store.table("servers").values())
-            found = [s for s in found if name_matches(s["name"], params["name"])] if "name" in params else found
+            if "name" in params:
+                found = [s for s in found if name_matches(s["name"], params["name"])]
             if "status" in params:
                 found = [s for s in found if model.status_of(s) == params["status"].upper()]
             found.sort(key=lambda s: s["created"], reverse=True)  # Nova lists newest first
             if request.url.path.endswith("/detail"):
-                return reply(request, {"servers": [model.render_server(self.store, s, request) for s in found]})
+                details = [model.render_server(self.store, s, request) for s in found]
+                return reply(request, {"servers": details})
             return reply(request, {"servers": [{"id": s["id"], "name": s["name"],
                                                 "links": links(request, f"{S}/{s['id']}")} for s in found]})
 
@@ -78,25 +80,29 @@ class Nova:
                 raise CloudError(400, "Invalid key_name provided.")
             networks = self._networks(body.get("networks", "auto"))
             group_names = [g.get("name") for g in body.get("security_groups") or [{"name": "default"}]]
-            group_ids = []
-            for group_name in group_names:
-                match = [g for g in store.table("security_groups").values() if group_name in (g["name"], g["id"])]
-                if not match:
-                    raise CloudError(400, f"Security group {group_name} not found for project {store.project_id}.")
-                group_ids.append(match[0]["id"])
+            group_ids = [self._security_group(name) for name in group_names]
             model.compute_quota_error(store, self.faults, {"instances": 1, "cores": flavor["vcpus"],
                                                            "ram": flavor["ram"]})
             server: Record = {
-                "id": new_id(), "name": name, "flavor": dict(flavor), "old_flavor": None, "image_id": image_id,
-                "key_name": key_name, "metadata": dict(body.get("metadata") or {}), "ports": [], "own_ports": [],
-                "volumes": [], "status": "BUILD", "pending": None, "fault": None, "created": time.time(),
-                "updated": time.time(), "access_ipv4": str(body.get("accessIPv4") or ""),
-                "description": body.get("description"), "security_groups": group_names, "bdms": bdms,
+                "id": new_id(), "name": name, "flavor": dict(flavor), "old_flavor": None,
+                "image_id": image_id, "key_name": key_name, "metadata": dict(body.get("metadata") or {}),
+                "ports": [], "own_ports": [], "volumes": [], "status": "BUILD", "pending": None,
+                "fault": None, "created": time.time(), "updated": time.time(),
+                "access_ipv4": str(body.get("accessIPv4") or ""), "description": body.get("description"),
+                "security_groups": group_names, "bdms": bdms,
             }
             model.build(store, self.faults, server, networks, group_ids)
             return reply(request, {"server": {
-                "id": server["id"], "links": links(request, f"{S}/{server['id']}"), "OS-DCF:diskConfig": "MANUAL",
-                "security_groups": [{"name": n} for n in group_names], "adminPass": secrets.token_urlsafe(9)}}, 202)
+                "id": server["id"], "links": links(request, f"{S}/{server['id']}"),
+                "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": n} for n in group_names],
+                "adminPass": secrets.token_urlsafe(9)}}, 202)
+
+    def _security_group(self, name: str) -> str:
+        """A security group id from the name (or id) in a server create request."""
+        for group in self.store.table("security_groups").values():
+            if name in (group["name"], group["id"]):
+                return str(group["id"])
+        raise CloudError(400, f"Security group {name} not found for project {self.store.project_id}.")
 
     def _networks(self, requested: object) -> list[Record]:
         """networks=[{uuid}|{port}], or "auto" (the first private network) or "none"."""
@@ -133,8 +139,9 @@ class Nova:
             if request.method == "DELETE":
                 model.destroy(self.store, server)
                 return reply(request, None, 204)
-            for key, field in (("name", "name"), ("description", "description"), ("accessIPv4", "access_ipv4"),
-                               ("metadata", "metadata")):
+            fields = (("name", "name"), ("description", "description"), ("accessIPv4", "access_ipv4"),
+                      ("metadata", "metadata"))
+            for key, field in fields:
                 if key in body:
                     server[field] = body[key]
             server["updated"] = time.time()
@@ -216,7 +223,8 @@ class Nova:
     # -- volume attachments ----------------------------------------------------------------
     def _render_attachment(self, server: Record, entry: Record) -> Record:
         return {"id": entry["volume_id"], "serverId": server["id"], "volumeId": entry["volume_id"],
-                "device": entry["device"], "tag": entry["tag"], "delete_on_termination": entry["delete_on_termination"],
+                "device": entry["device"], "tag": entry["tag"],
+                "delete_on_termination": entry["delete_on_termination"],
                 "attachment_id": entry["attachment_id"], "bdm_uuid": entry["attachment_id"]}
 
     async def attachments(self, request: Request) -> Response:

@@ -115,7 +115,8 @@ class NovaCatalog:
         params = request.query_params
         with self.store.lock:
             found = [] if is_paged(request) else list(self.store.table("flavors").values())
-        found = [f for f in found if f["ram"] >= int(params.get("minRam", 0)) and f["disk"] >= int(params.get("minDisk", 0))]
+        min_ram, min_disk = int(params.get("minRam", 0)), int(params.get("minDisk", 0))
+        found = [f for f in found if f["ram"] >= min_ram and f["disk"] >= min_disk]
         if request.url.path.endswith("/detail"):
             return reply(request, {"flavors": [self._flavor(f, request) for f in found]})
         brief = [{"id": f["id"], "name": f["name"], "links": links(request, f"{V21}/flavors/{f['id']}")}
@@ -134,16 +135,17 @@ class NovaCatalog:
         if key is None:
             return reply(request, {"extra_specs": specs})
         if key not in specs:
-            raise CloudError(404, f"Flavor {request.path_params['flavor_id']} has no extra specs with key {key}.")
+            flavor_id = request.path_params["flavor_id"]
+            raise CloudError(404, f"Flavor {flavor_id} has no extra specs with key {key}.")
         return reply(request, {key: specs[key]})
 
     # -- keypairs --------------------------------------------------------------------------
     def _keypair(self, pair: Record, full: bool) -> Record:
-        body: Record = {"name": pair["name"], "public_key": pair["public_key"], "fingerprint": pair["fingerprint"],
-                        "type": pair["type"]}
+        body: Record = {"name": pair["name"], "public_key": pair["public_key"],
+                        "fingerprint": pair["fingerprint"], "type": pair["type"]}
         if full:
-            body.update(user_id=self.store.identity["user_id"], id=pair["number"], created_at=iso(pair["created"]),
-                        deleted=False, deleted_at=None, updated_at=None)
+            body.update(user_id=self.store.identity["user_id"], id=pair["number"],
+                        created_at=iso(pair["created"]), deleted=False, deleted_at=None, updated_at=None)
         return body
 
     async def keypairs(self, request: Request) -> Response:
@@ -158,7 +160,8 @@ class NovaCatalog:
         private = None
         if public_key is None:
             if version(request) >= (2, 92):
-                raise CloudError(400, "Invalid input for field/attribute keypair. 'public_key' is a required property")
+                raise CloudError(400, "Invalid input for field/attribute keypair. "
+                                      "'public_key' is a required property")
             private, public_key = generate_keypair()
         with self.store.change():
             if self.store.get("keypairs", name) is not None:
@@ -166,9 +169,9 @@ class NovaCatalog:
             if quota.overs(self.store, self.faults, {"key_pairs": 1}):
                 raise CloudError(403, "Maximum number of key pairs exceeded")
             pair = self.store.put("keypairs", {
-                "id": name, "name": name, "public_key": str(public_key), "fingerprint": fingerprint(str(public_key)),
-                "type": body.get("type", "ssh"), "created": time.time(),
-                "number": len(self.store.table("keypairs")) + 1})
+                "id": name, "name": name, "public_key": str(public_key),
+                "fingerprint": fingerprint(str(public_key)), "type": body.get("type", "ssh"),
+                "created": time.time(), "number": len(self.store.table("keypairs")) + 1})
             result = self._keypair(pair, False) | {"user_id": self.store.identity["user_id"]}
         if private is not None:
             result["private_key"] = private
@@ -190,7 +193,8 @@ class NovaCatalog:
         with self.store.lock:
             table = quota.view(self.store, self.faults)
         absolute: Record = {
-            "maxTotalInstances": table["instances"]["limit"], "totalInstancesUsed": table["instances"]["in_use"],
+            "maxTotalInstances": table["instances"]["limit"],
+            "totalInstancesUsed": table["instances"]["in_use"],
             "maxTotalCores": table["cores"]["limit"], "totalCoresUsed": table["cores"]["in_use"],
             "maxTotalRAMSize": table["ram"]["limit"], "totalRAMUsed": table["ram"]["in_use"],
             "maxTotalKeypairs": table["key_pairs"]["limit"], "maxServerMeta": 128, "maxImageMeta": 128,
@@ -215,8 +219,9 @@ class NovaCatalog:
         entries = {name: table[name] for name in COMPUTE_QUOTAS}
         entries |= {name: {"limit": limit, "in_use": 0} for name, limit in FIXED_QUOTAS.items()}
         if version(request) < (2, 57):
-            entries |= {n: {"limit": v, "in_use": 0} for n, v in (
-                ("injected_files", 5), ("injected_file_content_bytes", 10240), ("injected_file_path_bytes", 255))}
+            legacy = (("injected_files", 5), ("injected_file_content_bytes", 10240),
+                      ("injected_file_path_bytes", 255))
+            entries |= {n: {"limit": v, "in_use": 0} for n, v in legacy}
         for name, entry in entries.items():
             quota_set[name] = ({"limit": entry["limit"], "in_use": entry["in_use"], "reserved": 0}
                                if detail else entry["limit"])

@@ -34,9 +34,12 @@ def version(request: Request) -> tuple[int, int]:
 def reply(request: Request, body: object, status: int = 200) -> Response:
     """JSON with the microversion headers Nova sends back."""
     major, minor = version(request)
-    headers = {"OpenStack-API-Version": f"compute {major}.{minor}", "X-OpenStack-Nova-API-Version": f"{major}.{minor}",
+    headers = {"OpenStack-API-Version": f"compute {major}.{minor}",
+               "X-OpenStack-Nova-API-Version": f"{major}.{minor}",
                "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version"}
-    return JSONResponse(body, status, headers) if status != 204 else Response(status_code=204, headers=headers)
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(body, status, headers)
 
 
 def lookup(store: Store, server_id: str) -> Record:
@@ -60,7 +63,8 @@ def status_of(server: Record, now: float | None = None) -> str:
 
 
 def set_pending(server: Record, status: str, settled: str, delay: float) -> None:
-    server.update(status=settled, pending={"status": status, "until": time.time() + delay}, updated=time.time())
+    pending = {"status": status, "until": time.time() + delay}
+    server.update(status=settled, pending=pending, updated=time.time())
 
 
 def require_status(server: Record, action: str, allowed: tuple[str, ...]) -> str:
@@ -78,9 +82,10 @@ def compute_quota_error(store: Store, faults: Faults, requested: dict[str, int])
     over = quota.overs(store, faults, requested)
     if over:
         names = ", ".join(o.name for o in over)
-        raise CloudError(403, f"Quota exceeded for {names}: Requested {', '.join(str(o.requested) for o in over)}, "
-                              f"but already used {', '.join(str(o.used) for o in over)} of "
-                              f"{', '.join(str(o.limit) for o in over)} {names}")
+        requested_, used, limits = (", ".join(str(getattr(o, k)) for o in over)
+                                    for k in ("requested", "used", "limit"))
+        raise CloudError(403, f"Quota exceeded for {names}: Requested {requested_}, but already used {used} "
+                              f"of {limits} {names}")
 
 
 def next_device(store: Store, server: Record) -> str:
@@ -205,7 +210,8 @@ def addresses(store: Store, server: Record) -> dict[str, list[Record]]:
         network = store.get("networks", port["network_id"]) or {"name": port["network_id"]}
         entries = result.setdefault(network["name"], [])
         base = {"version": 4, "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]}
-        entries.extend({**base, "addr": ip["ip_address"], "OS-EXT-IPS:type": "fixed"} for ip in port["fixed_ips"])
+        entries.extend({**base, "addr": ip["ip_address"], "OS-EXT-IPS:type": "fixed"}
+                       for ip in port["fixed_ips"])
         entries.extend({**base, "addr": fip["floating_ip_address"], "OS-EXT-IPS:type": "floating"}
                        for fip in store.find("floatingips", port_id=port_id))
     return result
@@ -223,15 +229,17 @@ def render_server(store: Store, server: Record, request: Request) -> Record:
     status = status_of(server)
     vm_state, task_state, power_state = STATES[status]
     addrs = addresses(store, server)
-    floating = [a["addr"] for entries in addrs.values() for a in entries if a["OS-EXT-IPS:type"] == "floating"]
-    fixed = [a["addr"] for entries in addrs.values() for a in entries if a["OS-EXT-IPS:type"] == "fixed"]
+    every = [a for entries in addrs.values() for a in entries]
+    floating = [a["addr"] for a in every if a["OS-EXT-IPS:type"] == "floating"]
+    fixed = [a["addr"] for a in every if a["OS-EXT-IPS:type"] == "fixed"]
     access = server["access_ipv4"] or (floating or fixed or [""])[0]
-    image: Any = {"id": server["image_id"], "links": [{"rel": "bookmark", "href": f"/images/{server['image_id']}"}]}
+    image_links = [{"rel": "bookmark", "href": f"/images/{server['image_id']}"}]
+    image: Any = {"id": server["image_id"], "links": image_links} if server["image_id"] else ""
     body: Record = {
         "id": server["id"], "name": server["name"], "status": status, "tenant_id": store.project_id,
         "user_id": store.identity["user_id"], "metadata": server["metadata"],
         "hostId": hashlib.sha224(f"{store.project_id}sandbox-host".encode()).hexdigest(),
-        "image": image if server["image_id"] else "", "flavor": render_flavor_ref(server["flavor"], version(request)),
+        "image": image, "flavor": render_flavor_ref(server["flavor"], version(request)),
         "created": iso(server["created"]), "updated": iso(server["updated"]), "addresses": addrs,
         "accessIPv4": access, "accessIPv6": "", "links": links(request, f"{V21}/servers/{server['id']}"),
         "OS-DCF:diskConfig": "MANUAL", "progress": 0 if status == "BUILD" else 100,

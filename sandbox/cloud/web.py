@@ -57,8 +57,8 @@ def error_response(service: str, err: CloudError, headers: Mapping[str, str] | N
         title = f"{status} {_TITLES.get(status, 'Error')}"
         return PlainTextResponse(f"{title}\n\n{message}\n\n   ", status, headers)
     # Keystone itself, and keystonemiddleware in front of every other service.
-    body = {"code": status, "message": message, "title": _TITLES.get(status, "Error")}
-    return JSONResponse({"error": body}, status, headers)
+    error: Record = {"code": status, "message": message, "title": _TITLES.get(status, "Error")}
+    return JSONResponse({"error": error}, status, headers)
 
 
 def new_id() -> str:

@@ -45,8 +45,8 @@ def test_resize_counts_the_delta(conn: Any, boot: Any) -> None:
     with pytest.raises(exceptions.ForbiddenException) as caught:
         conn.compute.resize_server(small, conn.compute.find_flavor("big-4").id)
     # small-2 -> big-4 asks 2 more cores and 4096 MiB more RAM; both are over (ram: 1024 + 4096 + 8192).
-    assert ("Quota exceeded for cores, ram: Requested 2, 4096, but already used 8, 13312 of 8, 16384 cores, ram"
-            in str(caught.value))
+    assert ("Quota exceeded for cores, ram: Requested 2, 4096, but already used 8, 13312 of 8, 16384 "
+            "cores, ram") in str(caught.value)
 
 
 def test_volumes(conn: Any) -> None:
@@ -83,8 +83,9 @@ def test_error_bodies_are_the_services_own(http: httpx.Client, sandbox: Sandbox)
     project = http.headers["X-Project-Id"]
     sandbox.faults.update({"quota": {"cores": 0, "volumes": 1, "floatingip": 0}})
     flavor = http.get("/compute/v2.1/flavors/detail").json()["flavors"][0]["id"]
-    reply = http.post("/compute/v2.1/servers", json={"server": {
-        "name": "x", "flavorRef": flavor, "imageRef": http.get("/image/v2/images").json()["images"][0]["id"]}})
+    image = http.get("/image/v2/images").json()["images"][0]["id"]
+    server = {"name": "x", "flavorRef": flavor, "imageRef": image}
+    reply = http.post("/compute/v2.1/servers", json={"server": server})
     assert (reply.status_code, reply.json()) == (403, {"forbidden": {
         "code": 403, "message": "Quota exceeded for cores: Requested 1, but already used 2 of 0 cores"}})
     reply = http.post(f"/volume/v3/{project}/volumes", json={"volume": {"size": 1}})

@@ -21,6 +21,8 @@ from sandbox.cloud.faults import FaultError, Faults
 from sandbox.cloud.seed import SeedError, load_seed
 from sandbox.server import Sandbox, SandboxInfo
 
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0K1dN2eWcVZ6fH1C4jN7pVvM0gkQG7a1f0eUuY0ZqY test"
+
 
 def connect(info: SandboxInfo, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(info.clouds_yaml))
@@ -55,8 +57,7 @@ def test_state_survives_a_restart(tmp_path: Path, seed_file: Path, monkeypatch: 
 def test_files_are_private_and_written_atomically(info: SandboxInfo, http: httpx.Client) -> None:
     for name in ("state.json", "credentials.json", "clouds.yaml"):
         assert (info.data_dir / name).stat().st_mode & 0o777 == 0o600, name
-    http.post("/compute/v2.1/os-keypairs", json={"keypair": {
-        "name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0K1dN2eWcVZ6fH1C4jN7pVvM0gkQG7a1f0eUuY0ZqY"}})
+    http.post("/compute/v2.1/os-keypairs", json={"keypair": {"name": "k", "public_key": PUBLIC_KEY}})
     state = json.loads((info.data_dir / "state.json").read_text())
     assert list(state["tables"]["keypairs"]) == ["k"]
     assert [p.name for p in info.data_dir.iterdir() if p.name.endswith(".tmp")] == []
@@ -69,7 +70,8 @@ def test_a_token_outlives_a_restart(info: SandboxInfo, http: httpx.Client, sandb
     restarted = Sandbox(info.data_dir, faults=Faults(boot_delay=0.0))
     new_info = restarted.start()
     try:
-        reply = httpx.get(f"{new_info.url}/compute/v2.1/flavors", headers={"X-Auth-Token": http.headers["X-Auth-Token"]})
+        token = {"X-Auth-Token": http.headers["X-Auth-Token"]}
+        reply = httpx.get(f"{new_info.url}/compute/v2.1/flavors", headers=token)
         assert reply.status_code == 200
     finally:
         restarted.stop()
@@ -98,12 +100,12 @@ def test_admin_api(info: SandboxInfo, http: httpx.Client) -> None:
     assert time.monotonic() - started >= 0.2
     assert (reply.status_code, reply.json()["NeutronError"]["type"]) == (503, "ServiceUnavailable")
     bad = admin.put("/_sandbox/faults", json={"error_rate": {"dns": 1}})
-    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("error_rate.dns: unknown service")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["message"].startswith("error_rate.dns: unknown service")
     admin.put("/_sandbox/faults", json={"error_rate": {}, "latency": 0})
     assert http.get("/network/v2.0/networks").status_code == 200
 
-    http.post("/compute/v2.1/os-keypairs", json={"keypair": {
-        "name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0K1dN2eWcVZ6fH1C4jN7pVvM0gkQG7a1f0eUuY0ZqY"}})
+    http.post("/compute/v2.1/os-keypairs", json={"keypair": {"name": "k", "public_key": PUBLIC_KEY}})
     state = http.get("/_sandbox/state").json()  # a token works too
     assert state["counts"]["keypairs"] == 1 and state["quotas"]["cores"] == {"limit": 8, "in_use": 2}
     assert admin.post("/_sandbox/reset").json()["counts"]["keypairs"] == 0
@@ -112,17 +114,19 @@ def test_admin_api(info: SandboxInfo, http: httpx.Client) -> None:
 
 
 def test_faults_from_environment_and_their_errors() -> None:
-    faults = Faults.from_env({"MCHUB_SANDBOX_LATENCY": "0.5", "MCHUB_SANDBOX_ERROR_RATE": "compute=0.5,network=1",
-                              "MCHUB_SANDBOX_BOOT_DELAY": "2", "MCHUB_SANDBOX_QUOTA": "cores=0"})
+    faults = Faults.from_env({"MCHUB_SANDBOX_LATENCY": "0.5", "MCHUB_SANDBOX_BOOT_DELAY": "2",
+                              "MCHUB_SANDBOX_ERROR_RATE": "compute=0.5,network=1",
+                              "MCHUB_SANDBOX_QUOTA": "cores=0"})
     assert faults.to_dict() == {"latency": 0.5, "error_rate": {"compute": 0.5, "network": 1.0},
                                 "boot_delay": 2.0, "quota": {"cores": 0}}
-    for changes, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"error_rate": "compute=2"}, "error_rate.compute: must be a probability between 0 and 1"),
         ({"error_rate": "compute"}, "error_rate: expected name=value pairs"),
         ({"latency": -1}, "latency: must be >= 0 seconds"),
         ({"quota": {"cpus": 1}}, "quota.cpus: unknown quota"),
         ({"boot_dely": 1}, "boot_dely: unknown fault"),
-    ]:
+    ]
+    for changes, message in cases:
         with pytest.raises(FaultError, match=message):
             faults.update(changes)
     assert faults.latency == 0.5  # a failed update changes nothing
