@@ -107,15 +107,10 @@ def fetch_snapshot(cloud: CloudConfig, timeout: float = 10.0, concurrent: bool =
     finally:
         conn.close()
     compute, volume, network = got["compute quotas"], got["volume quotas"], got["network quotas"]
-    fips = network.floating_ips or {}
-    quotas = {
-        **{
-            k: Quota.of(getattr(compute, k), (compute.usage or {}).get(k))
-            for k in ("instances", "cores", "ram")
-        },
-        **{k: Quota.of(getattr(volume, k), (volume.usage or {}).get(k)) for k in ("volumes", "gigabytes")},
-        "floating_ips": Quota.of(fips.get("limit"), fips.get("used")),
-    }
+    fips, cu, vu = network.floating_ips or {}, compute.usage or {}, volume.usage or {}
+    quotas = {k: Quota.of(getattr(compute, k), cu.get(k)) for k in ("instances", "cores", "ram")}
+    quotas |= {k: Quota.of(getattr(volume, k), vu.get(k)) for k in ("volumes", "gigabytes")}
+    quotas["floating_ips"] = Quota.of(fips.get("limit"), fips.get("used"))
     flavors = ordered(
         Flavor(f.name, int(f.vcpus), int(f.ram), int(f.disk or 0), f.id or "") for f in got["flavors"]
     )
@@ -156,29 +151,24 @@ def _guard(cloud: str, what: str, fn: Callable[[], Any]) -> Any:
 
     try:
         return fn()
-    except CatalogError:
-        raise
-    except (ksa.Unauthorized, ksa.AuthorizationFailure, ksa.MissingAuthPlugin) as exc:
-        raise CatalogError("auth", f"authentication to cloud {cloud} failed: check the credentials in "
-                                   f"clouds.yaml ({_short(exc)})") from None  # fmt: skip
-    except ksa.EndpointNotFound:
-        raise CatalogError(
-            "config", f"cloud {cloud} has no endpoint for {what} in its service catalog"
-        ) from None
-    except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.ConnectionError, ksa.DiscoveryFailure) as exc:
-        raise CatalogError("unreachable", f"cloud {cloud} did not answer: {_short(exc)}") from None
-    except sdk.HttpException as exc:
-        code = exc.status_code or 0
-        if code == 401:
-            raise CatalogError("auth", f"authentication to cloud {cloud} failed: check the credentials in "
-                                       "clouds.yaml") from None  # fmt: skip
-        if code == 403:
-            raise CatalogError(
-                "auth", f"cloud {cloud} does not let these credentials read {what} (403)"
-            ) from None
-        raise CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}") from None
     except (ksa.ClientException, sdk.SDKException, OSError) as exc:
-        raise CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}") from None
+        raise _classify(cloud, what, exc) from None
+
+
+def _classify(cloud: str, what: str, exc: Exception) -> CatalogError:
+    import keystoneauth1.exceptions as ksa
+
+    code = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if code == 401 or isinstance(exc, (ksa.Unauthorized, ksa.AuthorizationFailure, ksa.MissingAuthPlugin)):
+        message = f"authentication to cloud {cloud} failed: check the credentials in clouds.yaml"
+        return CatalogError("auth", f"{message} ({_short(exc)})")
+    if code == 403:
+        return CatalogError("auth", f"cloud {cloud} does not let these credentials read {what} (403)")
+    if isinstance(exc, ksa.EndpointNotFound):
+        return CatalogError("config", f"cloud {cloud} has no endpoint for {what} in its service catalog")
+    if isinstance(exc, (ksa.ConnectionError, ksa.DiscoveryFailure)):
+        return CatalogError("unreachable", f"cloud {cloud} did not answer: {_short(exc)}")
+    return CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}")
 
 
 def _short(exc: BaseException) -> str:

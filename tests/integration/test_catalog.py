@@ -26,6 +26,7 @@ from reconciler.reconcile import Hub, reconcile_one
 from reconciler.settings import CloudConfig, Settings
 from reconciler.spec import parse_spec
 from reconciler.status import Phase, Reason, read_status
+from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
 
 # openstacksdk 4.22 warns about itself on every connect and request (see tests/sandbox/conftest.py).
@@ -63,6 +64,14 @@ quotas:
 NEW_REMAINING = {"instances": 7, "cores": 16, "ram": 34816, "volumes": 7, "gigabytes": 390, "floating_ips": 1}
 OWN = {"instances": 2, "cores": 6, "ram": 12288, "volumes": 2, "gigabytes": 60, "floating_ips": 1}
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI t@example.org"
+
+
+@pytest.fixture(autouse=True)
+def clean_os_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OS_* variable of the machine reaches openstacksdk: only the clouds.yaml under test."""
+    for name in list(os.environ):
+        if name.startswith("OS_"):
+            monkeypatch.delenv(name)
 
 
 def _seed(tmp: Path, text: str) -> Path:
@@ -259,6 +268,21 @@ def test_stopped_cloud_leaves_stale_figures_with_their_age(
     finally:
         catalog.stop()
         cloud.stop()
+
+
+def test_first_question_waits_only_so_long_for_a_slow_cloud(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "data", seed=_seed(tmp_path, SEED), faults=Faults(latency=0.4)) as info:
+        catalog = Catalog(_settings(tmp_path, info), first_timeout=0.2)
+        started = time.monotonic()
+        first = catalog.get("sandbox")
+        assert time.monotonic() - started < 1.0
+        assert (
+            not first.has_figures
+            and first.error == "cloud sandbox did not answer within 0.2 s (still trying)"
+        )
+        later = _wait_for(lambda: catalog.get("sandbox"), lambda s: s.has_figures)
+        assert later.has_figures and not later.stale
+        catalog.stop()
 
 
 def test_cloud_that_never_answered(tmp_path: Path) -> None:
