@@ -103,6 +103,7 @@ class _Run:
     stdout: list[str] = field(default_factory=list)  # kept only for captured (machine-read) output
     stderr: list[str] = field(default_factory=list)
     diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None  # raised by a log or progress callback
 
 
 class Terraform:
@@ -231,6 +232,8 @@ class Terraform:
                 why = self._interrupt[1] if self._interrupt else None
                 self._proc = None
                 self._idle.set()
+        if result.error is not None:
+            raise result.error
         if why is not None:
             limit = f"after {self.timeout:g}s" if why is FailureKind.TIMEOUT else "by the hub"
             raise TerraformError(why, f"{command} was interrupted {limit}", command=command,
@@ -250,8 +253,16 @@ class Terraform:
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             sel.register(pipe, selectors.EVENT_READ, (name, decoder, [""]))
         exited_at: float | None = None
+        leftovers = False
         while sel.get_map():
-            for key, _ in sel.select(timeout=0.2):
+            try:
+                ready = sel.select(timeout=0.2)
+            except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
+                with self._lock:
+                    self._stopped = True
+                    self._send_interrupt(FailureKind.INTERRUPTED)
+                ready = []
+            for key, _ in ready:
                 name, decoder, pending = key.data
                 chunk = os.read(key.fd, 65536)
                 text = pending[0] + decoder.decode(chunk, final=not chunk)
@@ -260,7 +271,10 @@ class Terraform:
                     lines, pending[0] = ([*lines, pending[0]] if pending[0] else lines), ""
                     sel.unregister(key.fileobj)
                 for line in lines:
-                    self._line(name, line.rstrip("\r"), result, capture, on_event)
+                    try:
+                        self._line(name, line.rstrip("\r"), result, capture, on_event)
+                    except Exception as exc:  # a callback failed: let Terraform finish, then raise it
+                        result.error = result.error or exc
             now = time.monotonic()
             with self._lock:
                 if now >= deadline:
@@ -269,6 +283,7 @@ class Terraform:
                 if exited_at is None and proc.poll() is not None:
                     exited_at = now
             if exited_at is not None and now - exited_at > 5:  # a leftover child keeps the pipes open
+                leftovers = True
                 break
         sel.close()
         proc.stdout.close()
@@ -279,7 +294,7 @@ class Terraform:
                 if proc.poll() is not None:
                     break
             time.sleep(0.1)
-        if self._interrupt is not None:  # plugins Terraform could not stop
+        if self._interrupt is not None or leftovers:  # plugins Terraform could not stop
             _killpg(proc.pid, signal.SIGKILL)
         result.exit_code = proc.returncode
         return result

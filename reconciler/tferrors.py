@@ -89,9 +89,7 @@ _CONFIG_SUMMARY = re.compile(
     r"|unknown variable|module source has changed|failed to download module|unreadable module directory"
     r"|provider configuration not present|no configuration files|extraneous label|unsuitable value type"
     r"|missing (item|key|newline|name|attribute)|cycle|unexpected (attribute|block)|bad character"
-    r"|terraform encountered problems during initiali[sz]ation"
-    r"|failed to read the given file as a state or plan"
-    r"|failed to load .* as a plan file|saved plan is stale)",
+    r"|terraform encountered problems during initiali[sz]ation)",
     re.I,
 )
 _DOWNLOAD_SUMMARY = re.compile(r"failed to (query|install|download)", re.I)
@@ -123,7 +121,8 @@ def classify_one(diag: Diagnostic) -> FailureKind:
         if _DOWNLOAD_SUMMARY.search(summary) and _TRANSIENT.search(detail):
             return FailureKind.TRANSIENT
         return FailureKind.CONFIG
-    return FailureKind.TRANSIENT  # network errors, 5xx, and anything unknown: worth another try
+    # Network errors, 5xx, a stale or missing plan file (plan again), anything unknown: worth another try.
+    return FailureKind.TRANSIENT
 
 
 def classify(diagnostics: list[Diagnostic], stderr: str = "") -> tuple[FailureKind, Diagnostic | None]:
