@@ -121,7 +121,8 @@ class Cloud:
         url = self._auth_url() + "/auth/tokens"
         status, headers, body = self._send("POST", url, self.creds.token_request(), token=None)
         if status != 201 and status != 200:
-            raise CloudError(f"Authentication failed: {error_message(status, body)}", status, f"POST {url}", body)
+            message = f"Authentication failed: {error_message(status, body)}"
+            raise CloudError(message, status, f"POST {url}", body)
         token = json.loads(body).get("token", {})
         self.project_id = str((token.get("project") or {}).get("id") or "")
         self._endpoints = self._pick_endpoints(token.get("catalog") or [])
@@ -181,7 +182,7 @@ class Cloud:
         raise CloudError("Too many retries", None, label)  # pragma: no cover - loop always returns
 
     def _send(self, method: str, url: str, body: Any, token: str | None,
-              headers: Mapping[str, str] | None = None) -> tuple[int, Mapping[str, str], str]:
+              headers: Mapping[str, str] | None = None) -> tuple[int, Any, str]:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
         req.add_header("Accept", "application/json")

@@ -36,9 +36,11 @@ class Keypair(CloudResource):
         if known(planned.get("public_key")):
             body["public_key"] = planned["public_key"]
         pair = self.cloud.post("compute", "/os-keypairs", {"keypair": body})["keypair"]
-        return settle(planned, {"id": pair.get("name", planned["name"]), "public_key": pair.get("public_key", ""),
-                                "private_key": pair.get("private_key") or "",
-                                "fingerprint": pair.get("fingerprint", ""), "user_id": pair.get("user_id", "")})
+        return settle(planned, {
+            "id": pair.get("name", planned["name"]), "public_key": pair.get("public_key", ""),
+            "private_key": pair.get("private_key") or "", "fingerprint": pair.get("fingerprint", ""),
+            "user_id": pair.get("user_id", ""),
+        })
 
     def _read(self, current: State) -> State | None:
         try:
@@ -91,7 +93,8 @@ class VolumeAttach(CloudResource):
 
     def _device(self, server_id: str, volume_id: str) -> str | None:
         path = f"/servers/{server_id}/os-volume_attachments/{volume_id}"
-        return self.cloud.get("compute", path)["volumeAttachment"].get("device")
+        device = self.cloud.get("compute", path)["volumeAttachment"].get("device")
+        return str(device) if device else None
 
     def _read(self, current: State) -> State | None:
         path = f"/servers/{current['instance_id']}/os-volume_attachments/{current['volume_id']}"

@@ -96,7 +96,8 @@ class Credentials:
         if self.token:
             identity: dict[str, Any] = {"methods": ["token"], "token": {"id": self.token}}
         else:
-            identity = {"methods": ["password"], "password": {"user": {**self._user(), "password": self.password}}}
+            user = {**self._user(), "password": self.password}
+            identity = {"methods": ["password"], "password": {"user": user}}
         auth: dict[str, Any] = {"identity": identity}
         scope = self._scope()
         if scope:

@@ -51,7 +51,8 @@ class Image(CloudDataSource):
     schema = Schema(attributes=[
         computed("id"), settable("name"), optional("name_regex"), optional("most_recent", BOOL),
         optional("visibility"), optional("owner"), optional("tag"), optional("properties", STR_MAP),
-        optional("sort"), optional("member_status"), computed("min_disk_gb", NUM), computed("min_ram_mb", NUM),
+        optional("sort"), optional("member_status"), computed("min_disk_gb", NUM),
+        computed("min_ram_mb", NUM),
         computed("size_bytes", NUM), computed("checksum"), computed("created_at"), computed("updated_at"),
         computed("container_format"), computed("disk_format"), computed("file"), computed("schema"),
         computed("protected", BOOL), computed("tags", STR_LIST),
@@ -63,7 +64,8 @@ class Image(CloudDataSource):
             "id": image["id"], "name": image.get("name", ""), "min_disk_gb": image.get("min_disk") or 0,
             "min_ram_mb": image.get("min_ram") or 0, "size_bytes": image.get("size") or 0,
             "checksum": image.get("checksum") or "", "created_at": image.get("created_at") or "",
-            "updated_at": image.get("updated_at") or "", "container_format": image.get("container_format") or "",
+            "updated_at": image.get("updated_at") or "",
+            "container_format": image.get("container_format") or "",
             "disk_format": image.get("disk_format") or "", "file": image.get("file") or "",
             "schema": image.get("schema") or "", "protected": bool(image.get("protected")),
             "tags": list(image.get("tags") or []),
@@ -73,7 +75,8 @@ class Image(CloudDataSource):
 class Flavor(CloudDataSource):
     type_suffix = "compute_flavor_v2"
     schema = Schema(attributes=[
-        computed("id"), settable("flavor_id"), settable("name"), optional("min_ram", NUM), optional("min_disk", NUM),
+        computed("id"), settable("flavor_id"), settable("name"), optional("min_ram", NUM),
+        optional("min_disk", NUM),
         settable("ram", NUM), settable("vcpus", NUM), settable("disk", NUM), settable("swap", NUM),
         settable("rx_tx_factor", NUM), settable("is_public", BOOL), computed("extra_specs", STR_MAP),
         computed("description"),
@@ -86,5 +89,6 @@ class Flavor(CloudDataSource):
             "ram": flavor.get("ram", 0), "vcpus": flavor.get("vcpus", 0), "disk": flavor.get("disk", 0),
             "swap": flavor.get("swap") or 0, "rx_tx_factor": flavor.get("rxtx_factor", 1.0),
             "is_public": flavor.get("os-flavor-access:is_public", True),
-            "extra_specs": lookup.extra_specs(self.cloud, flavor), "description": flavor.get("description") or "",
+            "extra_specs": lookup.extra_specs(self.cloud, flavor),
+            "description": flavor.get("description") or "",
         }

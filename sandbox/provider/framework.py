@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sandbox.provider.provider import OpenStackProvider
 
 State = dict[str, Any]
+__all__ = ["Block", "Schema", "Unknown"]  # re-exported for the resource modules
 STR, NUM, BOOL = String(), Number(), Bool()
 STR_MAP, STR_LIST = Map(String()), List(String())
 
@@ -61,8 +62,10 @@ class ListNestedBlock(SetNestedBlock):  # type: ignore[misc]
         self.min_items, self.max_items = min_items, max_items
 
     def to_pb(self) -> Any:
-        return pb.Schema.NestedBlock(type_name=self.type_name, block=self.block.to_pb(), min_items=self.min_items,
-                                     max_items=self.max_items, nesting=pb.Schema.NestedBlock.NestingMode.LIST)
+        return pb.Schema.NestedBlock(
+            type_name=self.type_name, block=self.block.to_pb(), min_items=self.min_items,
+            max_items=self.max_items, nesting=pb.Schema.NestedBlock.NestingMode.LIST,
+        )
 
     def semantically_equal(self, a_decoded: Any, b_decoded: Any) -> bool:
         return bool(a_decoded == b_decoded)

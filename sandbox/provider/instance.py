@@ -36,6 +36,9 @@ BUILD_TIMEOUT = 30 * 60.0
 DELETE_TIMEOUT = 30 * 60.0
 RESIZE_TIMEOUT = 30 * 60.0
 NO_IMAGE = "Attempt to boot from volume - no image supplied"
+OPTIONAL_FIELDS = {"key_name": "key_pair", "metadata": "metadata", "availability_zone": "availability_zone",
+                   "config_drive": "config_drive", "adminPass": "admin_pass", "accessIPv4": "access_ip_v4",
+                   "accessIPv6": "access_ip_v6"}  # Nova's name -> the provider's
 BDM_KEYS = ("uuid", "source_type", "destination_type", "volume_size", "boot_index", "delete_on_termination",
             "volume_type", "device_type", "disk_bus", "guest_format")
 
@@ -82,7 +85,8 @@ class Instance(CloudResource):
         attributes=[
             computed("id"), required("name"), settable("image_id", replace=True),
             settable("image_name", replace=True), settable("flavor_id"), settable("flavor_name"),
-            optional("key_pair", replace=True), optional("user_data", replace=True), optional("metadata", STR_MAP),
+            optional("key_pair", replace=True), optional("user_data", replace=True),
+            optional("metadata", STR_MAP),
             settable("availability_zone", replace=True), optional("config_drive", BOOL, replace=True),
             optional("admin_pass", sensitive=True, replace=True), optional("force_delete", BOOL),
             optional("stop_before_destroy", BOOL), settable("access_ip_v4"), settable("access_ip_v6"),
@@ -121,14 +125,13 @@ class Instance(CloudResource):
         networks = [self._network_request(n) for n in planned.get("network") or []]
         if networks:
             body["networks"] = networks
-        devices = [{k: bd[k] for k in BDM_KEYS if bd.get(k) is not None} for bd in planned.get("block_device") or []]
+        devices = [{k: bd[k] for k in BDM_KEYS if bd.get(k) is not None}
+                   for bd in planned.get("block_device") or []]
         if devices:
             body["block_device_mapping_v2"] = devices
-        optional_fields = {"key_name": planned.get("key_pair"), "metadata": planned.get("metadata"),
-                           "availability_zone": planned.get("availability_zone"),
-                           "config_drive": planned.get("config_drive"), "adminPass": planned.get("admin_pass"),
-                           "accessIPv4": planned.get("access_ip_v4"), "accessIPv6": planned.get("access_ip_v6")}
-        body.update({k: v for k, v in optional_fields.items() if known(v)})
+        for api_name, name in OPTIONAL_FIELDS.items():
+            if known(planned.get(name)):
+                body[api_name] = planned[name]
         if known(planned.get("user_data")):
             body["user_data"] = _user_data(planned["user_data"])
         server_id = cloud.post("compute", "/servers", {"server": body})["server"]["id"]
@@ -180,11 +183,12 @@ class Instance(CloudResource):
             (b["fixed_ip_v4"] for b in blocks if b.get("access_network") and b.get("fixed_ip_v4")),
             next((b["fixed_ip_v4"] for b in blocks if b.get("fixed_ip_v4")), ""))
         observed = {
-            "id": server["id"], "name": server.get("name"), "flavor_id": flavor_id, "flavor_name": flavor_name,
+            "id": server["id"], "name": server.get("name"), "flavor_id": flavor_id,
+            "flavor_name": flavor_name,
             "image_id": image_id, "all_metadata": server.get("metadata") or {}, "access_ip_v4": access,
             "access_ip_v6": server.get("accessIPv6") or "", "network": blocks,
             "availability_zone": server.get("OS-EXT-AZ:availability_zone") or "",
-            "power_state": "active" if server.get("status") == "ACTIVE" else str(server.get("status", "")).lower(),
+            "power_state": str(server.get("status", "")).lower(),
         }
         if image_id and image_id != NO_IMAGE and not known(state.get("image_name")):
             observed["image_name"] = self._image_name(image_id)
@@ -246,7 +250,8 @@ class Instance(CloudResource):
         if planned["name"] != current.get("name"):
             cloud.put("compute", f"/servers/{server_id}", {"server": {"name": planned["name"]}})
         if planned.get("metadata") != current.get("metadata"):
-            cloud.put("compute", f"/servers/{server_id}/metadata", {"metadata": planned.get("metadata") or {}})
+            metadata = {"metadata": planned.get("metadata") or {}}
+            cloud.put("compute", f"/servers/{server_id}/metadata", metadata)
         flavor_id = self._flavor_id(planned)
         if flavor_id != current.get("flavor_id"):
             self._resize(server_id, flavor_id, current)
@@ -257,9 +262,11 @@ class Instance(CloudResource):
         cloud = self.cloud
         cloud.post("compute", f"/servers/{server_id}/action", {"resize": {"flavorRef": flavor_id}})
         try:
-            server = wait_for(f"server {server_id} to resize", lambda: _server(cloud, server_id),
-                              lambda s: s.get("status") == "VERIFY_RESIZE"
-                              or (s.get("status") == "ACTIVE" and (s.get("flavor") or {}).get("id") == flavor_id),
+            def resized(s: dict[str, Any]) -> bool:  # some clouds confirm by themselves
+                now_active = s.get("status") == "ACTIVE" and (s.get("flavor") or {}).get("id") == flavor_id
+                return s.get("status") == "VERIFY_RESIZE" or now_active
+
+            server = wait_for(f"server {server_id} to resize", lambda: _server(cloud, server_id), resized,
                               RESIZE_TIMEOUT, _fault)
             if server.get("status") == "VERIFY_RESIZE":
                 cloud.post("compute", f"/servers/{server_id}/action", {"confirmResize": None})

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from sandbox.provider.client import Cloud, CloudError
@@ -126,7 +125,3 @@ def find_image(cloud: Cloud, filters: Record) -> Record:
 def image_id_by_name(cloud: Cloud, name: str) -> str:
     """The newest image of that name (the real provider refuses duplicates; a sandbox need not)."""
     return str(find_image(cloud, {"name": name, "most_recent": True})["id"])
-
-
-def first(items: list[Record], test: Callable[[Record], bool]) -> Record | None:
-    return next((item for item in items if test(item)), None)

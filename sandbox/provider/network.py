@@ -37,6 +37,10 @@ def _given(state: State, key: str) -> bool:
     return known(state.get(key))
 
 
+def _association(fip: dict[str, Any]) -> State:
+    return {"port_id": fip.get("port_id") or "", "fixed_ip": fip.get("fixed_ip_address") or ""}
+
+
 class Port(CloudResource):
     type_suffix = "networking_port_v2"
     schema = Schema(
@@ -98,7 +102,8 @@ class Port(CloudResource):
         return refreshed
 
     def _update(self, current: State, planned: State) -> State:
-        port = self.cloud.put("network", f"/ports/{current['id']}", {"port": self._body(planned, current)})["port"]
+        body = {"port": self._body(planned, current)}
+        port = self.cloud.put("network", f"/ports/{current['id']}", body)["port"]
         return settle(planned, self._observed(port))
 
     def _delete(self, current: State) -> None:
@@ -109,7 +114,8 @@ class FloatingIP(CloudResource):
     type_suffix = "networking_floatingip_v2"
     schema = Schema(attributes=[
         computed("id"), settable("address", replace=True), settable("pool", replace=True),
-        settable("port_id"), settable("fixed_ip"), optional("description"), optional("subnet_id", replace=True),
+        settable("port_id"), settable("fixed_ip"), optional("description"),
+        optional("subnet_id", replace=True),
     ])
 
     def _create(self, planned: State) -> State:
@@ -127,7 +133,7 @@ class FloatingIP(CloudResource):
         body = {"floating_network_id": network_id, **{k: v for k, v in fields.items() if known(v)}}
         fip = cloud.post("network", "/floatingips", {"floatingip": body})["floatingip"]
         return settle(planned, {"id": fip["id"], "address": fip.get("floating_ip_address"), "pool": pool,
-                                "port_id": fip.get("port_id") or "", "fixed_ip": fip.get("fixed_ip_address") or ""})
+                                **_association(fip)})
 
     def _read(self, current: State) -> State | None:
         try:
@@ -138,7 +144,7 @@ class FloatingIP(CloudResource):
         # The association is usually made by openstack_networking_floatingip_associate_v2: follow it
         # here only when this resource set it, so the other's work does not read as a change.
         if current.get("port_id"):
-            refreshed.update(port_id=fip.get("port_id") or "", fixed_ip=fip.get("fixed_ip_address") or "")
+            refreshed.update(_association(fip))
         return refreshed
 
     def _update(self, current: State, planned: State) -> State:
@@ -147,8 +153,9 @@ class FloatingIP(CloudResource):
             changes["fixed_ip_address"] = planned["fixed_ip"]
         if planned.get("description") != current.get("description"):
             changes["description"] = planned.get("description") or ""
-        fip = self.cloud.put("network", f"/floatingips/{current['id']}", {"floatingip": changes})["floatingip"]
-        return settle(planned, {"port_id": fip.get("port_id") or "", "fixed_ip": fip.get("fixed_ip_address") or ""})
+        path = f"/floatingips/{current['id']}"
+        fip = self.cloud.put("network", path, {"floatingip": changes})["floatingip"]
+        return settle(planned, _association(fip))
 
     def _delete(self, current: State) -> None:
         self.cloud.delete("network", f"/floatingips/{current['id']}")

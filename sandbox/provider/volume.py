@@ -26,6 +26,9 @@ from sandbox.provider.framework import (
 
 CREATE_TIMEOUT = 30 * 60.0
 DELETE_TIMEOUT = 30 * 60.0
+FIELDS = {"size": "size", "name": "name", "description": "description", "volume_type": "volume_type",
+          "availability_zone": "availability_zone", "metadata": "metadata", "snapshot_id": "snapshot_id",
+          "source_volid": "source_vol_id", "imageRef": "image_id"}  # Cinder's name -> the provider's
 ONLINE_EXTEND = {"OpenStack-API-Version": "volume 3.42"}  # extending an in-use volume
 
 
@@ -56,11 +59,7 @@ class Volume(CloudResource):
 
     def _create(self, planned: State) -> State:
         cloud = self.cloud
-        fields = {"size": planned["size"], "name": planned.get("name"), "description": planned.get("description"),
-                  "volume_type": planned.get("volume_type"), "availability_zone": planned.get("availability_zone"),
-                  "metadata": planned.get("metadata"), "snapshot_id": planned.get("snapshot_id"),
-                  "source_volid": planned.get("source_vol_id"), "imageRef": planned.get("image_id")}
-        body = {k: v for k, v in fields.items() if known(v)}
+        body = {api_name: planned[name] for api_name, name in FIELDS.items() if known(planned.get(name))}
         volume_id = cloud.post("volume", "/volumes", {"volume": body})["volume"]["id"]
         state = {**planned, "id": volume_id}
         try:
@@ -103,7 +102,8 @@ class Volume(CloudResource):
         cloud = self.cloud
         in_use = _volume(cloud, volume_id).get("status") == "in-use"
         action = {"os-extend": {"new_size": size}}
-        cloud.post("volume", f"/volumes/{volume_id}/action", action, headers=ONLINE_EXTEND if in_use else None)
+        headers = ONLINE_EXTEND if in_use else None
+        cloud.post("volume", f"/volumes/{volume_id}/action", action, headers=headers)
         try:
             wait_for(f"volume {volume_id} to grow to {size} GB", lambda: _volume(cloud, volume_id),
                      lambda v: v.get("size") == size and v.get("status") in ("available", "in-use"),

@@ -62,7 +62,8 @@ def terraform_binaries() -> list[TerraformBinary]:
 
 # openstacksdk 4.22 warns about its own deprecations on every connect and on Nova 2.1 limit fields;
 # warnings are errors in this project, so those two kinds are ignored here (as in tests/sandbox).
-SDK_WARNINGS = ("ignore::openstack.warnings._RemovedInSDKWarning", "ignore::openstack.warnings.RemovedFieldWarning")
+SDK_WARNINGS = ("ignore::openstack.warnings._RemovedInSDKWarning",
+                "ignore::openstack.warnings.RemovedFieldWarning")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -116,8 +117,9 @@ def conn(sandbox: Any) -> Any:
 def terraform_env(terraformrc: Path, home: Path, clouds_yaml: Path, cloud: str) -> dict[str, str]:
     """The environment of every Terraform call: our CLI config, no stray TF_*/OS_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OS_"))}
-    env.update(CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_INPUT="0", TF_CLI_CONFIG_FILE=str(terraformrc),
-               HOME=str(home), OS_CLIENT_CONFIG_FILE=str(clouds_yaml), OS_CLOUD=cloud)
+    env.update(CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", TF_INPUT="0",
+               TF_CLI_CONFIG_FILE=str(terraformrc), HOME=str(home),
+               OS_CLIENT_CONFIG_FILE=str(clouds_yaml), OS_CLOUD=cloud)
     return env
 
 
@@ -138,7 +140,8 @@ class Workdir:
 
     def run(self, *args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         command = [str(self.terraform.path), args[0], "-no-color", *args[1:]]
-        done = subprocess.run(command, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(command, cwd=self.path, env=self.env, capture_output=True, text=True,
+                              timeout=600)
         assert done.returncode in expect, (
             f"{' '.join(args)} exited {done.returncode}, expected {expect}\n"
             f"--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-6000:]}"
@@ -159,7 +162,8 @@ class Workdir:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, terraform: TerraformBinary, terraformrc: Path, home: Path, sandbox: Any) -> Workdir:
+def workdir(tmp_path: Path, terraform: TerraformBinary, terraformrc: Path, home: Path,
+            sandbox: Any) -> Workdir:
     """A rendered, initialised work dir for the example cluster on this test's sandbox."""
     path = tmp_path / "cluster"
     path.mkdir()

@@ -130,7 +130,8 @@ def test_quota_exceeded_reports_the_cloud_message(workdir: Workdir, conn: Any) -
     done = workdir.run("apply", "-input=false", "-auto-approve", expect=(1,))
 
     text = " ".join((done.stdout + done.stderr).split())
-    assert re.search(r"Error creating openstack_compute_instance_v2: Quota exceeded for cores: \S", text), text
+    expected = r"Error creating openstack_compute_instance_v2: Quota exceeded for cores: \S"
+    assert re.search(expected, text), text
     assert "Traceback" not in text
 
 
@@ -141,9 +142,11 @@ def test_credentials_from_application_credential_and_os_variables(workdir: Workd
     auth = yaml.safe_load(sandbox.clouds_yaml.read_text())["clouds"]["sandbox"]["auth"]
     for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE"):
         del workdir.env[name]
-    workdir.env.update(OS_AUTH_URL=auth["auth_url"], OS_USERNAME=auth["username"], OS_PASSWORD=auth["password"],
-                       OS_PROJECT_NAME=auth["project_name"], OS_USER_DOMAIN_NAME=auth["user_domain_name"],
-                       OS_PROJECT_DOMAIN_NAME=auth["project_domain_name"], OS_REGION_NAME="RegionOne")
+    workdir.env.update(
+        OS_AUTH_URL=auth["auth_url"], OS_USERNAME=auth["username"], OS_PASSWORD=auth["password"],
+        OS_PROJECT_NAME=auth["project_name"], OS_USER_DOMAIN_NAME=auth["user_domain_name"],
+        OS_PROJECT_DOMAIN_NAME=auth["project_domain_name"], OS_REGION_NAME="RegionOne",
+    )
     assert plan_exit(workdir) == CHANGES
 
     workdir.env["OS_PASSWORD"] = "wrong"
