@@ -125,8 +125,10 @@ def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> 
                 continue
             flags = (" [orphaned]" if status.orphaned else "") + (" [drift]" if status.drift.detected else "")
             when = status.updated_at.strftime("%Y-%m-%d %H:%M:%S") if status.updated_at else ""
-            print(f"{name:<20} {status.phase.value:<18} {status.reason.value:<18} {when:<20} "
-                  f"{status.message.splitlines()[0] if status.message else ''}{flags}")  # fmt: skip
+            print(
+                f"{name:<20} {status.phase.value:<18} {status.reason.value:<18} {when:<20} "
+                f"{status.message.splitlines()[0] if status.message else ''}{flags}"
+            )
     bad = any(s is not None and (s.phase in ERROR_PHASES or s.phase == Phase.INVALID) for _, s in rows)
     return 1 if bad else 0
 
@@ -147,8 +149,11 @@ def cmd_approve(args: argparse.Namespace) -> int:
         return 1
     plan_id = args.plan_id or status.plan.id
     if plan_id != status.plan.id:
-        print(f"{args.name}: plan {plan_id} is not the current plan {status.plan.id}; "
-              "review the new plan and approve it", file=sys.stderr)  # fmt: skip
+        print(
+            f"{args.name}: plan {plan_id} is not the current plan {status.plan.id}; "
+            "review the new plan and approve it",
+            file=sys.stderr,
+        )
         return 1
     user = os.environ.get("USER") or "cli"
     approve(settings.specs_dir, args.name, plan_id, f"{user} (cli)", dt.datetime.now(dt.UTC))
@@ -198,7 +203,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mchub", description="Magic Castle clusters on OpenStack, as YAML specs")
+    parser = argparse.ArgumentParser(
+        prog="mchub", description="Magic Castle clusters on OpenStack, as YAML specs"
+    )
     parser.add_argument("--settings", help="hub settings YAML file (or MCHUB_SETTINGS)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -208,11 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         if dirs:
             p.add_argument("--specs", metavar="DIR", help="specs directory (MCHUB_SPECS; default ./specs)")
-            p.add_argument("--clusters", metavar="DIR", help="clusters directory (MCHUB_CLUSTERS; default ./clusters)")
+            p.add_argument(
+                "--clusters", metavar="DIR", help="clusters directory (MCHUB_CLUSTERS; default ./clusters)"
+            )
         return p
 
     command("schema", cmd_schema, "print the JSON Schema of a cluster spec", dirs=False)
-    p = command("validate", cmd_validate, "check spec files; print each problem with its field path", dirs=False)
+    p = command(
+        "validate", cmd_validate, "check spec files; print each problem with its field path", dirs=False
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p = command("render", cmd_render, "print the main.tf a spec produces")
     p.add_argument("name")
@@ -247,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "watchdog", "keystoneauth", "openstack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -21,8 +21,8 @@ from watchdog.observers import Observer
 from reconciler.approvals import APPROVALS_DIR
 from reconciler.decide import Policy
 from reconciler.reconcile import Hub, reconcile_one
-from reconciler.settings import Settings
 from reconciler.recover import recover
+from reconciler.settings import Settings
 from reconciler.spec import CLUSTER_NAME_RE
 from reconciler.status import ERROR_PHASES, Phase, Status, known_clusters, read_status
 
@@ -66,7 +66,7 @@ def _name_of(path: str, specs_dir: Path) -> str | None:
     return None
 
 
-class _Events(FileSystemEventHandler):
+class _Events(FileSystemEventHandler):  # type: ignore[misc]
     def __init__(self, loop: Loop) -> None:
         self.loop = loop
 
@@ -90,7 +90,7 @@ class Loop:
         self.again: set[str] = set()
         self.cond = threading.Condition()
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile")
-        self.observer: Observer | None = None  # type: ignore[valid-type]
+        self.observer: Any = None
         self.runs_started = 0
 
     # -- scheduling ------------------------------------------------------------------------------
@@ -119,8 +119,12 @@ class Loop:
         missing = [n for n in deployed if n not in specs]
         held = len(missing) > 1 and len(missing) > self.settings.max_removed_fraction * len(deployed)
         if held != policy.prune_held:
-            log.warning("pruning %s: %d of %d deployed specs removed", "held" if held else "resumed",
-                        len(missing), len(deployed))  # fmt: skip
+            log.warning(
+                "pruning %s: %d of %d deployed specs removed",
+                "held" if held else "resumed",
+                len(missing),
+                len(deployed),
+            )
         return Policy(**{**policy.__dict__, "prune_held": held})
 
     def _next_look(self, status: Status | None) -> float:
@@ -138,6 +142,7 @@ class Loop:
         return max(0.0, min(candidates))
 
     def _work(self, name: str, policy: Policy) -> None:
+        status: Status | None
         try:
             hub = self.hub
             if policy is not hub.policy:
@@ -217,4 +222,8 @@ class Loop:
 
 def _deployed(settings: Settings, name: str) -> bool:
     status = read_status(settings.clusters_dir, name)
-    return status is not None and status.phase != Phase.DESTROYED and bool(status.resources or status.applied_hash)
+    return (
+        status is not None
+        and status.phase != Phase.DESTROYED
+        and bool(status.resources or status.applied_hash)
+    )

@@ -11,14 +11,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO, cast
 
 from reconciler import runs, secrets
 from reconciler.approvals import read_approval
 from reconciler.decide import Action, Decision, Observed, Policy, decide, retry_delay
 from reconciler.render import module_digest, render_main_tf
 from reconciler.settings import Settings, SettingsError
-from reconciler.spec import SpecError, load_spec, spec_digest
+from reconciler.spec import ClusterSpec, SpecError, load_spec, spec_digest
 from reconciler.status import (
     ERROR_PHASES,
     Phase,
@@ -141,6 +141,7 @@ def _note(status: Status, observed: Observed, decision: Decision, hub: Hub) -> S
 def _workdir(hub: Hub, name: str) -> Path:
     path = hub.clusters / name
     path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # Terraform's state and saved plans hold generated secrets
     return path
 
 
@@ -172,11 +173,16 @@ def _run(name: str, observed: Observed, status: Status, decision: Decision, hub:
     if decision.action == Action.DESTROY and not _has_state(workdir):
         return hub.record(status.destroyed(now, decision.reason, observed.hash))
     running_phase, error_phase = _RUN_PHASE[decision.action]
-    run_id = runs.new_run_id(now, decision.action.value)
+    run_id = runs.new_run_id(now, _run_name(decision, spec))
     record = runs.RunRecord(
-        id=run_id, cluster=name, action=decision.action.value, reason=decision.reason.value,
-        spec_hash=observed.hash, started_at=now, hub_pid=os.getpid(),
-    )  # fmt: skip
+        id=run_id,
+        cluster=name,
+        action=_run_name(decision, spec),
+        reason=decision.reason.value,
+        spec_hash=observed.hash,
+        started_at=now,
+        hub_pid=os.getpid(),
+    )
     runs.write_record(hub.clusters, record)
     status = hub.record(status.started(now, running_phase, decision.reason, run_id, observed.hash))
     log = runs.open_log(hub.clusters, name, run_id)
@@ -185,15 +191,21 @@ def _run(name: str, observed: Observed, status: Status, decision: Decision, hub:
         log.write(f"# {decision.action.value} of {name}: {decision.reason.value}\n")
         passwd = secrets.guest_password(hub.clusters, name, spec.guest_passwd if spec else None)
         env = _environment(hub, name, cloud_name, passwd)
-        tf = Terraform(workdir, env, log, hub.settings.terraform_timeout, hub.settings.terraform_grace)
+        tf = Terraform(
+            workdir, env, cast(TextIO, log), hub.settings.terraform_timeout, hub.settings.terraform_grace
+        )
         runner.tf = tf
         with hub.lock:
             hub.running[name] = tf
         if hub.stopping.is_set():
             raise TerraformError(FailureKind.INTERRUPTED, "the hub is stopping", "")
         if spec is not None:
-            write_atomic(workdir / "main.tf", render_main_tf(spec, hub.settings.cloud(spec.cloud),
-                                                              hub.settings.templates_dir, workdir).encode())  # fmt: skip
+            write_atomic(
+                workdir / "main.tf",
+                render_main_tf(
+                    spec, hub.settings.cloud(spec.cloud), hub.settings.templates_dir, workdir
+                ).encode(),
+            )
         result = runner.go(decision, observed)
     except TerraformError as exc:
         result = runner.failed(exc, error_phase)
@@ -206,6 +218,13 @@ def _run(name: str, observed: Observed, status: Status, decision: Decision, hub:
         log.close()
         runs.prune(hub.clusters, name, hub.settings.runs_kept)
     return result
+
+
+def _run_name(decision: Decision, spec: ClusterSpec | None) -> str:
+    """What the run history calls a run: a plan that applies at once is a build."""
+    if decision.action == Action.PLAN:
+        return "plan" if spec is not None and spec.apply == "manual" else "build"
+    return {Action.CHECK_DRIFT: "drift", Action.APPLY: "apply"}.get(decision.action, decision.action.value)
 
 
 def _has_state(workdir: Path) -> bool:
@@ -222,11 +241,18 @@ class _Runner:
         self.progress: dict[str, ResourceProgress] = {}
         self._last_write = 0.0
 
-    def _finish(self, status: Status, result: runs.Result, kind: str | None = None, summary: str = "") -> Status:
+    def _finish(
+        self, status: Status, result: runs.Result, kind: str | None = None, summary: str = ""
+    ) -> Status:
         end = self.hub.clock()
         self.record = self.record.model_copy(
-            update={"finished_at": end, "result": result, "error_kind": kind, "message": status.message,
-                    "summary": summary}  # fmt: skip
+            update={
+                "finished_at": end,
+                "result": result,
+                "error_kind": kind,
+                "message": status.message,
+                "summary": summary,
+            }
         )
         runs.write_record(self.hub.clusters, self.record)
         self.status = self.hub.record(status)
@@ -257,10 +283,16 @@ class _Runner:
 
     def _plan_info(self, summary: PlanSummary, spec_hash: str | None, destroy: bool) -> PlanInfo:
         return PlanInfo(
-            id=self.record.id, spec_hash=spec_hash or "", add=summary.add, change=summary.change,
-            destroy=summary.destroy, replace=summary.replace, destroyed=summary.destroyed,
-            destroy_plan=destroy, created_at=self.hub.clock(),
-        )  # fmt: skip
+            id=self.record.id,
+            spec_hash=spec_hash or "",
+            add=summary.add,
+            change=summary.change,
+            destroy=summary.destroy,
+            replace=summary.replace,
+            destroyed=summary.destroyed,
+            destroy_plan=destroy,
+            created_at=self.hub.clock(),
+        )
 
     def go(self, decision: Decision, observed: Observed) -> Status:
         assert self.tf is not None
@@ -288,22 +320,27 @@ class _Runner:
             planfile.unlink(missing_ok=True)
             return self._succeeded(observed.hash, Reason.UP_TO_DATE, "no changes", info)
         if spec is not None and spec.apply == "manual" and not destroy:
-            return self._finish(self.status.planned(self.hub.clock(), info), "succeeded", summary=info.summary())
+            return self._finish(
+                self.status.planned(self.hub.clock(), info), "succeeded", summary=info.summary()
+            )
         return self._apply(planfile, observed.hash, info, Reason.APPLIED, destroy)
 
-    def _apply(self, planfile: Path, spec_hash: str | None, info: PlanInfo, reason: Reason,
-               destroy: bool = False) -> Status:  # fmt: skip
+    def _apply(
+        self, planfile: Path, spec_hash: str | None, info: PlanInfo, reason: Reason, destroy: bool = False
+    ) -> Status:
         assert self.tf is not None
         phase = Phase.DESTROY_RUNNING if destroy else Phase.BUILD_RUNNING
-        self.status = self.hub.record(self.status._to(self.hub.clock(), phase=phase, reason=reason,
-                                                      message=info.summary()))  # fmt: skip
+        self.status = self.hub.record(
+            self.status._to(self.hub.clock(), phase=phase, reason=reason, message=info.summary())
+        )
         self._queue(self.tf.plan_summary(planfile))
         self.tf.apply(planfile, on_progress=self._on_progress)
         planfile.unlink(missing_ok=True)
         if destroy:
             end = self.status.destroyed(self.hub.clock(), self.status.reason, spec_hash)
-            return self._finish(end.progressed(self.hub.clock(), dict(self.progress)), "succeeded",
-                                summary=info.summary())  # fmt: skip
+            return self._finish(
+                end.progressed(self.hub.clock(), dict(self.progress)), "succeeded", summary=info.summary()
+            )
         return self._succeeded(spec_hash, reason, info.summary(), info)
 
     def _succeeded(self, spec_hash: str | None, reason: Reason, message: str, info: PlanInfo) -> Status:
@@ -315,7 +352,9 @@ class _Runner:
         if reason == Reason.DRIFT_REMEDIATED:
             done = done._to(now, drift=self.status.drift.model_copy(update={"checked_at": now}))
         elif self.status.drift.detected:
-            done = done._to(now, drift=self.status.drift.model_copy(update={"detected": False, "remediations": 0}))
+            done = done._to(
+                now, drift=self.status.drift.model_copy(update={"detected": False, "remediations": 0})
+            )
         return self._finish(done.progressed(now, dict(self.progress)), "succeeded", summary=info.summary())
 
     def failed(self, exc: TerraformError, error_phase: Phase) -> Status:
@@ -338,8 +377,10 @@ class _Runner:
         fail = self.status.failed(now, phase, reason, message, next_at)
         result: runs.Result = "interrupted" if exc.kind == FailureKind.INTERRUPTED else "failed"
         if self.progress:
-            marked = {a: p if p.state != "running" else ResourceProgress(action=p.action, state="failed")
-                      for a, p in self.progress.items()}  # fmt: skip
+            marked = {
+                a: p if p.state != "running" else ResourceProgress(action=p.action, state="failed")
+                for a, p in self.progress.items()
+            }
             fail = fail.progressed(now, marked)
         return self._finish(fail, result, kind=exc.kind.value)
 

@@ -28,16 +28,24 @@ def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -
         if record is not None and runs.pid_alive(record.terraform_pid):
             # Terraform runs in its own session, so it outlives a killed hub and finishes saving
             # state; starting another run now would race it for the state lock.
-            log.warning("%s: Terraform (pid %s) of run %s is still running; waiting for it",
-                        name, record.terraform_pid, record.id)  # fmt: skip
+            log.warning(
+                "%s: Terraform (pid %s) of run %s is still running; waiting for it",
+                name,
+                record.terraform_pid,
+                record.id,
+            )
             deadline = time.monotonic() + wait_for_terraform
             while runs.pid_alive(record.terraform_pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
         now = hub.clock()
-        message = f"run {status.run_id} was interrupted (the hub stopped during {status.phase.value}); re-planning"
+        message = (
+            f"run {status.run_id} was interrupted (the hub stopped during {status.phase.value}); re-planning"
+        )
         if record is not None and record.result == "running":
-            runs.write_record(hub.clusters, record.model_copy(
-                update={"result": "interrupted", "finished_at": now, "message": message}))  # fmt: skip
+            runs.write_record(
+                hub.clusters,
+                record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
+            )
         failed = status.failed(now, error_phase_for(status), Reason.INTERRUPTED, message, next_attempt_at=now)
         hub.record(failed)
         _stale_lock(hub, name)

@@ -22,14 +22,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     env = os.environ.get
     p.add_argument("--host", default=env("MCHUB_HOST", "127.0.0.1"), help="address to bind (MCHUB_HOST)")
     p.add_argument("--port", type=int, default=int(env("MCHUB_PORT", "5000")), help="port (MCHUB_PORT)")
-    p.add_argument("--sandbox", action="store_true", default=env("MCHUB_SANDBOX", "") in ("1", "true"),
-                   help="also run the embedded sandbox cloud (MCHUB_SANDBOX=1)")  # fmt: skip
-    p.add_argument("--sandbox-seed", metavar="FILE", default=env("MCHUB_SANDBOX_SEED"),
-                   help="sandbox seed YAML (MCHUB_SANDBOX_SEED; default sandbox/seed.yaml)")  # fmt: skip
-    p.add_argument("--sandbox-data", metavar="DIR", default=env("MCHUB_SANDBOX_DATA"),
-                   help="sandbox state directory (MCHUB_SANDBOX_DATA; default ./.sandbox)")  # fmt: skip
-    p.add_argument("--sandbox-port", type=int, default=int(env("MCHUB_SANDBOX_PORT", "8999")),
-                   help="sandbox cloud port (MCHUB_SANDBOX_PORT)")  # fmt: skip
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=env("MCHUB_SANDBOX", "") in ("1", "true"),
+        help="also run the embedded sandbox cloud (MCHUB_SANDBOX=1)",
+    )
+    p.add_argument(
+        "--sandbox-seed",
+        metavar="FILE",
+        default=env("MCHUB_SANDBOX_SEED"),
+        help="sandbox seed YAML (MCHUB_SANDBOX_SEED; default sandbox/seed.yaml)",
+    )
+    p.add_argument(
+        "--sandbox-data",
+        metavar="DIR",
+        default=env("MCHUB_SANDBOX_DATA"),
+        help="sandbox state directory (MCHUB_SANDBOX_DATA; default ./.sandbox)",
+    )
+    p.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=int(env("MCHUB_SANDBOX_PORT", "8999")),
+        help="sandbox cloud port (MCHUB_SANDBOX_PORT)",
+    )
 
 
 def start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settings, object]:
@@ -41,7 +57,9 @@ def start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Setting
     box = Sandbox(data_dir=data.resolve(), seed=seed, port=args.sandbox_port)
     info = box.start()
     cloud = replace(
-        settings.cloud("sandbox"), clouds_yaml=info.clouds_yaml, terraform_cli_config=info.terraform_cli_config
+        settings.cloud("sandbox"),
+        clouds_yaml=info.clouds_yaml,
+        terraform_cli_config=info.terraform_cli_config,
     )
     print(f"sandbox cloud: {info.url} (clouds.yaml: {info.clouds_yaml}, cloud: sandbox)", flush=True)
     return replace(settings, sandbox_data=data).with_cloud(cloud), box
@@ -51,7 +69,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from reconciler.cli import make_hub
     from reconciler.loop import Loop, take_hub_lock
 
-    settings = replace(settings, specs_dir=settings.specs_dir.resolve(), clusters_dir=settings.clusters_dir.resolve())
+    settings = replace(
+        settings, specs_dir=settings.specs_dir.resolve(), clusters_dir=settings.clusters_dir.resolve()
+    )
     lock = take_hub_lock(settings.clusters_dir)
     box = None
     if args.sandbox:
@@ -63,7 +83,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             return
-        print("\nstopping: running Terraform gets its grace period to save state ...", file=sys.stderr, flush=True)
+        print(
+            "\nstopping: running Terraform gets its grace period to save state ...",
+            file=sys.stderr,
+            flush=True,
+        )
         stop.set()
         hub.stopping.set()
 
@@ -71,8 +95,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     worker = threading.Thread(target=loop.run, name="reconcile-loop", daemon=True)
     worker.start()
-    print(f"reconciling specs in {settings.specs_dir} (clusters in {settings.clusters_dir}); "
-          f"Terraform {hub.terraform_version} at {hub.binary}", flush=True)  # fmt: skip
+    print(
+        f"reconciling specs in {settings.specs_dir} (clusters in {settings.clusters_dir}); "
+        f"Terraform {hub.terraform_version} at {hub.binary}",
+        flush=True,
+    )
     print("Ctrl-C stops the hub.", flush=True)
     try:
         while not stop.wait(0.5):
