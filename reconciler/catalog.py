@@ -187,7 +187,7 @@ def _short(exc: BaseException) -> str:
 class _Entry:
     snapshot: Snapshot | None = None
     error: CatalogError | None = None
-    logged: str | None = None  # the error last written to the log (each is logged once)
+    logged: str | None = None  # kind of the error last logged: an outage is logged once, not per try
     retry_at: float = 0.0  # no fetch before this (TTL, or the slower retry after an auth failure)
     running: threading.Event | None = None  # set when the fetch under way ends
     deadline: float = 0.0  # how long a caller with no figures yet waits for that fetch
@@ -271,9 +271,9 @@ class Catalog:
                 entry.error = error
                 entry.retry_at = now + (self.auth_retry if error.kind == "auth" else min(self.ttl, 30.0))
                 entry.config_mtime = _mtime(cloud)
-                if entry.logged != str(error):  # once per distinct error, not once per request
+                if entry.logged != error.kind:  # once per outage, not once per request or retry
                     log.warning("catalog: %s", error)
-                    entry.logged = str(error)
+                    entry.logged = error.kind
             entry.running = None
         done.set()
 
