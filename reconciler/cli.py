@@ -73,7 +73,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def make_hub(settings: Settings) -> Any:
     from reconciler.decide import Policy
-    from reconciler.reconcile import Hub
+    from reconciler.hub import Hub
     from reconciler.terraform import find_terraform, terraform_version
 
     binary = find_terraform(settings.terraform)

@@ -20,7 +20,8 @@ from watchdog.observers import Observer
 
 from reconciler.approvals import APPROVALS_DIR
 from reconciler.decide import Policy
-from reconciler.reconcile import Hub, reconcile_one
+from reconciler.hub import Hub
+from reconciler.reconcile import reconcile_one
 from reconciler.recover import recover
 from reconciler.settings import Settings
 from reconciler.spec import CLUSTER_NAME_RE

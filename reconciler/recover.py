@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable
 
 from reconciler import runs
-from reconciler.reconcile import Hub, error_phase_for
+from reconciler.hub import Hub
+from reconciler.runner import error_phase_for
 from reconciler.status import RUNNING_PHASES, Reason, read_status
 from reconciler.terraform import lock_info, lock_is_held
 

@@ -1,0 +1,57 @@
+"""What a reconcile needs from the outside world, as one value passed in (never a global): settings,
+the Terraform binary, the policy, the clock, hooks, and the Terraform processes running now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.decide import Policy
+from reconciler.render import module_digest
+from reconciler.settings import Settings
+from reconciler.status import Status, write_status
+from reconciler.terraform import Terraform
+
+Preflight = Callable[[Any], list[str]]  # spec -> problems (empty when it fits)
+
+
+@dataclass
+class Hub:
+    """What a reconcile needs from the outside world, passed in (never global)."""
+
+    settings: Settings
+    binary: Path
+    terraform_version: str
+    policy: Policy = field(default_factory=Policy)
+    preflight: Preflight | None = None
+    terraform: Callable[..., Terraform] = Terraform  # tests may pass a fake of our own wrapper
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    on_status: Callable[[Status], None] = lambda s: None
+    # Running Terraform per cluster, so shutdown can interrupt them.
+    running: dict[str, Terraform] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _module_digests: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    @property
+    def clusters(self) -> Path:
+        return self.settings.clusters_dir
+
+    def module_digest(self, cloud_name: str | None) -> str:
+        cloud = self.settings.cloud(cloud_name)
+        tdir = self.settings.templates_dir
+        stamp = max((p.stat().st_mtime for p in tdir.rglob("*") if p.is_file()), default=0.0)
+        cached = self._module_digests.get(cloud.name)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, module_digest(cloud, tdir))
+            self._module_digests[cloud.name] = cached
+        return cached[1]
+
+    def record(self, status: Status) -> Status:
+        write_status(self.clusters, status)
+        self.on_status(status)
+        return status
