@@ -9,8 +9,6 @@ and releases its lock), then after `grace` SIGTERM, then SIGKILL. A timeout does
 
 from __future__ import annotations
 
-import codecs
-import fcntl
 import json
 import os
 import selectors
@@ -22,10 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any
 
 from reconciler import tfjson
-from reconciler.tfenv import Redactor, TerraformEnv, find_terraform
+from reconciler.tfenv import TerraformEnv, find_terraform
 from reconciler.tferrors import (
     FailureKind,
     TerraformError,
@@ -36,14 +34,14 @@ from reconciler.tferrors import (
     strip_ansi,
 )
 from reconciler.tfjson import PlanSummary, ProgressCallback
+from reconciler.tflock import lock_info, lock_is_held, remove_stale_lock_info
+from reconciler.tflog import Lines, Redactor, RunLog, Sink
 
 __all__ = [
     "FailureKind", "PlanSummary", "Terraform", "TerraformEnv", "TerraformError", "find_terraform",
     "lock_info", "lock_is_held", "terraform_version",
 ]  # fmt: skip
 
-STATE_FILE = "terraform.tfstate"
-LOCK_INFO_FILE = ".terraform.tfstate.lock.info"
 _versions: dict[tuple[str, int], str] = {}
 _OnEvent = Callable[[tfjson.Event], None]
 
@@ -55,7 +53,10 @@ def terraform_version(binary: Path) -> str:
         env = {"PATH": os.environ.get("PATH", os.defpath), "CHECKPOINT_DISABLE": "1"}
         env["TF_CLI_CONFIG_FILE"] = os.devnull
         argv = [str(binary), "version", "-json"]
-        run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        try:
+            run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TerraformError(FailureKind.CONFIG, f"cannot run {binary}: {exc}") from exc
         try:
             version = str(json.loads(run.stdout)["terraform_version"])
         except (ValueError, KeyError, TypeError):
@@ -65,34 +66,6 @@ def terraform_version(binary: Path) -> str:
             raise TerraformError(FailureKind.CONFIG, f"{binary} is not Terraform: {run.stdout[:200]!r}")
         _versions[key] = version
     return _versions[key]
-
-
-def lock_info(workdir: Path) -> dict[str, Any] | None:
-    """The local backend's lock info file (ID, Who, Operation, Created, ...); it may be stale."""
-    try:
-        info = json.loads((workdir / LOCK_INFO_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
-
-
-def lock_is_held(workdir: Path) -> bool:
-    """Whether a live process holds the state lock. The local backend locks terraform.tfstate with
-    fcntl (released when its holder dies, even by kill -9), so a lock info file without a holder is
-    stale. Do not call this from a process that holds the lock itself: POSIX locks are per process."""
-    try:
-        fd = os.open(workdir / STATE_FILE, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -113,17 +86,16 @@ class Terraform:
         self,
         workdir: Path,
         env: TerraformEnv,
-        log: Callable[[str], None] | TextIO,
+        log: Sink,
         timeout: float = 3600,
         grace: float = 30,
         lock_timeout: float = 30,
-        json_log: Callable[[str], None] | TextIO | None = None,
+        json_log: Sink | None = None,
     ) -> None:
         self.workdir, self.env, self.timeout, self.grace = workdir, env, timeout, grace
         self.lock_timeout = lock_timeout  # how long plan/apply wait for the state lock
         self._environ = env.environ()
-        self._redact = Redactor(env.secrets(self._environ))
-        self._log_sink, self._json_sink = _sink(log), (_sink(json_log) if json_log is not None else None)
+        self._log = RunLog(log, Redactor(env.secrets(self._environ)), json_log)
         self._lock = threading.Lock()  # guards the fields below, signalling and reaping
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopped = False
@@ -177,12 +149,9 @@ class Terraform:
         process's lock ("LocalState not locked"); when no one holds it, removing the stale info
         file is all Terraform itself would do."""
         result = self._run(["force-unlock", "-force", lock_id], ok=(0, 1))
-        if result.exit_code == 0:
-            return
-        stale = (lock_info(self.workdir) or {}).get("ID") == lock_id and not lock_is_held(self.workdir)
-        if stale and any("LocalState not locked" in line for line in result.stderr):
-            (self.workdir / LOCK_INFO_FILE).unlink(missing_ok=True)
-            self._write(f"[mchub] removed stale lock info {lock_id} (no process holds the lock)")
+        local = any("LocalState not locked" in line for line in result.stderr)
+        if result.exit_code == 0 or (local and remove_stale_lock_info(self.workdir, lock_id)):
+            self._log.line(f"[mchub] released lock {lock_id}")
             return
         self._fail(["force-unlock", "-force", lock_id], result)
 
@@ -213,20 +182,23 @@ class Terraform:
                 raise TerraformError(FailureKind.INTERRUPTED, "the hub is stopping", command=command)
             if self._proc is not None:
                 raise RuntimeError(f"terraform is already running in {self.workdir}")
-            self._write(f"$ {command}")
+            self._log.line(f"$ {command}")
             try:
-                self._proc = subprocess.Popen(
+                self._proc = subprocess.Popen(  # own session: the terminal's Ctrl-C reaches it via stop()
                     argv, cwd=self.workdir, env=self._environ, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                )
+                )  # fmt: skip
             except OSError as exc:
                 raise TerraformError(FailureKind.CONFIG, f"cannot run {argv[0]}: {exc}", command) from exc
             self._idle.clear()
             self._interrupt, self._term_at, self._killed = None, None, False
+        proc, started = self._proc, self.on_start
         try:
-            if self.on_start is not None:
-                self.on_start(self._proc.pid)
-            result = self._pump(self._proc, capture, on_event)
+            try:
+                if started is not None:
+                    started(proc.pid)
+            finally:  # whatever the callback does, Terraform's output must be read to its end
+                result = self._pump(proc, capture, on_event)
         finally:
             with self._lock:
                 why = self._interrupt[1] if self._interrupt else None
@@ -236,124 +208,107 @@ class Terraform:
             raise result.error
         if why is not None:
             limit = f"after {self.timeout:g}s" if why is FailureKind.TIMEOUT else "by the hub"
-            raise TerraformError(why, f"{command} was interrupted {limit}", command=command,
-                                 exit_code=result.exit_code, diagnostics=result.diagnostics)
+            message = f"{command} was interrupted {limit}"
+            raise TerraformError(why, message, command, result.exit_code, result.diagnostics)
         if result.exit_code not in ok:
             self._fail(args, result)
         return result
 
     def _pump(self, proc: subprocess.Popen[bytes], capture: bool, on_event: _OnEvent | None) -> _Run:
         """Read both pipes line by line until the process ends, watching the clock and stop()."""
-        result = _Run(exit_code=-1)
-        deadline = time.monotonic() + self.timeout
-        sel = selectors.DefaultSelector()
         assert proc.stdout is not None and proc.stderr is not None
-        for pipe, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
-            os.set_blocking(pipe.fileno(), False)
-            decoder = codecs.getincrementaldecoder("utf-8")("replace")
-            sel.register(pipe, selectors.EVENT_READ, (name, decoder, [""]))
+        result, deadline = _Run(exit_code=-1), time.monotonic() + self.timeout
+        streams = {proc.stdout.fileno(): ("stdout", Lines()), proc.stderr.fileno(): ("stderr", Lines())}
+        sel = selectors.DefaultSelector()
+        for fd in streams:
+            sel.register(fd, selectors.EVENT_READ)
         exited_at: float | None = None
-        leftovers = False
-        while sel.get_map():
-            try:
-                ready = sel.select(timeout=0.2)
-            except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
-                with self._lock:
-                    self._stopped = True
-                    self._send_interrupt(FailureKind.INTERRUPTED)
-                ready = []
-            for key, _ in ready:
-                name, decoder, pending = key.data
+        while sel.get_map() and (exited_at is None or time.monotonic() - exited_at < 5):
+            for key, _ in self._select(sel):
+                name, lines = streams[key.fd]
                 chunk = os.read(key.fd, 65536)
-                text = pending[0] + decoder.decode(chunk, final=not chunk)
-                *lines, pending[0] = text.split("\n")
                 if not chunk:
-                    lines, pending[0] = ([*lines, pending[0]] if pending[0] else lines), ""
-                    sel.unregister(key.fileobj)
-                for line in lines:
+                    sel.unregister(key.fd)
+                for line in lines.feed(chunk):
                     try:
-                        self._line(name, line.rstrip("\r"), result, capture, on_event)
+                        self._line(name, line, result, capture, on_event)
                     except Exception as exc:  # a callback failed: let Terraform finish, then raise it
                         result.error = result.error or exc
-            now = time.monotonic()
-            with self._lock:
-                if now >= deadline:
-                    self._send_interrupt(FailureKind.TIMEOUT)
-                self._escalate(now)
-                if exited_at is None and proc.poll() is not None:
-                    exited_at = now
-            if exited_at is not None and now - exited_at > 5:  # a leftover child keeps the pipes open
-                leftovers = True
-                break
+            if self._tick(proc, deadline) and exited_at is None:
+                exited_at = time.monotonic()
+        leftovers = bool(sel.get_map())  # Terraform exited 5 s ago; a child of its still holds the pipes
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
-        while True:
-            with self._lock:
-                self._escalate(time.monotonic())
-                if proc.poll() is not None:
-                    break
+        while not self._tick(proc, deadline):
             time.sleep(0.1)
         if self._interrupt is not None or leftovers:  # plugins Terraform could not stop
             _killpg(proc.pid, signal.SIGKILL)
         result.exit_code = proc.returncode
         return result
 
+    def _select(self, sel: selectors.BaseSelector) -> list[tuple[selectors.SelectorKey, int]]:
+        try:
+            return sel.select(timeout=0.2)
+        except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
+            with self._lock:
+                self._stopped = True
+                self._send_interrupt(FailureKind.INTERRUPTED)
+            return []
+
+    def _tick(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+        """Enforce the timeout and the signal ladder; True once the process has exited."""
+        with self._lock:
+            if time.monotonic() >= deadline:
+                self._send_interrupt(FailureKind.TIMEOUT)
+            self._escalate(time.monotonic())
+            return proc.poll() is not None
+
     def _line(self, stream: str, line: str, result: _Run, capture: bool, on_event: _OnEvent | None) -> None:
+        """One line of output: to the log (a JSON event as its human message), kept if needed."""
+        event = tfjson.parse_event(line) if on_event is not None and stream == "stdout" else None
         if stream == "stderr":
             result.stderr.append(line)
-            self._write(line)
         elif capture:
             result.stdout.append(line)
-        elif on_event is not None and line.startswith("{"):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                self._write(line)
-                return
-            if self._json_sink is not None:
-                self._json_sink(self._redact(json.dumps(tfjson.mask_sensitive(event))))
-            if event.get("type") == "diagnostic" and isinstance(event.get("diagnostic"), dict):
-                result.diagnostics.append(event["diagnostic"])
-            for human in tfjson.human_lines(event):
-                self._write(human)
-            on_event(event)
-        else:
-            self._write(line)
+            return
+        if event is None:
+            self._log.line(line)
+            return
+        self._log.event(event)
+        if event.get("type") == "diagnostic" and isinstance(event.get("diagnostic"), dict):
+            result.diagnostics.append(event["diagnostic"])
+        assert on_event is not None
+        on_event(event)
 
     def _fail(self, args: Sequence[str], result: _Run) -> None:
-        stderr = "\n".join(result.stderr)
-        diags = [self._redact_diag(d) for d in result.diagnostics + parse_text_diagnostics(stderr)]
-        kind, first = classify(diags, self._redact(strip_ansi(stderr)))
+        redact, stderr = self._log.redact, "\n".join(result.stderr)
+        diags = [redact.data(d) for d in result.diagnostics + parse_text_diagnostics(stderr)]
+        kind, first = classify(diags, redact(strip_ansi(stderr)))
         info = parse_lock_info(str(first.get("detail", ""))) if first and kind is FailureKind.LOCKED else None
         raise TerraformError(
-            kind, message_of(first, self._redact(stderr)), command=shlex.join([self.env.binary.name, *args]),
+            kind, message_of(first, redact(stderr)), shlex.join([self.env.binary.name, *args]),
             exit_code=result.exit_code, diagnostics=diags, lock_info=info,
-        )
-
-    def _redact_diag(self, diag: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(self._redact(json.dumps(diag)))  # type: ignore[no-any-return]
-
-    def _write(self, line: str) -> None:
-        self._log_sink(self._redact(strip_ansi(line)))
+        )  # fmt: skip
 
     # -- signals (called with self._lock held) ----------------------------------------------------
     def _send_interrupt(self, why: FailureKind) -> None:
         if self._proc is None or self._interrupt is not None or self._proc.poll() is not None:
             return
         self._interrupt = (time.monotonic(), why)
-        self._write(f"[mchub] {why.value}: SIGINT to terraform (pid {self._proc.pid}), grace {self.grace:g}s")
-        _killpg(self._proc.pid, signal.SIGINT)
+        pid = self._proc.pid
+        self._log.line(f"[mchub] {why.value}: SIGINT to terraform (pid {pid}), grace {self.grace:g}s")
+        _killpg(pid, signal.SIGINT)
 
     def _escalate(self, now: float) -> None:
         if self._proc is None or self._interrupt is None or self._proc.poll() is not None:
             return
         if self._term_at is None and now - self._interrupt[0] >= self.grace:
-            self._write(f"[mchub] terraform did not exit {self.grace:g}s after SIGINT: sending SIGTERM")
+            self._log.line(f"[mchub] terraform did not exit {self.grace:g}s after SIGINT: sending SIGTERM")
             self._term_at = now
             _killpg(self._proc.pid, signal.SIGTERM)
         elif self._term_at is not None and not self._killed and now - self._term_at >= min(self.grace, 5.0):
-            self._write("[mchub] terraform ignored SIGTERM: sending SIGKILL")
+            self._log.line("[mchub] terraform ignored SIGTERM: sending SIGKILL")
             self._killed = True
             _killpg(self._proc.pid, signal.SIGKILL)
 
@@ -363,16 +318,3 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _sink(target: Callable[[str], None] | IO[str]) -> Callable[[str], None]:
-    if callable(target):
-        return target
-    lock = threading.Lock()
-
-    def write(line: str) -> None:
-        with lock:
-            target.write(line + "\n")
-            target.flush()
-
-    return write

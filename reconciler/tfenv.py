@@ -8,7 +8,6 @@ secrets through `extra`), and `Redactor` hides those secrets in logs and error m
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -68,7 +67,8 @@ def find_terraform(configured: str | os.PathLike[str] | None = None) -> Path:
         return real
     raise TerraformError(
         FailureKind.CONFIG,
-        "no Terraform binary found; tried " + ", ".join(tried)
+        "no Terraform binary found; tried "
+        + ", ".join(tried)
         + ". Install Terraform >= 1.0 or OpenTofu, or set the terraform binary in the settings.",
     )
 
@@ -138,17 +138,3 @@ def _clouds_yaml_secrets(path: Path | None, cloud: str | None) -> list[str]:
     except (OSError, ValueError, AttributeError, yaml.YAMLError):
         return []
     return [str(auth[k]) for k in _SECRET_KEYS if isinstance(auth, dict) and auth.get(k)]
-
-
-class Redactor:
-    """Replaces every secret (and its JSON-escaped form) by `***`."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        forms = {s for s in secrets if s} | {json.dumps(s)[1:-1] for s in secrets if s}
-        self._forms = sorted(forms, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._forms:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text

@@ -8,6 +8,7 @@ are the same in both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,17 @@ def diagnostic_lines(diag: Mapping[str, Any]) -> list[str]:
     if diag.get("detail"):
         lines += ["", *str(diag["detail"]).rstrip("\n").split("\n")]
     return lines
+
+
+def parse_event(line: str) -> Event | None:
+    """A line of a `-json` run as an event; None for anything else (plain text Terraform prints)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def human_lines(event: Event) -> list[str]:

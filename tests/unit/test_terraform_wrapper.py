@@ -29,6 +29,7 @@ from reconciler.terraform import (
     lock_is_held,
     terraform_version,
 )
+from reconciler.tflog import Redactor
 
 DATA = Path(__file__).parent / "data"
 PYPI = tfenv.pypi_terraform()
@@ -282,7 +283,7 @@ def test_force_unlock_removes_only_a_stale_lock(tmp_path: Path, binary: Path) ->
     assert lock_info(run.workdir) is not None
     run.tf.force_unlock("0c0ffee0-0000-4000-8000-000000000001")
     assert lock_info(run.workdir) is None
-    assert "[mchub] removed stale lock info 0c0ffee0-0000-4000-8000-000000000001" in run.text
+    assert "[mchub] released lock 0c0ffee0-0000-4000-8000-000000000001" in run.text
 
 
 def later(seconds: float, action: object) -> threading.Timer:
@@ -669,5 +670,5 @@ def test_clouds_yaml_secrets_are_redacted_too(tmp_path: Path) -> None:
     clouds.write_text("clouds:\n  sandbox:\n    auth:\n      username: u\n      password: yaml-pass\n")
     env = TerraformEnv(binary=Path("/x/terraform"), clouds_yaml=clouds, cloud="sandbox")
     assert env.secrets() == ["yaml-pass"]
-    redact = tfenv.Redactor(["yaml-pass", 'quo"te'])
+    redact = Redactor(["yaml-pass", 'quo"te'])
     assert redact('{"a": "yaml-pass", "b": "quo\\"te"} quo"te') == '{"a": "***", "b": "***"} ***'
