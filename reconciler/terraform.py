@@ -104,6 +104,7 @@ class Terraform:
         self._killed = False
         self._idle = threading.Event()
         self._idle.set()
+        self._runner: int | None = None  # the thread running the current call
         self.on_start: Callable[[int], None] | None = None  # told each new Terraform pid (run records)
 
     # -- the reconciler's steps -------------------------------------------------------------------
@@ -156,11 +157,13 @@ class Terraform:
         self._fail(["force-unlock", "-force", lock_id], result)
 
     def stop(self, wait: bool = True) -> None:
-        """Interrupt the running command (it raises INTERRUPTED) and refuse new ones."""
+        """Interrupt the running command (it raises INTERRUPTED) and refuse new ones; with `wait`,
+        return once Terraform has exited (at once if called from a callback of the running call)."""
         with self._lock:
             self._stopped = True
             self._send_interrupt(FailureKind.INTERRUPTED)
-        if wait:
+            caller_runs_it = self._runner == threading.get_ident()
+        if wait and not caller_runs_it:
             self._idle.wait()
 
     # -- running one process ----------------------------------------------------------------------
@@ -191,6 +194,7 @@ class Terraform:
             except OSError as exc:
                 raise TerraformError(FailureKind.CONFIG, f"cannot run {argv[0]}: {exc}", command) from exc
             self._idle.clear()
+            self._runner = threading.get_ident()
             self._interrupt, self._term_at, self._killed = None, None, False
         proc, started = self._proc, self.on_start
         try:
@@ -202,7 +206,7 @@ class Terraform:
         finally:
             with self._lock:
                 why = self._interrupt[1] if self._interrupt else None
-                self._proc = None
+                self._proc, self._runner = None, None
                 self._idle.set()
         if result.error is not None:
             raise result.error

@@ -505,6 +505,20 @@ def test_fake_timeout(tmp_path: Path) -> None:
     assert caught.value.kind is FailureKind.TIMEOUT
 
 
+def test_stop_from_a_progress_callback_does_not_deadlock(tmp_path: Path) -> None:
+    event = {
+        "type": "apply_start",
+        "@message": "x: Creating...",
+        "hook": {"resource": {"addr": "x"}, "action": "create"},
+    }
+    announce = f"print({json.dumps(json.dumps(event))}, flush=True)"  # once its SIGINT handler is set
+    body = GRACEFUL.replace('print("working", flush=True)', announce)
+    run = fake_run(tmp_path, body, grace=5)
+    with pytest.raises(TerraformError) as caught:
+        run.tf.apply(tmp_path / "p.tfplan", on_progress=lambda *c: run.tf.stop())
+    assert caught.value.kind is FailureKind.INTERRUPTED and "got SIGINT - saving state" in run.log
+
+
 def test_stop_when_idle_refuses_the_next_call(tmp_path: Path) -> None:
     run = fake_run(tmp_path, "print('should not run')")
     run.tf.stop()
