@@ -1,0 +1,188 @@
+"""Test doubles for the web view: a catalog with fixed figures (the sandbox's seed), status records
+written the way the reconciler writes them, and a stand-in reconciler that walks a spec through
+pending -> plan_running -> build_running -> build_success without Terraform."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler import runs
+from reconciler.spec import SpecError, load_spec, spec_digest
+from reconciler.status import Phase, PlanInfo, Reason, ResourceProgress, Status, read_status, write_status
+
+FLAVORS = [
+    {"name": "p1-1.5gb", "vcpus": 1, "ram": 1536, "disk": 0, "roles": []},
+    {"name": "p2-3gb", "vcpus": 2, "ram": 3072, "disk": 0, "roles": ["login", "node"]},
+    {"name": "p4-6gb", "vcpus": 4, "ram": 6144, "disk": 0, "roles": ["mgmt", "login", "node"]},
+    {"name": "p8-12gb", "vcpus": 8, "ram": 12288, "disk": 0, "roles": ["mgmt", "login", "node"]},
+    {"name": "c4-15gb-83", "vcpus": 4, "ram": 15360, "disk": 83, "roles": ["mgmt", "login", "node"]},
+]
+LIMITS = {"instances": 20, "cores": 64, "ram": 131072, "volumes": 20, "gigabytes": 2000, "floating_ips": 4}
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI test@example.org"
+
+
+class FakeCatalog:
+    """Fixed figures; `in_use` can be changed by a test. Records the questions asked."""
+
+    def __init__(self, in_use: dict[str, int] | None = None, error: str | None = None) -> None:
+        self.in_use = dict.fromkeys(LIMITS, 0) | (in_use or {})
+        self.error = error
+        self.calls: list[tuple[str | None, str | None]] = []
+
+    def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]:
+        self.calls.append((cloud_name, cluster))
+        quotas = {k: {"limit": v, "in_use": self.in_use[k], "remaining": v - self.in_use[k], "cluster_usage": 0}
+                  for k, v in LIMITS.items()}  # fmt: skip
+        by_role = {r: [f["name"] for f in FLAVORS if r in f["roles"]] for r in ("mgmt", "login", "node")}
+        return {"cloud": cloud_name or "sandbox", "cluster": cluster, "fetched_at": "2026-11-27T12:00:00Z",
+                "age_seconds": 3.0, "stale": False, "error": self.error, "quotas": quotas,
+                "flavors": [dict(f, boot_volume_gb=10) for f in FLAVORS], "flavors_by_role": by_role,
+                "images": ["Rocky-9", "AlmaLinux-9", "Ubuntu-22.04"],
+                "networks": [{"name": "public", "external": True}]}  # fmt: skip
+
+
+def spec_dict(name: str = "alpha", **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "cluster_name": name,
+        "domain": "sandbox.localdomain",
+        "image": "Rocky-9",
+        "nb_users": 5,
+        "instances": {
+            "mgmt": {"type": "p4-6gb", "tags": ["puppet", "mgmt", "nfs"], "count": 1},
+            "login": {"type": "p2-3gb", "tags": ["login", "public", "proxy"], "count": 1},
+            "node": {"type": "p2-3gb", "tags": ["node"], "count": 2},
+        },
+        "volumes": {"nfs": {"home": {"size": 100}, "project": {"size": 50}, "scratch": {"size": 50}}},
+        "public_keys": [KEY],
+    }
+    data.update(changes)
+    return data
+
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+
+
+def addresses(spec_data: dict[str, Any]) -> list[str]:
+    out = []
+    for prefix, inst in spec_data["instances"].items():
+        for i in range(1, inst["count"] + 1):
+            host = f"{prefix}{i}"
+            out.append(f'module.openstack.openstack_compute_instance_v2.instances["{host}"]')
+            for tag in inst["tags"]:
+                for vol in spec_data.get("volumes", {}).get(tag, {}):
+                    out.append(f'module.openstack.openstack_blockstorage_volume_v3.volumes["{host}-{tag}-{vol}"]')
+    return out
+
+
+def outputs(spec_data: dict[str, Any]) -> dict[str, Any]:
+    public = {}
+    n = 10
+    for prefix, inst in spec_data["instances"].items():
+        for i in range(1, inst["count"] + 1):
+            n += 1
+            if "public" in inst["tags"]:
+                public[f"{prefix}{i}"] = {"public_ip": f"198.51.100.{n}", "local_ip": f"10.0.0.{n}",
+                                          "prefix": prefix, "tags": inst["tags"]}  # fmt: skip
+    return {"public_ip": {h: v["public_ip"] for h, v in public.items()}, "public_instances": public,
+            "cluster_name": spec_data["cluster_name"], "domain": spec_data["domain"],
+            "accounts": {"guests": {"usernames": "user[1-5]", "password": "(hidden)"}}}  # fmt: skip
+
+
+def write_phase(clusters: Path, name: str, phase: str, spec_data: dict[str, Any] | None = None,
+                message: str = "", when: dt.datetime | None = None, done: int | None = None) -> Status:  # fmt: skip
+    """A status as the reconciler would have written it at that phase."""
+    now = when or dt.datetime.now(dt.UTC)
+    data = spec_data or spec_dict(name)
+    status = read_status(clusters, name) or Status(name=name)
+    addrs = addresses(data)
+    run_id = runs.new_run_id(now, "apply")
+    if phase == "pending":
+        status = Status(name=name, updated_at=now)
+    elif phase in ("plan_running", "build_running", "destroy_running"):
+        status = status.started(now, Phase(phase), Reason.NEW_SPEC, run_id, "h1")
+        upto = len(addrs) // 2 if done is None else done
+        progress = {a: ResourceProgress(action="create", state="done" if i < upto else (
+            "running" if i == upto else "queued")) for i, a in enumerate(addrs)}  # fmt: skip
+        if phase != "plan_running":
+            status = status.progressed(now, progress)
+        _record(clusters, name, run_id, now, "running", phase)
+    elif phase == "build_success":
+        progress = {a: ResourceProgress(action="create", state="done") for a in addrs}
+        status = status.applied(now, "h1", outputs(data), addrs, message=message).progressed(now, progress)
+    elif phase in ("build_error", "plan_error", "destroy_error"):
+        status = status.failed(now, Phase(phase), Reason.QUOTA_EXCEEDED, message or "Quota exceeded for cores",
+                               now + dt.timedelta(minutes=2))  # fmt: skip
+        status = status._to(now, run_id=run_id)
+        _record(clusters, name, run_id, now, "failed", phase)
+        log = runs.open_log(clusters, name, run_id)
+        log.write("terraform apply\nError: Quota exceeded for cores: Requested 8, but already used 60 of 64\n")
+        log.close()
+    elif phase == "awaiting_approval":
+        plan = PlanInfo(id="plan-1234", spec_hash="h1", add=len(addrs), created_at=now)
+        status = status.planned(now, plan)
+    elif phase == "invalid":
+        status = status.invalid(now, "h1", message or "instances.node.count: must be at least 0")
+    elif phase == "destroyed":
+        status = status.destroyed(now, Reason.DESTROYED, "h1")
+    else:
+        raise ValueError(phase)
+    write_status(clusters, status)
+    return status
+
+
+def _record(clusters: Path, name: str, run_id: str, now: dt.datetime, result: str, phase: str) -> None:
+    record = runs.RunRecord(id=run_id, cluster=name, action="destroy" if "destroy" in phase else "apply",
+                            reason="new_spec", spec_hash="h1", started_at=now, hub_pid=1,
+                            result=result, finished_at=None if result == "running" else now,  # type: ignore[arg-type]
+                            summary="+9 ~0 -0")  # fmt: skip
+    runs.write_record(clusters, record)
+
+
+class FakeReconciler:
+    """Watches specs/ and plays each new or changed spec through the phases a build goes through,
+    `step` seconds apart, writing status.json like the real reconciler (no Terraform, no cloud)."""
+
+    def __init__(self, specs: Path, clusters: Path, step: float = 0.6) -> None:
+        self.specs, self.clusters, self.step = specs, clusters, step
+        self.stop = threading.Event()
+        self.seen: dict[str, str] = {}
+        self.thread = threading.Thread(target=self.run, name="fake-reconciler", daemon=True)
+
+    def start(self) -> FakeReconciler:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            for path in sorted(self.specs.glob("*.yaml")):
+                try:
+                    spec = load_spec(path)
+                except (SpecError, OSError):
+                    continue
+                digest = spec_digest(spec)
+                if self.seen.get(spec.cluster_name) == digest:
+                    continue
+                self.seen[spec.cluster_name] = digest
+                self.play(spec.cluster_name, spec.canonical(), spec.ensure == "absent")
+
+    def play(self, name: str, data: dict[str, Any], destroy: bool) -> None:
+        if destroy:
+            write_phase(self.clusters, name, "destroy_running", data, done=0)
+            time.sleep(self.step)
+            write_phase(self.clusters, name, "destroyed", data)
+            return
+        write_phase(self.clusters, name, "plan_running", data)
+        time.sleep(self.step)
+        total = len(addresses(data))
+        for done in range(0, total, max(total // 3, 1)):
+            write_phase(self.clusters, name, "build_running", data, done=done)
+            time.sleep(self.step)
+        write_phase(self.clusters, name, "build_success", data)

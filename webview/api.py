@@ -1,0 +1,235 @@
+"""The JSON API beside the pages: specs in and out, status (with ETag / 304 for cheap polling), run
+logs, approvals and the catalog. Spec errors become 422 with field paths (see app.py's handler)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any
+
+import yaml
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from reconciler import approvals, runs
+from reconciler.spec import ClusterSpec, FieldError, SpecError, parse_spec
+from reconciler.status import Phase
+from webview import csrf, present, specstore
+from webview.context import Web, cluster_name
+
+RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$")
+JSON_CACHE_LIMIT = 4096
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") in (wanted, "*") for tag in header.split(","))
+
+
+def not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def json_bytes(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code)
+
+
+class Api:
+    def __init__(self, web: Web) -> None:
+        self.web = web
+        self._status_bodies: dict[tuple[str, str], bytes] = {}
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        return json_bytes({"status": "ok"})
+
+    async def list_clusters(self, request: Request) -> Response:
+        etag, clusters = self.web.files.clusters()
+        if if_none_match(request, etag):
+            return not_modified(etag)
+        items = []
+        for c in clusters:
+            s = c.status
+            items.append({"name": c.name, "status": c.phase, "reason": s.reason.value if s else "new_spec",
+                          "message": s.message if s else "", "ensure": c.ensure,
+                          "spec": "valid" if c.spec and c.spec.spec else ("invalid" if c.spec else "missing"),
+                          "counts": present.progress_counts(s), "orphaned": bool(s and s.orphaned),
+                          "drift": bool(s and s.drift.detected),
+                          "last_change": present.timestamp(c.last_change)})  # fmt: skip
+        return json_bytes({"clusters": items}, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+    async def get_cluster(self, request: Request) -> Response:
+        name = cluster_name(request)
+        cluster = self.web.files.cluster(name)
+        if cluster is None:
+            return error(404, f'no cluster named "{name}"')
+        spec_file = cluster.spec
+        spec = spec_file.spec if spec_file else None
+        return json_bytes({
+            "name": name,
+            "spec": present.public_spec(spec) if spec else None,
+            "spec_valid": spec is not None,
+            "spec_errors": [e.model_dump() for e in spec_file.errors] if spec_file else [],
+            "spec_yaml": present.redact_spec_text(spec_file.text, spec) if spec_file else None,
+            "status": present.status_json(name, cluster.status),
+        })  # fmt: skip
+
+    async def status(self, request: Request) -> Response:
+        name = cluster_name(request)
+        etag, status = self.web.files.status(name)
+        if status is None and self.web.files.spec(name) is None:
+            return error(404, f'no cluster named "{name}"')
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if if_none_match(request, etag):
+            return not_modified(etag)
+        key = (name, etag)
+        body = self._status_bodies.get(key)
+        if body is None:
+            body = json.dumps(present.status_json(name, status), separators=(",", ":")).encode()
+            if len(self._status_bodies) > JSON_CACHE_LIMIT:
+                self._status_bodies.clear()
+            self._status_bodies[key] = body
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def logs(self, request: Request) -> Response:
+        name = cluster_name(request)
+        if self.web.files.cluster(name) is None:
+            return error(404, f'no cluster named "{name}"')
+        clusters = self.web.settings.clusters_dir
+        records = runs.list_records(clusters, name)
+        run_id = request.query_params.get("run") or (records[0].id if records else None)
+        if run_id is not None and not RUN_ID_RE.match(run_id):
+            return error(400, "run must be a run id as listed in `runs`")
+        try:
+            tail = max(1, min(int(request.query_params.get("tail", "200")), 5000))
+        except ValueError:
+            return error(400, "tail must be a whole number of lines")
+        text = present.log_tail(runs.log_path(clusters, name, run_id), tail, 1024 * 1024) if run_id else ""
+        return json_bytes({"name": name, "runs": [r.model_dump(mode="json") for r in records],
+                           "run": run_id, "log": text})  # fmt: skip
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text: clusters per phase, with drift, orphaned, failing."""
+        _, clusters = self.web.files.clusters()
+        phases = dict.fromkeys((p.value for p in Phase), 0)
+        drift = orphaned = failing = 0
+        for c in clusters:
+            phases[c.phase] = phases.get(c.phase, 0) + 1
+            drift += bool(c.status and c.status.drift.detected)
+            orphaned += bool(c.status and c.status.orphaned)
+            failing += bool(c.status and c.status.failures)
+        lines = ["# HELP mchub_clusters Clusters by phase.", "# TYPE mchub_clusters gauge"]
+        lines += [f'mchub_clusters{{phase="{p}"}} {n}' for p, n in phases.items()]
+        for metric, value, help_text in (("mchub_clusters_drifted", drift, "Clusters with drift detected."),
+                                         ("mchub_clusters_orphaned", orphaned, "Clusters whose spec is gone."),
+                                         ("mchub_clusters_failing", failing, "Clusters whose last attempt failed.")):
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric} {value}"]
+        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    async def resources(self, request: Request) -> Response:
+        cloud = request.query_params.get("cloud") or None
+        cluster = request.query_params.get("cluster") or None
+        if cluster is not None and not specstore.CLUSTER_NAME_RE.fullmatch(cluster):
+            return error(400, str(specstore.BadName(cluster)))
+        if cloud is not None and cloud not in self.web.settings.clouds:
+            return error(400, f'cloud "{cloud}" is not configured; choose one of {", ".join(sorted(self.web.settings.clouds))}')
+        data = await self.web.payload(cloud, cluster)
+        body = json.dumps(data, separators=(",", ":")).encode()
+        etag = f'W/"r-{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]}"'
+        if if_none_match(request, etag):
+            return not_modified(etag)
+        return Response(body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _guard(self, request: Request) -> None:
+        if not csrf.api_write_allowed(request, self.web.auth.secret_key):
+            raise HTTPException(403, "a change needs Authorization: Bearer <token>, an X-CSRF-Token header, "
+                                     "or a same-origin request with Content-Type: application/json")  # fmt: skip
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpecError([FieldError(path="", message="the body is not UTF-8 text")]) from None
+        if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+            try:
+                if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text)):
+                    raise SpecError([FieldError(path="", message="YAML anchors and aliases are not accepted")])
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise SpecError([FieldError(path="", message=f"invalid YAML: {exc}")]) from None
+        else:
+            try:
+                data = json.loads(text) if text.strip() else {}
+            except ValueError as exc:
+                raise SpecError([FieldError(path="", message=f"invalid JSON: {exc}")]) from None
+        if not isinstance(data, dict):
+            raise SpecError([FieldError(path="", message="the body must be a spec: a mapping of fields")])
+        return data
+
+    async def _write(self, spec: ClusterSpec, request: Request, verb: str) -> None:
+        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), verb)
+
+    async def create_cluster(self, request: Request) -> Response:
+        self._guard(request)
+        data = await self._body(request)
+        spec = parse_spec(data)
+        if self.web.files.spec(spec.cluster_name) is not None:
+            return error(409, f'a cluster named "{spec.cluster_name}" exists; PUT /api/clusters/{spec.cluster_name} changes it')
+        await self._write(spec, request, "Create")
+        url = f"/api/clusters/{spec.cluster_name}"
+        return json_bytes({"name": spec.cluster_name, "spec": present.public_spec(spec), "url": url},
+                          status_code=201, headers={"Location": url})  # fmt: skip
+
+    async def put_cluster(self, request: Request) -> Response:
+        name = cluster_name(request)
+        self._guard(request)
+        data = await self._body(request)
+        data.setdefault("cluster_name", name)
+        if data["cluster_name"] != name:
+            raise SpecError([FieldError(path="cluster_name", message=f'must be "{name}", the name in the URL')])
+        existing = self.web.files.spec(name)
+        if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
+            data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
+        spec = parse_spec(data)
+        await self._write(spec, request, "Update" if existing else "Create")
+        return json_bytes({"name": name, "spec": present.public_spec(spec)}, status_code=200 if existing else 201)
+
+    async def delete_cluster(self, request: Request) -> Response:
+        name = cluster_name(request)
+        self._guard(request)
+        if self.web.files.spec(name) is None:
+            return error(404, f'no spec named "{name}"')
+        await run_in_threadpool(specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request))
+        return json_bytes({"name": name, "ensure": "absent",
+                           "message": "the reconciler will destroy the cluster"}, status_code=202)  # fmt: skip
+
+    async def approve(self, request: Request) -> Response:
+        name = cluster_name(request)
+        self._guard(request)
+        data = await self._body(request)
+        status = self.web.files.status(name)[1]
+        if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
+            return error(409, f'cluster "{name}" has no plan awaiting approval')
+        plan_id = data.get("plan_id") or status.plan.id
+        if plan_id != status.plan.id:
+            return error(409, f"plan {plan_id} is no longer current; the plan awaiting approval is {status.plan.id}")
+        by = self.web.user(request)
+        await run_in_threadpool(approvals.approve, self.web.settings.specs_dir, name, plan_id, by, dt.datetime.now(dt.UTC))
+        return json_bytes({"name": name, "plan_id": plan_id, "approved_by": by}, status_code=202)

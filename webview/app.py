@@ -1,0 +1,144 @@
+"""The web view, declared: `create_app(settings, catalog, auth)` returns one Starlette app with its
+routes, middleware (security headers, access), exception handlers and a body size limit. It reads
+specs, status and the catalog, and writes nothing but specs (and approvals)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.settings import Settings
+from reconciler.spec import SpecError
+from webview import forms
+from webview.api import Api
+from webview.auth import AuthConfig, AuthMiddleware
+from webview.context import HERE, Web, make_templates
+from webview.pages import FORM_STATE, Pages
+from webview.state import CatalogLike, Files
+
+log = logging.getLogger("mchub.webview")
+MAX_BODY = 256 * 1024
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                 b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]  # fmt: skip
+
+
+class SecurityHeaders:
+    """Adds a strict Content-Security-Policy (no inline script or style) and friends to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class Errors:
+    """The exception handlers: JSON for `/api/`, pages for people."""
+
+    def __init__(self, web: Web, pages: Pages) -> None:
+        self.web, self.pages = web, pages
+
+    async def spec_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SpecError)
+        view = request.scope.get(FORM_STATE)
+        if request.url.path.startswith("/api/") or not isinstance(view, forms.FormView):
+            return JSONResponse({"error": "the spec is not valid", "errors": [e.model_dump() for e in exc.errors]},
+                                status_code=422)  # fmt: skip
+        name = view.values["cluster_name"] if view.editing else None
+        return await self.pages.form_page(request, forms.with_errors(view, exc.errors), name, status_code=422)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers or {})
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=headers)
+        if request.url.path.startswith("/api/") or request.url.path.startswith("/partials/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+        return self.web.render(request, "error.html", {"code": exc.status_code, "detail": exc.detail},
+                               status_code=exc.status_code, headers=headers)  # fmt: skip
+
+
+def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None = None) -> Starlette:
+    auth = auth or AuthConfig()
+    templates = make_templates()
+    templates.env.globals["static_version"] = _static_version()
+    web = Web(settings, catalog, auth, Files(settings.specs_dir, settings.clusters_dir), templates)
+    pages, api = Pages(web), Api(web)
+    errors = Errors(web, pages)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        settings.specs_dir.mkdir(parents=True, exist_ok=True)
+        log.info("web view: specs in %s, clusters in %s, access: %s", settings.specs_dir,
+                 settings.clusters_dir, auth.mode)  # fmt: skip
+        yield {}
+
+    routes = [
+        Route("/", pages.dashboard, name="dashboard"),
+        Route("/healthz", api.healthz),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/clusters/new", pages.new_form, methods=["GET"]),
+        Route("/clusters/new", pages.create, methods=["POST"]),
+        Route("/clusters/{name}", pages.cluster_page, name="cluster"),
+        Route("/clusters/{name}/edit", pages.edit_form, methods=["GET"]),
+        Route("/clusters/{name}/edit", pages.update, methods=["POST"]),
+        Route("/clusters/{name}/destroy", pages.destroy, methods=["POST"]),
+        Route("/clusters/{name}/approve", pages.approve, methods=["POST"]),
+        Route("/clusters/{name}/password", pages.password, methods=["POST"]),
+        Route("/clusters/{name}/runs/{run_id}/log", pages.run_log),
+        Route("/partials/dashboard", pages.dashboard_partial),
+        Route("/partials/clusters/{name}", pages.cluster_partial),
+        Route("/api/clusters", api.list_clusters, methods=["GET"]),
+        Route("/api/clusters", api.create_cluster, methods=["POST"]),
+        Route("/api/clusters/{name}", api.get_cluster, methods=["GET"]),
+        Route("/api/clusters/{name}", api.put_cluster, methods=["PUT"]),
+        Route("/api/clusters/{name}", api.delete_cluster, methods=["DELETE"]),
+        Route("/api/clusters/{name}/status", api.status),
+        Route("/api/clusters/{name}/logs", api.logs),
+        Route("/api/clusters/{name}/approve", api.approve, methods=["POST"]),
+        Route("/api/resources", api.resources),
+        Route("/metrics", api.metrics),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
+        exception_handlers={SpecError: errors.spec_error, HTTPException: errors.http_error},
+        lifespan=lifespan,
+        max_body_size=MAX_BODY,
+    )
+
+
+def _static_version() -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted((HERE / "static").glob("*")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]

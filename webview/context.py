@@ -1,0 +1,85 @@
+"""What every endpoint needs, passed in once by `create_app`: settings, the catalog, access rules, the
+file readers and the templates. Plus the small request helpers pages and API share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from reconciler.settings import Settings
+from webview import csrf, present
+from webview.auth import AuthConfig
+from webview.specstore import BadName, checked_name
+from webview.state import CatalogLike, Files
+
+log = logging.getLogger("mchub.webview")
+HERE = Path(__file__).parent
+
+
+def make_templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(phase_label=present.phase_label, phase_tone=present.phase_tone,
+                       timestamp=present.timestamp, short_time=present.short_time)  # fmt: skip
+    env.globals.update(is_running=present.is_running, is_error=present.is_error)
+    return Jinja2Templates(env=env)
+
+
+@dataclass
+class Web:
+    settings: Settings
+    catalog: CatalogLike
+    auth: AuthConfig
+    files: Files
+    templates: Jinja2Templates
+
+    def user(self, request: Request) -> str:
+        return str(request.scope.get("mchub.user") or "local user")
+
+    async def payload(self, cloud: str | None, cluster: str | None = None) -> dict[str, Any]:
+        """The catalog's figures; a catalog that fails still gives a page (with the error shown)."""
+        try:
+            return await run_in_threadpool(self.catalog.payload, cloud, cluster, self.settings.clusters_dir)
+        except Exception as exc:  # the catalog's own errors, or a bug in it: show, do not crash
+            if getattr(exc, "kind", None) == "request":
+                raise HTTPException(400, str(exc)) from None
+            log.warning("catalog failed: %s", exc)
+            return {"cloud": cloud or self.settings.default_cloud, "error": str(exc), "stale": True,
+                    "quotas": {}, "flavors": [], "images": [], "networks": []}  # fmt: skip
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200,
+               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
+        base = {"user": self.user(request), "auth_mode": self.auth.mode,
+                "csrf_token": csrf.token_for(request, self.auth.secret_key), "clouds": sorted(self.settings.clouds)}  # fmt: skip
+        response = self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code,
+                                                   headers=headers)  # fmt: skip
+        csrf.set_cookie_if_new(request, response)
+        return response
+
+    def check_form(self, request: Request, submitted: Any) -> None:
+        if not csrf.valid(request, self.auth.secret_key, submitted if isinstance(submitted, str) else None):
+            raise HTTPException(403, "The form expired or came from another site: reload the page and try again.")
+
+
+def cluster_name(request: Request) -> str:
+    """The `{name}` path parameter, checked before any file path is built from it."""
+    raw = str(request.path_params.get("name", ""))
+    try:
+        return checked_name(raw)
+    except BadName as exc:
+        raise HTTPException(404, str(exc)) from None
+

@@ -1,0 +1,253 @@
+"""The cluster form <-> spec data. Rows of instances (`inst-<i>-<field>`) and volumes
+(`vol-<j>-<field>`) become the spec's `instances` and `volumes` maps; a spec error's field path
+(`instances.node.count`) is mapped back to the input that caused it (`inst-2-count`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.spec import PUBLIC_KEY_RE, FieldError, SpecError
+
+INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
+VOLUME_FIELDS = ("tag", "name", "size", "type")
+SCALARS = ("cluster_name", "domain", "image", "nb_users", "public_keys", "hieradata", "guest_passwd",
+           "sudoer_username", "cloud", "apply", "expires")  # fmt: skip
+ADVANCED = ("hieradata", "guest_passwd", "sudoer_username", "apply", "expires", "cloud")
+ROW_RE = re.compile(r"^(inst|vol)-(\d{1,3})-([a-z_]+)$")
+STANDARD_INSTANCES = (("mgmt", ("puppet", "mgmt", "nfs"), 1, "mgmt"),
+                      ("login", ("login", "public", "proxy"), 1, "login"),
+                      ("node", ("node",), 1, "node"))  # fmt: skip
+STANDARD_VOLUMES = (("nfs", "home", 100), ("nfs", "project", 50), ("nfs", "scratch", 50))
+
+
+@dataclass
+class FormView:
+    """What the form shows: raw values as typed, and messages by input name."""
+
+    values: dict[str, str]
+    instances: list[dict[str, str]]
+    volumes: list[dict[str, str]]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+    editing: bool = False
+
+    def error(self, name: str) -> str:
+        return "; ".join(self.errors.get(name, []))
+
+    @property
+    def advanced_has_errors(self) -> bool:
+        return any(k in self.errors for k in ADVANCED)
+
+
+def role_of(tags: Iterable[str]) -> str:
+    tags = list(tags)
+    return next((r for r in ("mgmt", "login") if r in tags), "node")
+
+
+def smallest_for(role: str, payload: Mapping[str, Any]) -> str:
+    names = (payload.get("flavors_by_role") or {}).get(role) or []
+    if names:
+        return str(names[0])
+    fitting = [f for f in payload.get("flavors") or [] if role in (f.get("roles") or [])]
+    fitting.sort(key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f.get("name", "")))
+    return str(fitting[0]["name"]) if fitting else ""
+
+
+def image_names(payload: Mapping[str, Any]) -> list[str]:
+    out = []
+    for image in payload.get("images") or []:
+        name = image.get("name") if isinstance(image, dict) else image
+        if isinstance(name, str):
+            out.append(name)
+    return out
+
+
+def free_name(taken: Iterable[str]) -> str:
+    used = set(taken)
+    return next(f"cluster{i}" for i in range(1, len(used) + 2) if f"cluster{i}" not in used)
+
+
+def home_public_key(home: Path | None = None) -> str:
+    """The hub user's own SSH public key, offered in local mode so a first cluster is one click."""
+    ssh = (home or Path.home()) / ".ssh"
+    for name in ("id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"):
+        try:
+            key = (ssh / name).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if PUBLIC_KEY_RE.match(key) and len(key) < 16_384:
+            return key
+    return ""
+
+
+def default_form(payload: Mapping[str, Any], domain: str, cloud: str, taken: Iterable[str],
+                 public_key: str = "") -> FormView:  # fmt: skip
+    """A standard Magic Castle cluster on this cloud: mgmt, login and one node on the smallest
+    flavors their roles allow, nfs home/project/scratch volumes."""
+    images = image_names(payload)
+    preferred = next((i for i in images if i.lower().startswith("rocky")), images[0] if images else "")
+    values = {"cluster_name": free_name(taken), "domain": domain, "image": preferred, "nb_users": "10",
+              "public_keys": public_key, "hieradata": "---", "guest_passwd": "", "sudoer_username": "centos",
+              "cloud": cloud, "apply": "auto", "expires": ""}  # fmt: skip
+    rows = [{"prefix": p, "type": smallest_for(role, payload), "tags": " ".join(tags), "count": str(n),
+             "disk_size": "", "image": ""} for p, tags, n, role in STANDARD_INSTANCES]  # fmt: skip
+    vols = [{"tag": t, "name": n, "size": str(s), "type": ""} for t, n, s in STANDARD_VOLUMES]
+    return FormView(values, rows, vols)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def form_from_data(data: Mapping[str, Any], editing: bool = True) -> FormView:
+    """A spec (canonical dict, or a raw YAML mapping that may not validate) as form values."""
+    values = {k: _text(data.get(k)) for k in SCALARS}
+    values["guest_passwd"] = ""  # never sent back to the browser; blank keeps the current one
+    values["hieradata"] = values["hieradata"] or "---"
+    values["sudoer_username"] = values["sudoer_username"] or "centos"
+    values["apply"] = values["apply"] or "auto"
+    rows = []
+    insts = data.get("instances")
+    for prefix, inst in (insts.items() if isinstance(insts, dict) else []):
+        inst = inst if isinstance(inst, dict) else {}
+        tags = inst.get("tags")
+        rows.append({"prefix": str(prefix), "type": _text(inst.get("type")),
+                     "tags": " ".join(str(t) for t in tags) if isinstance(tags, list) else _text(tags),
+                     "count": _text(inst.get("count", 1)), "disk_size": _text(inst.get("disk_size")),
+                     "image": _text(inst.get("image"))})  # fmt: skip
+    vols = []
+    volumes = data.get("volumes")
+    for tag, named in (volumes.items() if isinstance(volumes, dict) else []):
+        for name, vol in (named.items() if isinstance(named, dict) else []):
+            vol = vol if isinstance(vol, dict) else {}
+            vols.append({"tag": str(tag), "name": str(name), "size": _text(vol.get("size")),
+                         "type": _text(vol.get("type"))})  # fmt: skip
+    return FormView(values, rows, vols, editing=editing)
+
+
+def form_from_post(form: Mapping[str, str], editing: bool = False) -> FormView:
+    values = {k: str(form.get(k, "")) for k in SCALARS}
+    rows: dict[int, dict[str, str]] = {}
+    vols: dict[int, dict[str, str]] = {}
+    for key in form:
+        m = ROW_RE.match(key)
+        if not m:
+            continue
+        kind, index, name = m.group(1), int(m.group(2)), m.group(3)
+        target, names = (rows, INSTANCE_FIELDS) if kind == "inst" else (vols, VOLUME_FIELDS)
+        if name in names:
+            target.setdefault(index, {n: "" for n in names})[name] = str(form.get(key, ""))
+    keep_i = [r for _, r in sorted(rows.items()) if any(r[k].strip() for k in ("prefix", "tags", "disk_size", "image"))]
+    keep_v = [r for _, r in sorted(vols.items()) if any(r[k].strip() for k in ("name", "size", "type"))]
+    return FormView(values, keep_i, keep_v, editing=editing)
+
+
+def _int_or_text(value: str) -> int | str:
+    value = value.strip()
+    return int(value) if re.fullmatch(r"-?\d{1,9}", value) else value
+
+
+def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
+    """The spec mapping the form describes (validated afterwards by parse_spec). Problems only the
+    form can have (a prefix given twice, a blank prefix) raise SpecError with the row's path."""
+    v = view.values
+    problems: list[FieldError] = []
+    instances: dict[str, Any] = {}
+    for i, row in enumerate(view.instances):
+        prefix = row["prefix"].strip()
+        if not prefix:
+            problems.append(FieldError(path=f"#inst-{i}-prefix", message="give this group a host name prefix"))
+            continue
+        if prefix in instances:
+            problems.append(FieldError(path=f"#inst-{i}-prefix", message=f'prefix "{prefix}" is used twice'))
+            continue
+        inst: dict[str, Any] = {"type": row["type"].strip(), "tags": row["tags"].replace(",", " ").split(),
+                                "count": _int_or_text(row["count"] or "1")}  # fmt: skip
+        if row.get("disk_size", "").strip():
+            inst["disk_size"] = _int_or_text(row["disk_size"])
+        if row.get("image", "").strip():
+            inst["image"] = row["image"].strip()
+        instances[prefix] = inst
+    volumes: dict[str, dict[str, Any]] = {}
+    for j, row in enumerate(view.volumes):
+        tag, name = row["tag"].strip(), row["name"].strip()
+        if not tag or not name:
+            which = "tag" if not tag else "name"
+            problems.append(FieldError(path=f"#vol-{j}-{which}", message=f"give this volume a {which}"))
+            continue
+        if name in volumes.get(tag, {}):
+            problems.append(FieldError(path=f"#vol-{j}-name", message=f'volume "{tag}/{name}" is listed twice'))
+            continue
+        vol: dict[str, Any] = {"size": _int_or_text(row["size"])}
+        if row.get("type", "").strip():
+            vol["type"] = row["type"].strip()
+        volumes.setdefault(tag, {})[name] = vol
+    if problems:
+        raise SpecError(problems)
+    data: dict[str, Any] = {
+        "cluster_name": v["cluster_name"].strip(),
+        "domain": v["domain"].strip(),
+        "image": v["image"].strip(),
+        "nb_users": _int_or_text(v["nb_users"] or "0"),
+        "instances": instances,
+        "volumes": volumes,
+        "public_keys": [line.strip() for line in v["public_keys"].splitlines() if line.strip()],
+        "hieradata": v["hieradata"].replace("\r\n", "\n") or "---",
+        "sudoer_username": v["sudoer_username"].strip() or "centos",
+        "apply": v["apply"] or "auto",
+    }
+    passwd = v["guest_passwd"] or keep_passwd
+    if passwd:
+        data["guest_passwd"] = passwd
+    if v["cloud"].strip():
+        data["cloud"] = v["cloud"].strip()
+    if v["expires"].strip():
+        data["expires"] = v["expires"].strip()
+    return data
+
+
+def input_for(path: str, view: FormView) -> str | None:
+    """The form input a spec field path belongs to, or None when no input matches."""
+    if path.startswith("#"):
+        return path[1:]
+    top = path.split(".", 1)[0]
+    if top in SCALARS:
+        return top
+    best: tuple[int, str] | None = None
+    if top == "instances":
+        for i, row in enumerate(view.instances):
+            base = f"instances.{row['prefix'].strip()}"
+            if path == base or path.startswith(base + "."):
+                rest = path[len(base) + 1 :].split(".", 1)[0]
+                name = f"inst-{i}-{rest if rest in INSTANCE_FIELDS else 'prefix'}"
+                if best is None or len(base) > best[0]:
+                    best = (len(base), name)
+    elif top == "volumes":
+        for j, row in enumerate(view.volumes):
+            tag, name = row["tag"].strip(), row["name"].strip()
+            for base, default in ((f"volumes.{tag}.{name}", "name"), (f"volumes.{tag}", "tag")):
+                if path == base or path.startswith(base + "."):
+                    rest = path[len(base) + 1 :].split(".", 1)[0]
+                    target = f"vol-{j}-{rest if rest in VOLUME_FIELDS else default}"
+                    if best is None or len(base) > best[0]:
+                        best = (len(base), target)
+    return best[1] if best else None
+
+
+def with_errors(view: FormView, errors: Iterable[FieldError]) -> FormView:
+    """The same form, with each message placed next to its input (or on top when none matches)."""
+    for err in errors:
+        name = input_for(err.path, view)
+        if name is None:
+            view.general.append(str(err))
+        else:
+            view.errors.setdefault(name, []).append(err.message)
+    return view

@@ -1,0 +1,283 @@
+"""The HTML pages: dashboard, cluster form (new and edit), cluster page, login. Server-rendered;
+app.js polls the JSON status and swaps in the `partials/` fragments these endpoints also serve."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import time
+from typing import Any
+
+import yaml
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from reconciler import approvals, runs, secrets
+from reconciler.sizing import Flavor, needs
+from reconciler.spec import KNOWN_TAGS, FieldError, SpecError, parse_spec
+from reconciler.status import Phase
+from webview import csrf, forms, present, specstore
+from webview.api import RUN_ID_RE, if_none_match, not_modified
+from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, TOKEN_USER, safe_next
+from webview.context import Web, cluster_name
+from webview.state import Cluster
+
+FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the SpecError handler
+
+
+def _text(form: FormData, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def flavor_label(f: dict[str, Any]) -> str:
+    ram = f.get("ram", 0) / 1024
+    disk = f"{f['disk']} GB disk" if f.get("disk") else "boots from volume"
+    return f"{f.get('name')} · {f.get('vcpus')} vCPU · {ram:g} GiB · {disk}"
+
+
+def flavor_choices(payload: dict[str, Any], tags: str, current: str) -> list[dict[str, Any]]:
+    """The flavors offered for a row: those meeting its role's minimum, plus the current one."""
+    role = forms.role_of(tags.replace(",", " ").split())
+    out = []
+    for f in sorted(payload.get("flavors") or [], key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f["name"])):
+        fits = role in (f.get("roles") or [role])
+        if fits or f["name"] == current:
+            out.append({"name": f["name"], "label": flavor_label(f) + ("" if fits else " (below minimum)")})
+    if current and all(c["name"] != current for c in out):
+        out.append({"name": current, "label": f"{current} (not offered by this cloud)"})
+    return out
+
+
+def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | None:
+    spec = cluster.spec.spec if cluster.spec else None
+    if spec is None or not payload.get("flavors"):
+        return None
+    flavors = [Flavor(f["name"], int(f["vcpus"]), int(f["ram"]), int(f.get("disk") or 0))
+               for f in payload["flavors"]]  # fmt: skip
+    return needs(spec, flavors).as_dict()
+
+
+class Pages:
+    def __init__(self, web: Web) -> None:
+        self.web = web
+
+    # -- dashboard ------------------------------------------------------------------------------
+
+    async def _dashboard_context(self) -> tuple[str, dict[str, Any]]:
+        etag, clusters = self.web.files.clusters()
+        payload = await self.web.payload(None)
+        rows = []
+        for c in clusters:
+            spec = c.spec.spec if c.spec else None
+            shape = " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else ""
+            rows.append({"name": c.name, "phase": c.phase, "status": c.status, "counts": present.progress_counts(c.status),
+                         "shape": shape, "ensure": c.ensure, "spec_state": "valid" if spec else (
+                             "invalid" if c.spec else "missing"), "last_change": c.last_change})  # fmt: skip
+        quota_sig = hashlib.sha1(json.dumps(payload.get("quotas"), sort_keys=True).encode(),
+                                 usedforsecurity=False).hexdigest()[:8]  # fmt: skip
+        full_etag = etag[:-1] + f"-{quota_sig}-{payload.get('error') is not None:d}\""
+        return full_etag, {"rows": rows, "payload": payload, "quotas": present.quota_rows(payload)}
+
+    async def dashboard(self, request: Request) -> Response:
+        _, context = await self._dashboard_context()
+        return self.web.render(request, "dashboard.html", context)
+
+    async def dashboard_partial(self, request: Request) -> Response:
+        etag, context = await self._dashboard_context()
+        if if_none_match(request, etag):
+            return not_modified(etag)
+        return self.web.render(request, "_dashboard.html", context, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+    # -- the form -------------------------------------------------------------------------------
+
+    async def form_page(self, request: Request, view: forms.FormView, name: str | None = None,
+                        status_code: int = 200) -> Response:  # fmt: skip
+        cloud = view.values.get("cloud") or None
+        if cloud not in self.web.settings.clouds:
+            cloud = None
+        payload = await self.web.payload(cloud, name)
+        rows = [{**row, "flavors": flavor_choices(payload, row["tags"], row["type"])} for row in view.instances]
+        images = forms.image_names(payload)
+        if view.values.get("image") and view.values["image"] not in images:
+            images.append(view.values["image"])
+        context = {"view": view, "rows": rows, "payload": payload, "images": images, "name": name,
+                   "known_tags": KNOWN_TAGS, "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
+                   "quotas": present.quota_rows(payload),
+                   "all_flavors": [{**f, "label": flavor_label(f)} for f in payload.get("flavors") or []]}  # fmt: skip
+        return self.web.render(request, "form.html", context, status_code=status_code)
+
+    async def new_form(self, request: Request) -> Response:
+        settings = self.web.settings
+        cloud = settings.default_cloud
+        payload = await self.web.payload(None)
+        domains = settings.clouds[cloud].domains if cloud in settings.clouds else ()
+        key = forms.home_public_key() if self.web.auth.mode == "local" else ""
+        view = forms.default_form(payload, domains[0] if domains else "localdomain", cloud,
+                                  self.web.files.names(), key)  # fmt: skip
+        return await self.form_page(request, view)
+
+    async def _submitted(self, request: Request, editing: bool) -> forms.FormView:
+        form = await request.form(max_files=0, max_fields=400)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        view = forms.form_from_post({k: _text(form, k) for k in form}, editing=editing)
+        request.scope[FORM_STATE] = view
+        return view
+
+    async def create(self, request: Request) -> Response:
+        view = await self._submitted(request, editing=False)
+        spec = parse_spec(forms.spec_data(view))
+        old = self.web.files.status(spec.cluster_name)[1]
+        if self.web.files.spec(spec.cluster_name) is not None or (old and old.phase != Phase.DESTROYED):
+            raise SpecError([FieldError(path="cluster_name", message=(
+                f'a cluster named "{spec.cluster_name}" already exists; choose another name'))])  # fmt: skip
+        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Create")
+        return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
+
+    async def edit_form(self, request: Request) -> Response:
+        name = cluster_name(request)
+        spec_file = self.web.files.spec(name)
+        if spec_file is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        if spec_file.spec is not None:
+            view = forms.form_from_data(spec_file.spec.canonical())
+        else:
+            try:
+                raw = yaml.safe_load(spec_file.text)
+            except yaml.YAMLError:
+                raw = None
+            view = forms.with_errors(forms.form_from_data(raw if isinstance(raw, dict) else {"cluster_name": name}),
+                                     spec_file.errors)  # fmt: skip
+        view.values["cluster_name"] = name
+        return await self.form_page(request, view, name)
+
+    async def update(self, request: Request) -> Response:
+        name = cluster_name(request)
+        view = await self._submitted(request, editing=True)
+        view.values["cluster_name"] = name  # renaming is making a new cluster
+        existing = self.web.files.spec(name)
+        if existing is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        keep = existing.spec.guest_passwd if existing.spec else None
+        spec = parse_spec(forms.spec_data(view, keep_passwd=keep))
+        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Update")
+        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
+
+    # -- the cluster page -----------------------------------------------------------------------
+
+    async def _cluster_context(self, request: Request, name: str) -> dict[str, Any]:
+        cluster = self.web.files.cluster(name)
+        if cluster is None:
+            raise HTTPException(404, f'no cluster named "{name}"')
+        spec = cluster.spec.spec if cluster.spec else None
+        status = cluster.status
+        clusters_dir = self.web.settings.clusters_dir
+        records = runs.list_records(clusters_dir, name)[:25]
+        log_run = status.run_id if status and status.run_id else (records[0].id if records else None)
+        payload = await self.web.payload(spec.cloud if spec and spec.cloud in self.web.settings.clouds else None)
+        return {
+            "cluster": cluster, "name": name, "spec": spec, "status": status, "phase": cluster.phase,
+            "status_json": present.status_json(name, status), "counts": present.progress_counts(status),
+            "spec_text": present.redact_spec_text(cluster.spec.text, spec) if cluster.spec else None,
+            "spec_errors": cluster.spec.errors if cluster.spec else [],
+            "main_tf": present.read_limited(clusters_dir / name / "main.tf"),
+            "records": records, "log_run": log_run,
+            "log_tail": present.log_tail(runs.log_path(clusters_dir, name, log_run)) if log_run else "",
+            "instances": present.instances(spec, status), "volumes": present.volumes(spec, status),
+            "access": present.access(spec, status), "payload": payload, "quotas": present.quota_rows(payload),
+            "usage": spec_usage(cluster, payload), "has_password": bool(spec and spec.nb_users),
+            "destroy_error": "", "phase_labels": present.PHASES,
+        }  # fmt: skip
+
+    async def cluster_page(self, request: Request) -> Response:
+        name = cluster_name(request)
+        context = await self._cluster_context(request, name)
+        return self.web.render(request, "cluster.html", context)
+
+    async def cluster_partial(self, request: Request) -> Response:
+        name = cluster_name(request)
+        context = await self._cluster_context(request, name)
+        return self.web.render(request, "_cluster_body.html", context, headers={"Cache-Control": "no-cache"})
+
+    async def destroy(self, request: Request) -> Response:
+        name = cluster_name(request)
+        form = await request.form(max_files=0, max_fields=10)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        if self.web.files.spec(name) is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        if _text(form, "confirm").strip() != name:
+            context = await self._cluster_context(request, name)
+            context["destroy_error"] = f'Type the cluster\'s name, "{name}", to confirm.'
+            return self.web.render(request, "cluster.html", context, status_code=422)
+        await run_in_threadpool(specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request))
+        return RedirectResponse(f"/clusters/{name}", status_code=303)
+
+    async def approve(self, request: Request) -> Response:
+        name = cluster_name(request)
+        form = await request.form(max_files=0, max_fields=10)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        status = self.web.files.status(name)[1]
+        if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
+            raise HTTPException(409, f'Cluster "{name}" has no plan awaiting approval.')
+        if _text(form, "plan_id") != status.plan.id:
+            raise HTTPException(409, "The plan changed since you looked at it: review the new plan, then approve it.")
+        await run_in_threadpool(approvals.approve, self.web.settings.specs_dir, name, status.plan.id,
+                                self.web.user(request), dt.datetime.now(dt.UTC))  # fmt: skip
+        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
+
+    async def password(self, request: Request) -> Response:
+        """The guest password, on demand (a POST with the CSRF header, so no other site can read it)."""
+        name = cluster_name(request)
+        if not csrf.valid(request, self.web.auth.secret_key, request.headers.get(csrf.HEADER)):
+            raise HTTPException(403, "missing or invalid X-CSRF-Token")
+        spec_file = self.web.files.spec(name)
+        spec = spec_file.spec if spec_file else None
+        passwd = spec.guest_passwd if spec and spec.guest_passwd else secrets.stored_guest_password(
+            self.web.settings.clusters_dir, name)  # fmt: skip
+        if not passwd:
+            return JSONResponse({"error": "no guest password yet: it is made on the first build"}, status_code=404)
+        return JSONResponse({"password": passwd}, headers={"Cache-Control": "no-store"})
+
+    async def run_log(self, request: Request) -> Response:
+        name = cluster_name(request)
+        run_id = str(request.path_params.get("run_id", ""))
+        if not RUN_ID_RE.match(run_id):
+            raise HTTPException(404, "no such run")
+        text = present.read_limited(runs.log_path(self.web.settings.clusters_dir, name, run_id), 4 * 1024 * 1024)
+        if text is None:
+            raise HTTPException(404, f"no log for run {run_id}")
+        return PlainTextResponse(text, headers={"Cache-Control": "no-cache"})
+
+    # -- login ----------------------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        if self.web.auth.mode != "token":
+            return RedirectResponse("/", status_code=303)
+        return self.web.render(request, "login.html", {"next": safe_next(request.query_params.get("next")), "error": ""})
+
+    async def login(self, request: Request) -> Response:
+        if self.web.auth.mode != "token":
+            return RedirectResponse("/", status_code=303)
+        form = await request.form(max_files=0, max_fields=10)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        target = safe_next(_text(form, "next"))
+        if not self.web.auth.token_ok(_text(form, "token").strip()):
+            await asyncio.sleep(0.5)  # slows guessing; the token itself should be long
+            return self.web.render(request, "login.html", {"next": target, "error": "That token is not right."},
+                                   status_code=401)  # fmt: skip
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, self.web.auth.session_cookie(TOKEN_USER), max_age=SESSION_MAX_AGE,
+                            httponly=True, samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=10)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        response = RedirectResponse("/login" if self.web.auth.mode == "token" else "/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response

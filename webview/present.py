@@ -1,0 +1,246 @@
+"""Records -> what pages and the JSON API show: phase labels, progress counts, a cluster's hosts with
+their IPs, its volumes and outputs, quota bars, log tails. Pure functions over read data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from reconciler.sizing import QUOTA_KEYS
+from reconciler.spec import ClusterSpec
+from reconciler.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
+
+HIDDEN = "(hidden)"
+# phase -> (words shown on the chip, tone used by the stylesheet)
+PHASES: dict[str, tuple[str, str]] = {
+    "pending": ("pending", "neutral"),
+    "invalid": ("invalid spec", "error"),
+    "plan_running": ("planning", "running"),
+    "plan_error": ("plan failed", "error"),
+    "awaiting_approval": ("awaiting approval", "warn"),
+    "build_running": ("building", "running"),
+    "build_error": ("build failed", "error"),
+    "build_success": ("running", "ok"),
+    "destroy_running": ("destroying", "running"),
+    "destroy_error": ("destroy failed", "error"),
+    "destroyed": ("destroyed", "muted"),
+}
+QUOTA_LABELS = {"instances": "Instances", "cores": "vCPUs", "ram": "RAM", "volumes": "Volumes",
+                "gigabytes": "Volume storage", "floating_ips": "Floating IPs"}  # fmt: skip
+QUOTA_UNITS = {"ram": "MiB", "gigabytes": "GB"}
+INSTANCE_RE = re.compile(r'openstack_compute_instance_v2\.instances\["([^"]+)"\]$')
+VOLUME_RE = re.compile(r'openstack_blockstorage_volume_v[23]\.volumes\["([^"]+)"\]$')
+
+
+def phase_label(phase: str) -> str:
+    return PHASES.get(phase, (phase, "neutral"))[0]
+
+
+def phase_tone(phase: str) -> str:
+    return PHASES.get(phase, (phase, "neutral"))[1]
+
+
+def is_running(phase: str) -> bool:
+    return phase in {p.value for p in RUNNING_PHASES}
+
+
+def is_error(phase: str) -> bool:
+    return phase in {p.value for p in ERROR_PHASES} or phase == Phase.INVALID.value
+
+
+def progress_counts(status: Status | None) -> dict[str, int]:
+    counts = {"queued": 0, "running": 0, "done": 0, "failed": 0}
+    for item in (status.progress if status else {}).values():
+        counts[item.state] += 1
+    total = sum(counts.values())
+    return {**counts, "total": total, "percent": round(100 * counts["done"] / total) if total else 0}
+
+
+def status_json(name: str, status: Status | None) -> dict[str, Any]:
+    """`GET /api/clusters/{name}/status`: MC Hub's `status` key plus the hub's record."""
+    if status is None:
+        return {"name": name, "status": "pending", "reason": "new_spec",
+                "message": "waiting for the reconciler to read the spec", "progress": {},
+                "counts": progress_counts(None), "updated_at": None}  # fmt: skip
+    data = status.model_dump(mode="json", exclude={"name", "phase"})
+    return {"name": name, "status": status.phase.value, **data, "counts": progress_counts(status)}
+
+
+def _hosts_state(status: Status | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Per host and per volume key: queued/running/done/failed from progress, or built."""
+    hosts: dict[str, str] = {}
+    vols: dict[str, str] = {}
+    if status is None:
+        return hosts, vols
+    for address in status.resources:
+        if m := INSTANCE_RE.search(address):
+            hosts[m.group(1)] = "built"
+        elif m := VOLUME_RE.search(address):
+            vols[m.group(1)] = "built"
+    running = status.phase.value in {p.value for p in RUNNING_PHASES}
+    for address, item in status.progress.items():
+        if not running and item.state == "done" and item.action != "delete":
+            continue
+        if m := INSTANCE_RE.search(address):
+            hosts[m.group(1)] = item.state if item.action != "delete" or item.state != "done" else "deleted"
+        elif m := VOLUME_RE.search(address):
+            vols[m.group(1)] = item.state if item.action != "delete" or item.state != "done" else "deleted"
+    return hosts, vols
+
+
+def _unwrap(value: Any) -> Any:
+    # Outputs are recorded unwrapped; accept Terraform's {"value": ...} form too.
+    if isinstance(value, dict) and set(value) >= {"value"} and set(value) <= {"value", "type", "sensitive"}:
+        return value["value"]
+    return value
+
+
+def instances(spec: ClusterSpec | None, status: Status | None) -> list[dict[str, Any]]:
+    if spec is None:
+        return []
+    outputs = status.outputs if status else {}
+    public_ip = _unwrap(outputs.get("public_ip")) or {}
+    public = _unwrap(outputs.get("public_instances")) or {}
+    states, _ = _hosts_state(status)
+    rows = []
+    for prefix, inst in spec.instances.items():
+        for host in spec.hostnames_of(prefix):
+            info = public.get(host) if isinstance(public, dict) else None
+            info = info if isinstance(info, dict) else {}
+            ip = public_ip.get(host) if isinstance(public_ip, dict) else None
+            rows.append({"host": host, "prefix": prefix, "type": inst.type, "tags": inst.tags,
+                         "public_ip": ip or info.get("public_ip") or "", "local_ip": info.get("local_ip", ""),
+                         "state": states.get(host, "")})  # fmt: skip
+    return rows
+
+
+def volumes(spec: ClusterSpec | None, status: Status | None) -> list[dict[str, Any]]:
+    if spec is None:
+        return []
+    _, states = _hosts_state(status)
+    rows = []
+    for host, inst in spec.hosts().items():
+        for tag in inst.tags:
+            for vname, vol in spec.volumes.get(tag, {}).items():
+                key = f"{host}-{tag}-{vname}"
+                rows.append({"key": key, "host": host, "tag": tag, "name": vname, "size": vol.size,
+                             "type": vol.type or "", "state": states.get(key, "")})  # fmt: skip
+    return rows
+
+
+def guest_usernames(spec: ClusterSpec) -> list[str]:
+    """Magic Castle's guest accounts: user1..userN, zero-padded to the width of N."""
+    width = len(str(spec.nb_users))
+    return [f"user{i:0{width}d}" for i in range(1, spec.nb_users + 1)]
+
+
+def access(spec: ClusterSpec | None, status: Status | None) -> dict[str, Any]:
+    """Login address, SSH command and accounts, from the spec and the recorded outputs."""
+    if spec is None:
+        return {}
+    outputs = status.outputs if status else {}
+    public_ip = _unwrap(outputs.get("public_ip")) or {}
+    login_hosts = [h for p, i in spec.instances.items() if "login" in i.tags for h in spec.hostnames_of(p)]
+    login_host = login_hosts[0] if login_hosts else ""
+    ip = public_ip.get(login_host, "") if isinstance(public_ip, dict) else ""
+    if not ip and isinstance(public_ip, dict) and public_ip:
+        login_host, ip = next(iter(public_ip.items()))
+    domain = _unwrap(outputs.get("domain")) or spec.domain
+    name = _unwrap(outputs.get("cluster_name")) or spec.cluster_name
+    users = guest_usernames(spec)
+    return {
+        "login_host": login_host,
+        "login_ip": ip,
+        "hostname": f"{name}.{domain}",
+        "ssh": f"ssh {spec.sudoer_username}@{ip}" if ip else "",
+        "sudoer": spec.sudoer_username,
+        "guests": users,
+        "guests_text": f"{users[0]} … {users[-1]}" if len(users) > 2 else ", ".join(users),
+        "public_ip": public_ip if isinstance(public_ip, dict) else {},
+    }
+
+
+def redact_spec_text(text: str, spec: ClusterSpec | None) -> str:
+    """The spec as written, with the guest password (if it has one) replaced."""
+    text = re.sub(r"(?m)^(\s*guest_passwd\s*:\s*)(?!\s*$).*$", rf'\g<1>"{HIDDEN}"', text)
+    if spec is not None and spec.guest_passwd:
+        text = text.replace(spec.guest_passwd, HIDDEN)
+    return text
+
+
+def public_spec(spec: ClusterSpec) -> dict[str, Any]:
+    data = spec.canonical()
+    if data.get("guest_passwd"):
+        data["guest_passwd"] = HIDDEN
+    return data
+
+
+def log_tail(path: Path, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(size - max_bytes, 0))
+            data = f.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_limited(path: Path, max_bytes: int = 512 * 1024) -> str | None:
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError:
+        return None
+    text = data[:max_bytes].decode("utf-8", errors="replace")
+    return text + ("\n… (truncated)" if len(data) > max_bytes else "")
+
+
+def quota_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One bar per quota: in use by others, free; None limits are unlimited."""
+    quotas = payload.get("quotas") or {}
+    rows = []
+    for key in QUOTA_KEYS:
+        q = quotas.get(key)
+        if not isinstance(q, dict):
+            continue
+        limit, in_use, left = q.get("limit"), int(q.get("in_use") or 0), q.get("remaining")
+        used = limit - left if limit is not None and left is not None else in_use
+        pct = min(100, round(100 * used / limit)) if limit else 0
+        tone = "error" if limit is not None and left is not None and left <= 0 else (
+            "warn" if pct >= 80 else "ok")  # fmt: skip
+        rows.append({"key": key, "label": QUOTA_LABELS[key], "unit": QUOTA_UNITS.get(key, ""),
+                     "limit": limit, "used": used, "remaining": left, "percent": pct, "tone": tone,
+                     "limit_text": amount(key, limit), "remaining_text": amount(key, left)})  # fmt: skip
+    return rows
+
+
+def amount(key: str, value: int | None) -> str:
+    """A quota figure as people read it: RAM in GiB, storage in GB, None as unlimited."""
+    if value is None:
+        return "unlimited"
+    if key == "ram":
+        return f"{round(value / 1024, 1):g} GiB"
+    if key == "gigabytes":
+        return f"{value} GB"
+    return str(value)
+
+
+def timestamp(value: float | dt.datetime | None) -> str:
+    """ISO 8601 in UTC for `<time datetime=...>` (the browser shows it relative)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    else:
+        moment = dt.datetime.fromtimestamp(value, dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def short_time(value: float | dt.datetime | None) -> str:
+    stamp = timestamp(value)
+    return stamp.replace("T", " ").removesuffix("Z") + " UTC" if stamp else ""

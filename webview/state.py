@@ -1,0 +1,158 @@
+"""What the web view reads: specs, status records, run history and the catalog. Files are read fresh
+on each request, but a parsed file is kept while its (mtime, size, inode) stays the same, so polling
+and a 1,000-cluster dashboard cost mostly `stat` calls. ETags come from the same signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from reconciler.spec import ClusterSpec, FieldError, SpecError, parse_yaml
+from reconciler.status import Phase, Status, known_clusters, status_path
+from webview.specstore import spec_names, spec_path
+
+T = TypeVar("T")
+CACHE_LIMIT = 20_000
+
+
+class CatalogLike(Protocol):
+    """The catalog as the web view uses it (reconciler.catalog.Catalog, or a test's fake)."""
+
+    def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]: ...
+
+
+def signature(path: Path) -> str | None:
+    """A cheap fingerprint of a file's current version; None when it does not exist. Writers
+    replace files by rename, so the inode changes even when mtime and size do not."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}"
+
+
+class FileCache(Generic[T]):
+    """Parsed files by path, valid while the file's signature is unchanged."""
+
+    def __init__(self, parse: Callable[[Path], T]) -> None:
+        self.parse = parse
+        self.entries: dict[Path, tuple[str, T]] = {}
+
+    def get(self, path: Path) -> tuple[str | None, T | None]:
+        sig = signature(path)
+        if sig is None:
+            self.entries.pop(path, None)
+            return None, None
+        hit = self.entries.get(path)
+        if hit is not None and hit[0] == sig:
+            return sig, hit[1]
+        try:
+            value = self.parse(path)
+        except FileNotFoundError:
+            return None, None
+        if len(self.entries) > CACHE_LIMIT:
+            self.entries.clear()
+        self.entries[path] = (sig, value)
+        return sig, value
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """One spec file as read: its text, and the spec or the reasons it does not validate."""
+
+    name: str
+    text: str
+    spec: ClusterSpec | None
+    errors: list[FieldError] = field(default_factory=list)
+    mtime: float = 0.0
+
+
+def _read_spec(path: Path) -> SpecFile:
+    mtime = path.stat().st_mtime
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return SpecFile(path.stem, "", None, [FieldError(path="", message="file is not UTF-8 text")], mtime)
+    try:
+        spec = parse_yaml(text, str(path))
+    except SpecError as exc:
+        return SpecFile(path.stem, text, None, exc.errors, mtime)
+    if spec.cluster_name != path.stem:
+        msg = f'"{spec.cluster_name}" must equal the file name "{path.stem}"'
+        return SpecFile(path.stem, text, None, [FieldError(path="cluster_name", message=msg)], mtime)
+    return SpecFile(path.stem, text, spec, [], mtime)
+
+
+def _read_status(path: Path) -> Status | None:
+    try:
+        return Status.model_validate_json(path.read_bytes())
+    except ValueError:
+        return None  # half-written by hand, or an older format: shown as unknown
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster as the dashboard lists it: its spec file (if any) and its status (if any)."""
+
+    name: str
+    spec: SpecFile | None
+    status: Status | None
+
+    @property
+    def phase(self) -> str:
+        return self.status.phase.value if self.status else Phase.PENDING.value
+
+    @property
+    def ensure(self) -> str:
+        return self.spec.spec.ensure if self.spec and self.spec.spec else "present"
+
+    @property
+    def last_change(self) -> float | None:
+        times = [self.spec.mtime] if self.spec else []
+        if self.status and self.status.updated_at:
+            times.append(self.status.updated_at.timestamp())
+        return max(times) if times else None
+
+
+class Files:
+    """Readers over `specs/` and `clusters/` for one app."""
+
+    def __init__(self, specs_dir: Path, clusters_dir: Path) -> None:
+        self.specs_dir = specs_dir
+        self.clusters_dir = clusters_dir
+        self.specs: FileCache[SpecFile] = FileCache(_read_spec)
+        self.statuses: FileCache[Status | None] = FileCache(_read_status)
+
+    def spec(self, name: str) -> SpecFile | None:
+        return self.specs.get(spec_path(self.specs_dir, name))[1]
+
+    def status(self, name: str) -> tuple[str, Status | None]:
+        """The status and its ETag (quoted, weak)."""
+        sig, status = self.statuses.get(status_path(self.clusters_dir, name))
+        return f'W/"s-{sig or "none"}"', status
+
+    def names(self) -> list[str]:
+        return sorted(set(spec_names(self.specs_dir)) | set(known_clusters(self.clusters_dir)))
+
+    def cluster(self, name: str) -> Cluster | None:
+        spec = self.spec(name)
+        status = self.status(name)[1]
+        if spec is None and status is None:
+            return None
+        return Cluster(name, spec, status)
+
+    def clusters(self) -> tuple[str, list[Cluster]]:
+        """Every cluster, and an ETag over every file they were read from."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        out = []
+        for name in self.names():
+            spec_sig, spec = self.specs.get(spec_path(self.specs_dir, name))
+            status_sig, status = self.statuses.get(status_path(self.clusters_dir, name))
+            digest.update(f"{name}:{spec_sig}:{status_sig};".encode())
+            if spec is not None or status is not None:
+                out.append(Cluster(name, spec, status))
+        return f'W/"l-{digest.hexdigest()[:20]}"', out

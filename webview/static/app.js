@@ -1,0 +1,460 @@
+/* MC Hub web view: a little plain JavaScript, no build step, no dependencies.
+   - relative times, polling of the dashboard and of a cluster's status (ETag / 304),
+   - the success dialog, the guest password on demand, the destroy confirmation,
+   - the cluster form: instance/volume rows, flavors per role, live quota usage. */
+"use strict";
+
+(function () {
+  const csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  /* ---- relative times ------------------------------------------------------------------ */
+  function ago(stamp) {
+    const t = Date.parse(stamp);
+    if (Number.isNaN(t)) return null;
+    const s = Math.round((Date.now() - t) / 1000);
+    if (s < 10) return "just now";
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 86400) return Math.round(s / 3600) + " h ago";
+    if (s < 30 * 86400) return Math.round(s / 86400) + " d ago";
+    return null;
+  }
+  function relativeTimes(scope) {
+    (scope || document).querySelectorAll("time[datetime]").forEach((el) => {
+      if (!el.dataset.absolute) el.dataset.absolute = el.textContent.trim();
+      const rel = ago(el.getAttribute("datetime"));
+      el.textContent = rel || el.dataset.absolute;
+      el.title = el.dataset.absolute;
+    });
+  }
+
+  /* ---- polling --------------------------------------------------------------------------- */
+  function poller(run, interval) {
+    let timer = null;
+    async function loop() {
+      try {
+        if (!document.hidden) await run();
+      } catch (err) {
+        /* the hub restarting, a network blip: try again on the next round */
+      }
+      timer = setTimeout(loop, interval());
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) {
+        clearTimeout(timer);
+        loop();
+      }
+    });
+    timer = setTimeout(loop, interval());
+  }
+
+  async function conditionalGet(url, etag) {
+    const headers = etag ? { "If-None-Match": etag } : {};
+    const response = await fetch(url, { headers, cache: "no-store", credentials: "same-origin" });
+    return response;
+  }
+
+  /* ---- dashboard ------------------------------------------------------------------------ */
+  function dashboard() {
+    const root = document.querySelector("[data-poll]");
+    if (!root) return;
+    let etag = null;
+    poller(async () => {
+      const r = await conditionalGet(root.dataset.poll, etag);
+      if (r.status === 304 || !r.ok) return;
+      etag = r.headers.get("ETag");
+      root.innerHTML = await r.text();
+      relativeTimes(root);
+    }, () => Number(root.dataset.interval || 3000));
+  }
+
+  /* ---- cluster page ------------------------------------------------------------------- */
+  const ACTIVE = ["pending", "plan_running", "build_running", "destroy_running"];
+
+  function clusterPage() {
+    const root = document.getElementById("cluster");
+    if (!root) return;
+    const labels = JSON.parse((document.getElementById("phase-labels") || {}).textContent || "{}");
+    const since = Number(new URLSearchParams(location.search).get("since") || 0);
+    let phase = root.dataset.phase;
+    let updated = root.dataset.updated || null;
+    let etag = null;
+    let sawActive = phase !== "build_success";
+    let shown = false;
+
+    function chip(p) {
+      const holder = document.getElementById("phase-chip");
+      if (!holder) return;
+      const [label, tone] = labels[p] || [p, "neutral"];
+      holder.innerHTML = "";
+      const span = document.createElement("span");
+      span.className = "chip " + tone;
+      span.dataset.phase = p;
+      span.textContent = label;
+      holder.appendChild(span);
+    }
+
+    async function refreshBody() {
+      const r = await fetch(root.dataset.partialUrl, { cache: "no-store", credentials: "same-origin" });
+      if (!r.ok) return;
+      const tpl = document.createElement("template");
+      tpl.innerHTML = await r.text();
+      const fresh = tpl.content.getElementById("cluster-body");
+      const old = document.getElementById("cluster-body");
+      if (!fresh || !old) return;
+      old.querySelectorAll("details[id][data-touched]").forEach((d) => {
+        const twin = fresh.querySelector("#" + CSS.escape(d.id));
+        if (twin) {
+          twin.open = d.open;
+          twin.dataset.touched = "1";
+        }
+      });
+      old.replaceWith(fresh);
+      if (revealed !== null) showSecret(revealed);
+      relativeTimes(fresh);
+    }
+
+    function showSuccess() {
+      shown = true;
+      const dialog = document.getElementById("success-dialog");
+      const body = document.getElementById("cluster-body");
+      const ssh = body ? body.dataset.ssh : "";
+      if (dialog) {
+        const line = dialog.querySelector(".dialog-login");
+        if (line && ssh) {
+          line.hidden = false;
+          line.querySelector(".ssh-command").textContent = ssh;
+        }
+        if (typeof dialog.showModal === "function") dialog.showModal();
+        else dialog.setAttribute("open", "");
+      }
+      if (since) history.replaceState(null, "", location.pathname);
+    }
+
+    async function tick() {
+      const r = await conditionalGet(root.dataset.statusUrl, etag);
+      if (r.status === 304 || !r.ok) return;
+      etag = r.headers.get("ETag");
+      const s = await r.json();
+      if (s.status !== phase || s.updated_at !== updated) {
+        phase = s.status;
+        updated = s.updated_at;
+        root.dataset.phase = phase;
+        chip(phase);
+        await refreshBody();
+      }
+      if (phase !== "build_success") {
+        sawActive = true;
+      } else if (!shown) {
+        const fresh = since && updated && Date.parse(updated) / 1000 >= since;
+        if (sawActive || fresh) showSuccess();
+      }
+    }
+    poller(tick, () => (ACTIVE.includes(phase) ? 1000 : 4000));
+    if (since && phase === "build_success" && updated && Date.parse(updated) / 1000 >= since) showSuccess();
+
+    document.addEventListener("toggle", (e) => {
+      if (e.target instanceof HTMLDetailsElement) e.target.dataset.touched = "1";
+    }, true);
+  }
+
+  /* ---- guest password on demand ------------------------------------------------------- */
+  let revealed = null;
+  function showSecret(value) {
+    const el = document.getElementById("guest-password");
+    const button = document.getElementById("show-password");
+    if (!el || !button) return;
+    if (value === null) {
+      el.textContent = "••••••••";
+      button.textContent = "Show password";
+    } else {
+      el.textContent = value;
+      button.textContent = "Hide password";
+    }
+  }
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest("#show-password");
+    if (!button) return;
+    if (revealed !== null) {
+      revealed = null;
+      showSecret(null);
+      return;
+    }
+    const el = document.getElementById("guest-password");
+    const r = await fetch(el.dataset.url, {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() },
+    });
+    const data = await r.json().catch(() => ({}));
+    if (r.ok && data.password) {
+      revealed = data.password;
+      showSecret(revealed);
+    } else {
+      el.textContent = data.error || "not available";
+    }
+  });
+
+  /* ---- destroy confirmation ------------------------------------------------------------ */
+  function destroyForm() {
+    const input = document.getElementById("confirm");
+    if (!input) return;
+    const button = input.form.querySelector('button[type="submit"]');
+    const sync = () => { button.disabled = input.value.trim() !== input.dataset.expect; };
+    input.addEventListener("input", sync);
+    sync();
+    document.querySelectorAll("[data-focus]").forEach((a) => {
+      a.addEventListener("click", () => setTimeout(() => document.getElementById(a.dataset.focus).focus(), 50));
+    });
+  }
+
+  /* ---- the cluster form --------------------------------------------------------------- */
+  const QUOTA_KEYS = ["instances", "cores", "ram", "volumes", "gigabytes", "floating_ips"];
+  const LABELS = { instances: "instances", cores: "vCPUs", ram: "RAM", volumes: "volumes",
+    gigabytes: "volume storage", floating_ips: "floating IPs" };
+
+  function amount(key, value) {
+    if (value === null || value === undefined) return "unlimited";
+    if (key === "ram") {
+      const gib = value / 1024;
+      return (Math.round(gib * 10) / 10) + " GiB";
+    }
+    if (key === "gigabytes") return value + " GB";
+    return String(value);
+  }
+
+  function roleOf(tags) {
+    if (tags.includes("mgmt")) return "mgmt";
+    if (tags.includes("login")) return "login";
+    return "node";
+  }
+  const splitTags = (text) => text.replace(/,/g, " ").split(/\s+/).filter(Boolean);
+  const int = (text) => {
+    const n = parseInt(String(text).trim(), 10);
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  };
+
+  function flavorLabel(f) {
+    const disk = f.disk ? f.disk + " GB disk" : "boots from volume";
+    return `${f.name} · ${f.vcpus} vCPU · ${Math.round((f.ram / 1024) * 10) / 10} GiB · ${disk}`;
+  }
+
+  function clusterForm() {
+    const form = document.getElementById("cluster-form");
+    if (!form) return;
+    let catalog = JSON.parse(document.getElementById("catalog-data").textContent || "{}");
+
+    function rows(kind) {
+      return Array.from(form.querySelectorAll(`tr[data-row="${kind}"]`));
+    }
+    const field = (row, name) => row.querySelector(`[name$="-${name}"]`);
+
+    function fillFlavors(select, tags, force) {
+      const role = roleOf(splitTags(tags));
+      if (!force && select.dataset.role === role) return;
+      select.dataset.role = role;
+      const current = select.value;
+      const flavors = (catalog.flavors || []).slice().sort((a, b) => a.ram - b.ram || a.vcpus - b.vcpus || a.name.localeCompare(b.name));
+      const fitting = flavors.filter((f) => (f.roles || []).includes(role));
+      select.innerHTML = "";
+      for (const f of fitting) select.add(new Option(flavorLabel(f), f.name));
+      if (current && !fitting.some((f) => f.name === current)) {
+        const known = flavors.find((f) => f.name === current);
+        select.add(new Option(known ? flavorLabel(known) + " (below minimum)" : current + " (not offered by this cloud)", current));
+      }
+      select.value = current && Array.from(select.options).some((o) => o.value === current) ? current : (fitting[0] || {}).name || "";
+    }
+
+    function relabel(row) {
+      const kind = row.dataset.row;
+      let who;
+      if (kind === "inst") who = field(row, "prefix").value.trim() || "new group";
+      else {
+        const tag = field(row, "tag").value.trim();
+        const name = field(row, "name").value.trim();
+        who = name ? `${tag}/${name}` : "new volume";
+      }
+      row.querySelectorAll("label[data-label-for]").forEach((l) => { l.textContent = `${who} ${l.dataset.labelFor}`; });
+      const remove = row.querySelector("[data-remove-row]");
+      if (remove) remove.setAttribute("aria-label", "Remove " + who);
+    }
+
+    function needs() {
+      const byName = Object.fromEntries((catalog.flavors || []).map((f) => [f.name, f]));
+      const volumes = {};
+      for (const row of rows("vol")) {
+        const tag = field(row, "tag").value.trim();
+        if (!tag || !field(row, "name").value.trim()) continue;
+        (volumes[tag] = volumes[tag] || []).push(int(field(row, "size").value));
+      }
+      const total = Object.fromEntries(QUOTA_KEYS.map((k) => [k, 0]));
+      for (const row of rows("inst")) {
+        if (!field(row, "prefix").value.trim()) continue;
+        const n = int(field(row, "count").value);
+        const tags = splitTags(field(row, "tags").value);
+        const flavor = byName[field(row, "type").value];
+        const root = int(field(row, "disk_size").value) || (tags.includes("mgmt") ? 20 : 10);
+        const boot = flavor && flavor.disk < root ? root : 0;
+        total.instances += n;
+        if (flavor) {
+          total.cores += n * flavor.vcpus;
+          total.ram += n * flavor.ram;
+        }
+        if (boot) {
+          total.volumes += n;
+          total.gigabytes += n * boot;
+        }
+        if (tags.includes("public")) total.floating_ips += n;
+        for (const tag of tags) {
+          const sizes = volumes[tag] || [];
+          total.volumes += n * sizes.length;
+          total.gigabytes += n * sizes.reduce((a, b) => a + b, 0);
+        }
+      }
+      return total;
+    }
+
+    function usageTable() {
+      const tbody = document.querySelector("#usage tbody");
+      if (!tbody) return;
+      tbody.innerHTML = "";
+      const quotas = catalog.quotas || {};
+      for (const key of QUOTA_KEYS) {
+        const q = quotas[key];
+        if (!q) continue;
+        const tr = tbody.insertRow();
+        tr.dataset.quota = key;
+        tr.dataset.limit = q.limit === null ? "" : q.limit;
+        tr.dataset.remaining = q.remaining === null ? "" : q.remaining;
+        const th = document.createElement("th");
+        th.scope = "row";
+        th.textContent = LABELS[key][0].toUpperCase() + LABELS[key].slice(1);
+        tr.appendChild(th);
+        tr.insertCell().className = "num need";
+        const free = tr.insertCell();
+        free.className = "num free";
+        free.textContent = amount(key, q.remaining);
+        const bar = tbody.insertRow();
+        bar.className = "bar-row";
+        bar.dataset.quotaBar = key;
+        const cell = bar.insertCell();
+        cell.colSpan = 3;
+        if (q.limit !== null) {
+          const meter = document.createElement("meter");
+          meter.min = 0;
+          meter.max = q.limit || 1;
+          meter.low = q.limit * 0.8;
+          meter.high = q.limit;
+          meter.optimum = 0;
+          meter.setAttribute("aria-label", th.textContent + " after this cluster");
+          cell.appendChild(meter);
+        }
+      }
+    }
+
+    function recompute() {
+      const need = needs();
+      const over = [];
+      document.querySelectorAll("#usage tr[data-quota]").forEach((tr) => {
+        const key = tr.dataset.quota;
+        const limit = tr.dataset.limit === "" ? null : Number(tr.dataset.limit);
+        const free = tr.dataset.remaining === "" ? null : Number(tr.dataset.remaining);
+        tr.querySelector(".need").textContent = amount(key, need[key]);
+        tr.querySelector(".free").textContent = amount(key, free);
+        const isOver = free !== null && need[key] > free;
+        tr.classList.toggle("over", isOver);
+        const bar = document.querySelector(`tr[data-quota-bar="${key}"]`);
+        if (bar) bar.classList.toggle("over", isOver);
+        const meter = bar && bar.querySelector("meter");
+        if (meter && limit !== null) meter.value = Math.min(limit, limit - free + need[key]);
+        if (isOver) over.push(`${LABELS[key]}: needs ${amount(key, need[key])}, ${amount(key, Math.max(free, 0))} free`);
+      });
+      const fit = document.getElementById("fit");
+      if (!fit) return;
+      if (!document.querySelector("#usage tr[data-quota]")) {
+        fit.hidden = true;
+        return;
+      }
+      fit.hidden = false;
+      if (over.length) {
+        fit.className = "notice error";
+        fit.innerHTML = "";
+        const strong = document.createElement("strong");
+        strong.textContent = "Does not fit in the remaining quota. ";
+        fit.appendChild(strong);
+        fit.appendChild(document.createTextNode(over.join("; ") + ". The hub will refuse to build it until there is room."));
+      } else {
+        fit.className = "notice ok";
+        fit.textContent = "Fits in the remaining quota.";
+      }
+    }
+
+    function nextIndex(kind) {
+      let max = -1;
+      rows(kind).forEach((row) => {
+        const m = /^(?:inst|vol)-(\d+)-/.exec(row.querySelector("input").name);
+        if (m) max = Math.max(max, Number(m[1]));
+      });
+      return max + 1;
+    }
+
+    function addRow(kind) {
+      const tplId = kind === "instances" ? "inst-row-template" : "vol-row-template";
+      const html = document.getElementById(tplId).innerHTML.replace(/__i__/g, String(nextIndex(kind === "instances" ? "inst" : "vol")));
+      const tpl = document.createElement("template");
+      tpl.innerHTML = "<table><tbody>" + html + "</tbody></table>";
+      const row = tpl.content.querySelector("tr");
+      document.querySelector(`#${kind} tbody`).appendChild(row);
+      if (row.dataset.row === "inst") fillFlavors(field(row, "type"), field(row, "tags").value, true);
+      relabel(row);
+      recompute();
+      row.querySelector("input").focus();
+    }
+
+    form.addEventListener("click", (e) => {
+      const add = e.target.closest("[data-add-row]");
+      if (add) {
+        addRow(add.dataset.addRow);
+        return;
+      }
+      const remove = e.target.closest("[data-remove-row]");
+      if (remove) {
+        remove.closest("tr").remove();
+        recompute();
+      }
+    });
+    form.addEventListener("input", (e) => {
+      const row = e.target.closest("tr[data-row]");
+      if (row) {
+        if (/-tags$/.test(e.target.name)) fillFlavors(field(row, "type"), e.target.value, false);
+        if (/-(prefix|tag|name)$/.test(e.target.name)) relabel(row);
+      }
+      recompute();
+    });
+    form.addEventListener("change", async (e) => {
+      if (e.target.name === "cloud") {
+        const r = await fetch("/api/resources?cloud=" + encodeURIComponent(e.target.value), { credentials: "same-origin" });
+        if (!r.ok) return;
+        catalog = await r.json();
+        document.getElementById("usage-cloud").textContent = catalog.cloud;
+        const image = document.getElementById("image");
+        const chosen = image.value;
+        image.innerHTML = "";
+        for (const name of catalog.images || []) image.add(new Option(typeof name === "string" ? name : name.name));
+        if (Array.from(image.options).some((o) => o.value === chosen)) image.value = chosen;
+        rows("inst").forEach((row) => fillFlavors(field(row, "type"), field(row, "tags").value, true));
+        usageTable();
+      }
+      recompute();
+    });
+    rows("inst").forEach((row) => { field(row, "type").dataset.role = roleOf(splitTags(field(row, "tags").value)); });
+    recompute();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    relativeTimes(document);
+    setInterval(() => relativeTimes(document), 30000);
+    dashboard();
+    clusterPage();
+    destroyForm();
+    clusterForm();
+  });
+})();
