@@ -71,31 +71,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_hub(settings: Settings) -> Any:
-    from reconciler.decide import Policy
-    from reconciler.hub import Hub
-    from reconciler.terraform import find_terraform, terraform_version
-
-    binary = find_terraform(settings.terraform)
-    policy = Policy(
-        prune=settings.prune,
-        drift_interval=settings.drift_interval,
-        drift_remediate=settings.drift_remediate,
-        drift_fight_limit=settings.drift_fight_limit,
-    )
-    return Hub(settings=settings, binary=binary, terraform_version=terraform_version(binary), policy=policy)
-
-
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from reconciler.catalog import Catalog
+    from reconciler.hub import make_hub
     from reconciler.loop import Loop, take_hub_lock
 
     settings = _settings(args)
     if args.prune:
         settings = replace(settings, prune=True)
     lock = take_hub_lock(settings.clusters_dir)
-    hub = make_hub(settings)
+    catalog = Catalog(settings)
+    hub = make_hub(settings, catalog)
     loop = Loop(hub, only=args.names or None)
     try:
         loop.run(once=args.once)
@@ -103,6 +91,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         print("stopping: Terraform gets its grace period to save state ...", file=sys.stderr)
     finally:
         loop.stop()
+        catalog.stop()
         lock.close()
     if args.once:
         return print_status(settings, args.names, as_json=False)
@@ -190,6 +179,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resources(args: argparse.Namespace) -> int:
+    from reconciler import resources_cli
+
+    return resources_cli.run(args, _settings(args))
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox import server
 
@@ -241,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--run", help="a run id (default: the latest)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run goes on")
+    p = command("resources", cmd_resources, "the cloud's flavors, images, networks and free quota")
+    from reconciler import resources_cli
+
+    resources_cli.add_arguments(p)
     p = command("sandbox", cmd_sandbox, "run the local OpenStack-compatible sandbox cloud", dirs=False)
     from sandbox import server
 

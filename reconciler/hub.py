@@ -55,3 +55,26 @@ class Hub:
         write_status(self.clusters, status)
         self.on_status(status)
         return status
+
+
+def make_hub(settings: Settings, catalog: Any = None) -> Hub:
+    """The hub for these settings: Terraform found and its version read once; with a catalog,
+    the quota pre-flight runs before every plan."""
+    from reconciler.preflight import make_preflight
+    from reconciler.terraform import find_terraform, terraform_version
+
+    binary = find_terraform(settings.terraform)
+    policy = Policy(
+        prune=settings.prune,
+        drift_interval=settings.drift_interval,
+        drift_remediate=settings.drift_remediate,
+        drift_fight_limit=settings.drift_fight_limit,
+    )
+    preflight = make_preflight(catalog, settings) if catalog is not None else None
+    return Hub(
+        settings=settings,
+        binary=binary,
+        terraform_version=terraform_version(binary),
+        policy=policy,
+        preflight=preflight,
+    )

@@ -66,7 +66,8 @@ def start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Setting
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    from reconciler.cli import make_hub
+    from reconciler.catalog import Catalog
+    from reconciler.hub import make_hub
     from reconciler.loop import Loop, take_hub_lock
 
     settings = replace(
@@ -76,7 +77,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     box = None
     if args.sandbox:
         settings, box = start_sandbox(args, settings)
-    hub = make_hub(settings)
+    catalog = Catalog(settings)
+    hub = make_hub(settings, catalog)
     loop = Loop(hub)
     stop = threading.Event()
 
@@ -108,6 +110,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         loop.stop()
         worker.join(timeout=settings.terraform_grace + 5)
+        catalog.stop()
         if box is not None:
             box.stop()  # type: ignore[attr-defined]
         lock.close()

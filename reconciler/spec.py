@@ -257,35 +257,41 @@ def parse_spec(data: Any, source: str = "") -> ClusterSpec:
         raise SpecError(exc.errors, source) from None
 
 
-def parse_yaml(text: str, source: str = "") -> ClusterSpec:
+def _load_yaml(text: str, source: str) -> Any:
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(
             [FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source
         ) from None
-    return parse_spec(data, source)
+
+
+def parse_yaml(text: str, source: str = "") -> ClusterSpec:
+    return parse_spec(_load_yaml(text, source), source)
 
 
 def load_spec(path: Path) -> ClusterSpec:
-    """Read `specs/<name>.yaml`; the file stem must equal `cluster_name`."""
+    """Read `specs/<name>.yaml`; the file stem must equal `cluster_name`. Reports every problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
-    spec = parse_yaml(text, str(path))
-    if spec.cluster_name != path.stem:
-        raise SpecError(
-            [
-                FieldError(
-                    path="cluster_name",
-                    message=f'"{spec.cluster_name}" must equal the file name "{path.stem}"',
-                )
-            ],
-            str(path),
+    data = _load_yaml(text, str(path))
+    errors: list[FieldError] = []
+    if isinstance(data, dict) and data.get("cluster_name") != path.stem:
+        got = data.get("cluster_name")
+        what = (
+            f'"{got}" must equal the file name "{path.stem}"' if got else f'missing; it must be "{path.stem}"'
         )
+        errors.append(FieldError(path="cluster_name", message=what))
+    try:
+        spec = parse_spec(data, str(path))
+    except SpecError as exc:
+        errors += [e for e in exc.errors if e.path != "cluster_name" or not errors]
+    if errors:
+        raise SpecError(errors, str(path))
     return spec
 
 

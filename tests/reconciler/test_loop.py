@@ -1,0 +1,169 @@
+"""The loop and crash safety: file events drive reconciles (debounced), removed specs are kept as
+orphans unless pruning is on, mass removals are held, and a hub killed with SIGKILL in the middle
+of an apply converges on restart with no duplicate servers and no lock left behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from reconciler import runs
+from reconciler.loop import Loop
+from reconciler.status import Phase, Reason, Status, read_status, write_status
+
+from .conftest import HubEnv
+
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(300)]
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def running_loop(env: HubEnv) -> Iterator[Loop]:
+    env.hub.clock = lambda: dt.datetime.now(dt.UTC)
+    loop = Loop(env.hub)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.stop()
+        thread.join(timeout=30)
+
+
+def phase_of(env: HubEnv, name: str = "hpc") -> Phase | None:
+    status = read_status(env.settings.clusters_dir, name)
+    return status.phase if status else None
+
+
+def test_many_quick_edits_make_one_run_for_the_last_version(hubenv: HubEnv) -> None:
+    with running_loop(hubenv):
+        time.sleep(0.5)  # the loop is idle and watching
+        for count in range(1, 9):
+            hubenv.write_spec(instances__node__count=count)
+            time.sleep(0.05)
+        wait_for(lambda: phase_of(hubenv) == Phase.BUILD_SUCCESS, what="build_success")
+        time.sleep(1.0)  # nothing else is queued
+    records = runs.list_records(hubenv.settings.clusters_dir, "hpc")
+    assert [r.action for r in records] == ["build"]
+    assert len([n for n in hubenv.servers() if n.startswith("node")]) == 8
+
+
+def test_removed_spec_is_orphaned_then_pruned(hubenv: HubEnv) -> None:
+    hubenv.write_spec()
+    assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
+    (hubenv.settings.specs_dir / "hpc.yaml").unlink()
+    status = hubenv.reconcile()
+    assert status.orphaned and status.reason == Reason.SPEC_REMOVED
+    assert status.phase == Phase.BUILD_SUCCESS
+    assert len(hubenv.servers()) == 3  # kept: pruning is off
+
+    hubenv.hub.policy = replace(hubenv.hub.policy, prune=True)
+    status = hubenv.reconcile()
+    assert status.phase == Phase.DESTROYED, status.message
+    assert hubenv.servers() == {}
+
+
+def test_mass_removal_is_held_for_a_person(hubenv: HubEnv) -> None:
+    hubenv.hub.policy = replace(hubenv.hub.policy, prune=True)
+    now = dt.datetime.now(dt.UTC)
+    for name in ("aa", "bb", "cc"):
+        write_status(
+            hubenv.settings.clusters_dir,
+            Status(
+                name=name,
+                phase=Phase.BUILD_SUCCESS,
+                applied_hash="h",
+                observed_hash="h",
+                resources=["x"],
+                updated_at=now,
+            ),
+        )
+    hubenv.write_spec("cc")
+    loop = Loop(hubenv.hub)
+    assert loop._policy().prune_held  # 2 of 3 deployed clusters lost their spec at once
+    hubenv.write_spec("bb")
+    assert not loop._policy().prune_held  # 1 of 3: under the default 50% share
+    loop.pool.shutdown()
+
+
+def _hub_command(env: HubEnv, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "reconciler.cli",
+        "reconcile",
+        "--specs",
+        str(env.settings.specs_dir),
+        "--clusters",
+        str(env.settings.clusters_dir),
+        *args,
+    ]
+
+
+def test_kill_9_during_apply_converges_without_duplicates(hubenv: HubEnv) -> None:
+    hubenv.box.faults.boot_delay = 4.0  # servers take a while: the kill lands mid-apply
+    environ = {**os.environ, "MCHUB_SANDBOX_DATA": str(hubenv.info.data_dir)}
+    hubenv.write_spec(instances__node__count=2)
+    log = (hubenv.root / "hub.log").open("w")
+    hub = subprocess.Popen(_hub_command(hubenv), env=environ, stdout=log, stderr=log, start_new_session=True)
+
+    def applying() -> bool:
+        status = read_status(hubenv.settings.clusters_dir, "hpc")
+        return (
+            status is not None
+            and status.phase == Phase.BUILD_RUNNING
+            and any(p.state == "running" for p in status.progress.values())
+        )
+
+    try:
+        wait_for(applying, what="the apply to start")
+    finally:
+        os.kill(hub.pid, signal.SIGKILL)
+        hub.wait()
+        log.close()
+    status = read_status(hubenv.settings.clusters_dir, "hpc")
+    assert status is not None and status.phase == Phase.BUILD_RUNNING  # what the dead hub left
+
+    hubenv.box.faults.boot_delay = 0.2
+    done = subprocess.run(
+        _hub_command(hubenv, "--once", "hpc"), env=environ, capture_output=True, text=True, timeout=240
+    )
+    status = read_status(hubenv.settings.clusters_dir, "hpc")
+    assert status is not None and status.phase == Phase.BUILD_SUCCESS, (done.stdout, done.stderr)
+    names = [s.name for s in hubenv.conn.compute.servers()]
+    assert sorted(names) == ["hpc-login1", "hpc-mgmt1", "hpc-node1", "hpc-node2"]  # no duplicates
+    workdir = hubenv.settings.clusters_dir / "hpc"
+    assert not (workdir / ".terraform.tfstate.lock.info").exists()
+    records = runs.list_records(hubenv.settings.clusters_dir, "hpc")
+    assert [r.result for r in records][-1] == "interrupted"
+    assert records[0].result == "succeeded"
+
+
+def test_second_hub_on_the_same_clusters_is_refused(hubenv: HubEnv, tmp_path: Path) -> None:
+    from reconciler.loop import HubBusy, take_hub_lock
+
+    lock = take_hub_lock(hubenv.settings.clusters_dir)
+    try:
+        with pytest.raises(HubBusy, match=f"pid {os.getpid()}"):
+            take_hub_lock(hubenv.settings.clusters_dir)
+    finally:
+        lock.close()
