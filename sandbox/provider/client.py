@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl
 
 from sandbox.provider.credentials import Credentials
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 TRANSIENT = frozenset({500, 502, 503, 504})
-UNSENT = frozenset({502, 503, 504})  # a POST is retried only when the cloud surely did nothing
+UNSENT = frozenset({502, 503})  # a POST is retried only when the cloud surely did nothing
 REQUEST_TIMEOUT = 60.0
 SERVICE_TYPES = {
     "compute": ("compute",),
@@ -107,6 +106,7 @@ class Cloud:
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.creds.auth_url.startswith("https"):
             return None
+        import ssl
         if self.creds.insecure:
             return ssl._create_unverified_context()
         return ssl.create_default_context(cafile=self.creds.cacert_file)
@@ -119,7 +119,8 @@ class Cloud:
     def authenticate(self) -> None:
         """Get a token and the service endpoints (once per process, or again after a 401)."""
         url = self._auth_url() + "/auth/tokens"
-        status, headers, body = self._send("POST", url, self.creds.token_request(), token=None)
+        status, headers, body = self._exchange("POST", url, self.creds.token_request(), idempotent=True,
+                                               with_token=False)
         if status != 201 and status != 200:
             message = f"Authentication failed: {error_message(status, body)}"
             raise CloudError(message, status, f"POST {url}", body)
@@ -153,36 +154,48 @@ class Cloud:
     def request(self, service: str, method: str, path: str, body: Any = None,
                 query: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
         """Call `service`; return the decoded JSON body (None when empty). Raises CloudError."""
+        import urllib.parse
+
         url = self.endpoint(service) + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
-        label = f"{method} {url}"
-        reauthenticated = False
-        for attempt in range(len(RETRY_DELAYS) + 1):
+        idempotent = method != "POST"
+        status, _, text = self._exchange(method, url, body, idempotent, headers=headers)
+        if status == 401:  # the token expired: log in again, once
+            with self._lock:
+                self.authenticate()
+            status, _, text = self._exchange(method, url, body, idempotent, headers=headers)
+        if status >= 400:
+            kind = NotFound if status == 404 else CloudError
+            raise kind(error_message(status, text), status, f"{method} {url}", text)
+        return json.loads(text) if text.strip() else None
+
+    def _exchange(self, method: str, url: str, body: Any, idempotent: bool, with_token: bool = True,
+                  headers: Mapping[str, str] | None = None) -> tuple[int, Any, str]:
+        """One call, retried after a short backoff on connection errors, 429 and transient 5xx.
+
+        A non-idempotent call (POST) is sent again only when the cloud surely did nothing:
+        connection refused, 502 or 503.
+        """
+        retry_on = TRANSIENT if idempotent else UNSENT
+        for delay in (*RETRY_DELAYS, None):
+            token = self._token if with_token else None
             try:
-                status, _, text = self._send(method, url, body, self._token, headers)
-            except OSError as exc:  # connection refused/reset, timeout
-                if attempt < len(RETRY_DELAYS) and (method != "POST" or _unsent(exc)):
-                    self.sleep(RETRY_DELAYS[attempt])
-                    continue
-                raise CloudError(f"Cannot reach the cloud: {exc}", None, label) from exc
-            if status == 401 and not reauthenticated:
-                reauthenticated = True
-                with self._lock:
-                    self.authenticate()
-                continue
-            retry_on = TRANSIENT if method != "POST" else UNSENT
-            if (status in retry_on or status == 429) and attempt < len(RETRY_DELAYS):
-                self.sleep(RETRY_DELAYS[attempt])
-                continue
-            if status >= 400:
-                kind = NotFound if status == 404 else CloudError
-                raise kind(error_message(status, text), status, label, text)
-            return json.loads(text) if text.strip() else None
-        raise CloudError("Too many retries", None, label)  # pragma: no cover - loop always returns
+                status, answer_headers, text = self._send(method, url, body, token, headers)
+            except OSError as exc:  # connection refused or reset, timeout
+                if delay is None or not (idempotent or _unsent(exc)):
+                    raise CloudError(f"Cannot reach the cloud: {exc}", None, f"{method} {url}") from exc
+            else:
+                if delay is None or (status not in retry_on and status != 429):
+                    return status, answer_headers, text
+            self.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _send(self, method: str, url: str, body: Any, token: str | None,
               headers: Mapping[str, str] | None = None) -> tuple[int, Any, str]:
+        import urllib.error  # here, not at the top: `terraform validate` starts the provider without calls
+        import urllib.request
+
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
         req.add_header("Accept", "application/json")
@@ -217,6 +230,8 @@ class Cloud:
 
 
 def _unsent(exc: OSError) -> bool:
+    import urllib.error
+
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     return isinstance(reason, ConnectionRefusedError)
 
