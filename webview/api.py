@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from reconciler import approvals, runs
-from reconciler.spec import ClusterSpec, FieldError, SpecError, parse_spec
+from reconciler.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_spec
 from reconciler.status import Phase
 from webview import csrf, present, specstore
 from webview.context import Web, cluster_name
@@ -63,12 +63,20 @@ class Api:
         items = []
         for c in clusters:
             s = c.status
-            items.append({"name": c.name, "status": c.phase, "reason": s.reason.value if s else "new_spec",
-                          "message": s.message if s else "", "ensure": c.ensure,
-                          "spec": "valid" if c.spec and c.spec.spec else ("invalid" if c.spec else "missing"),
-                          "counts": present.progress_counts(s), "orphaned": bool(s and s.orphaned),
-                          "drift": bool(s and s.drift.detected),
-                          "last_change": present.timestamp(c.last_change)})  # fmt: skip
+            items.append(
+                {
+                    "name": c.name,
+                    "status": c.phase,
+                    "reason": s.reason.value if s else "new_spec",
+                    "message": s.message if s else "",
+                    "ensure": c.ensure,
+                    "spec": "valid" if c.spec and c.spec.spec else ("invalid" if c.spec else "missing"),
+                    "counts": present.progress_counts(s),
+                    "orphaned": bool(s and s.orphaned),
+                    "drift": bool(s and s.drift.detected),
+                    "last_change": present.timestamp(c.last_change),
+                }
+            )
         return json_bytes({"clusters": items}, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     async def get_cluster(self, request: Request) -> Response:
@@ -78,14 +86,16 @@ class Api:
             return error(404, f'no cluster named "{name}"')
         spec_file = cluster.spec
         spec = spec_file.spec if spec_file else None
-        return json_bytes({
-            "name": name,
-            "spec": present.public_spec(spec) if spec else None,
-            "spec_valid": spec is not None,
-            "spec_errors": [e.model_dump() for e in spec_file.errors] if spec_file else [],
-            "spec_yaml": present.redact_spec_text(spec_file.text, spec) if spec_file else None,
-            "status": present.status_json(name, cluster.status),
-        })  # fmt: skip
+        return json_bytes(
+            {
+                "name": name,
+                "spec": present.public_spec(spec) if spec else None,
+                "spec_valid": spec is not None,
+                "spec_errors": [e.model_dump() for e in spec_file.errors] if spec_file else [],
+                "spec_yaml": present.redact_spec_text(spec_file.text, spec) if spec_file else None,
+                "status": present.status_json(name, cluster.status),
+            }
+        )
 
     async def status(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -118,8 +128,9 @@ class Api:
         except ValueError:
             return error(400, "tail must be a whole number of lines")
         text = present.log_tail(runs.log_path(clusters, name, run_id), tail, 1024 * 1024) if run_id else ""
-        return json_bytes({"name": name, "runs": [r.model_dump(mode="json") for r in records],
-                           "run": run_id, "log": text})  # fmt: skip
+        return json_bytes(
+            {"name": name, "runs": [r.model_dump(mode="json") for r in records], "run": run_id, "log": text}
+        )
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text: clusters per phase, with drift, orphaned, failing."""
@@ -133,32 +144,40 @@ class Api:
             failing += bool(c.status and c.status.failures)
         lines = ["# HELP mchub_clusters Clusters by phase.", "# TYPE mchub_clusters gauge"]
         lines += [f'mchub_clusters{{phase="{p}"}} {n}' for p, n in phases.items()]
-        for metric, value, help_text in (("mchub_clusters_drifted", drift, "Clusters with drift detected."),
-                                         ("mchub_clusters_orphaned", orphaned, "Clusters whose spec is gone."),
-                                         ("mchub_clusters_failing", failing, "Clusters whose last attempt failed.")):
+        for metric, value, help_text in (
+            ("mchub_clusters_drifted", drift, "Clusters with drift detected."),
+            ("mchub_clusters_orphaned", orphaned, "Clusters whose spec is gone."),
+            ("mchub_clusters_failing", failing, "Clusters whose last attempt failed."),
+        ):
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric} {value}"]
         return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     async def resources(self, request: Request) -> Response:
         cloud = request.query_params.get("cloud") or None
         cluster = request.query_params.get("cluster") or None
-        if cluster is not None and not specstore.CLUSTER_NAME_RE.fullmatch(cluster):
+        if cluster is not None and not CLUSTER_NAME_RE.fullmatch(cluster):
             return error(400, str(specstore.BadName(cluster)))
         if cloud is not None and cloud not in self.web.settings.clouds:
-            return error(400, f'cloud "{cloud}" is not configured; choose one of {", ".join(sorted(self.web.settings.clouds))}')
+            choices = ", ".join(sorted(self.web.settings.clouds))
+            return error(400, f'cloud "{cloud}" is not configured; choose one of {choices}')
         data = await self.web.payload(cloud, cluster)
         body = json.dumps(data, separators=(",", ":")).encode()
         etag = f'W/"r-{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]}"'
         if if_none_match(request, etag):
             return not_modified(etag)
-        return Response(body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return Response(
+            body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
+        )
 
     # -- writing ------------------------------------------------------------------------------
 
     def _guard(self, request: Request) -> None:
         if not csrf.api_write_allowed(request, self.web.auth.secret_key):
-            raise HTTPException(403, "a change needs Authorization: Bearer <token>, an X-CSRF-Token header, "
-                                     "or a same-origin request with Content-Type: application/json")  # fmt: skip
+            raise HTTPException(
+                403,
+                "a change needs Authorization: Bearer <token>, an X-CSRF-Token header, "
+                "or a same-origin request with Content-Type: application/json",
+            )
 
     async def _body(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -170,7 +189,9 @@ class Api:
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
             try:
                 if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text)):
-                    raise SpecError([FieldError(path="", message="YAML anchors and aliases are not accepted")])
+                    raise SpecError(
+                        [FieldError(path="", message="YAML anchors and aliases are not accepted")]
+                    )
                 data = yaml.safe_load(text)
             except yaml.YAMLError as exc:
                 raise SpecError([FieldError(path="", message=f"invalid YAML: {exc}")]) from None
@@ -184,18 +205,24 @@ class Api:
         return data
 
     async def _write(self, spec: ClusterSpec, request: Request, verb: str) -> None:
-        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), verb)
+        await run_in_threadpool(
+            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), verb
+        )
 
     async def create_cluster(self, request: Request) -> Response:
         self._guard(request)
         data = await self._body(request)
         spec = parse_spec(data)
         if self.web.files.spec(spec.cluster_name) is not None:
-            return error(409, f'a cluster named "{spec.cluster_name}" exists; PUT /api/clusters/{spec.cluster_name} changes it')
+            name = spec.cluster_name
+            return error(409, f'a cluster named "{name}" exists; PUT /api/clusters/{name} changes it')
         await self._write(spec, request, "Create")
         url = f"/api/clusters/{spec.cluster_name}"
-        return json_bytes({"name": spec.cluster_name, "spec": present.public_spec(spec), "url": url},
-                          status_code=201, headers={"Location": url})  # fmt: skip
+        return json_bytes(
+            {"name": spec.cluster_name, "spec": present.public_spec(spec), "url": url},
+            status_code=201,
+            headers={"Location": url},
+        )
 
     async def put_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -203,22 +230,30 @@ class Api:
         data = await self._body(request)
         data.setdefault("cluster_name", name)
         if data["cluster_name"] != name:
-            raise SpecError([FieldError(path="cluster_name", message=f'must be "{name}", the name in the URL')])
+            raise SpecError(
+                [FieldError(path="cluster_name", message=f'must be "{name}", the name in the URL')]
+            )
         existing = self.web.files.spec(name)
         if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
             data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
         spec = parse_spec(data)
         await self._write(spec, request, "Update" if existing else "Create")
-        return json_bytes({"name": name, "spec": present.public_spec(spec)}, status_code=200 if existing else 201)
+        return json_bytes(
+            {"name": name, "spec": present.public_spec(spec)}, status_code=200 if existing else 201
+        )
 
     async def delete_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
         self._guard(request)
         if self.web.files.spec(name) is None:
             return error(404, f'no spec named "{name}"')
-        await run_in_threadpool(specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request))
-        return json_bytes({"name": name, "ensure": "absent",
-                           "message": "the reconciler will destroy the cluster"}, status_code=202)  # fmt: skip
+        await run_in_threadpool(
+            specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
+        )
+        return json_bytes(
+            {"name": name, "ensure": "absent", "message": "the reconciler will destroy the cluster"},
+            status_code=202,
+        )
 
     async def approve(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -229,7 +264,11 @@ class Api:
             return error(409, f'cluster "{name}" has no plan awaiting approval')
         plan_id = data.get("plan_id") or status.plan.id
         if plan_id != status.plan.id:
-            return error(409, f"plan {plan_id} is no longer current; the plan awaiting approval is {status.plan.id}")
+            return error(
+                409, f"plan {plan_id} is no longer current; the plan awaiting approval is {status.plan.id}"
+            )
         by = self.web.user(request)
-        await run_in_threadpool(approvals.approve, self.web.settings.specs_dir, name, plan_id, by, dt.datetime.now(dt.UTC))
+        await run_in_threadpool(
+            approvals.approve, self.web.settings.specs_dir, name, plan_id, by, dt.datetime.now(dt.UTC)
+        )
         return json_bytes({"name": name, "plan_id": plan_id, "approved_by": by}, status_code=202)

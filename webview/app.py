@@ -31,12 +31,15 @@ from webview.state import CatalogLike, Files
 log = logging.getLogger("mchub.webview")
 MAX_BODY = 256 * 1024
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                 b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
-]  # fmt: skip
+]
 
 
 class SecurityHeaders:
@@ -68,8 +71,10 @@ class Errors:
         assert isinstance(exc, SpecError)
         view = request.scope.get(FORM_STATE)
         if request.url.path.startswith("/api/") or not isinstance(view, forms.FormView):
-            return JSONResponse({"error": "the spec is not valid", "errors": [e.model_dump() for e in exc.errors]},
-                                status_code=422)  # fmt: skip
+            return JSONResponse(
+                {"error": "the spec is not valid", "errors": [e.model_dump() for e in exc.errors]},
+                status_code=422,
+            )
         name = view.values["cluster_name"] if view.editing else None
         return await self.pages.form_page(request, forms.with_errors(view, exc.errors), name, status_code=422)
 
@@ -80,8 +85,13 @@ class Errors:
             return Response(status_code=exc.status_code, headers=headers)
         if request.url.path.startswith("/api/") or request.url.path.startswith("/partials/"):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
-        return self.web.render(request, "error.html", {"code": exc.status_code, "detail": exc.detail},
-                               status_code=exc.status_code, headers=headers)  # fmt: skip
+        return self.web.render(
+            request,
+            "error.html",
+            {"code": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=headers,
+        )
 
 
 def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None = None) -> Starlette:
@@ -95,8 +105,12 @@ def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         settings.specs_dir.mkdir(parents=True, exist_ok=True)
-        log.info("web view: specs in %s, clusters in %s, access: %s", settings.specs_dir,
-                 settings.clusters_dir, auth.mode)  # fmt: skip
+        log.info(
+            "web view: specs in %s, clusters in %s, access: %s",
+            settings.specs_dir,
+            settings.clusters_dir,
+            auth.mode,
+        )
         yield {}
 
     routes = [

@@ -59,7 +59,9 @@ class AuthConfig:
         return "token" if self.token else "local"
 
     @classmethod
-    def from_env(cls, clusters_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> AuthConfig:
+    def from_env(
+        cls, clusters_dir: Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> AuthConfig:
         """MCHUB_TOKEN, MCHUB_PROXY_USER_HEADER, MCHUB_SECRET_KEY. Without a secret key, one is
         generated and kept in `<clusters_dir>/.webview-secret-key` (0600) so logins survive restarts."""
         env = os.environ if environ is None else environ
@@ -167,7 +169,9 @@ class AuthMiddleware:
         headers = Headers(scope=scope)
         path: str = scope["path"]
         if self.auth.mode == "local" and not _local_host(headers.get("host", "")):
-            await PlainTextResponse("This hub only answers on localhost.", status_code=421)(scope, receive, send)
+            await PlainTextResponse("This hub only answers on localhost.", status_code=421)(
+                scope, receive, send
+            )
             return
         user = identify(self.auth, headers, _cookies(headers))
         scope["mchub.user"] = user

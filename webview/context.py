@@ -33,8 +33,12 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(phase_label=present.phase_label, phase_tone=present.phase_tone,
-                       timestamp=present.timestamp, short_time=present.short_time)  # fmt: skip
+    env.filters.update(
+        phase_label=present.phase_label,
+        phase_tone=present.phase_tone,
+        timestamp=present.timestamp,
+        short_time=present.short_time,
+    )
     env.globals.update(is_running=present.is_running, is_error=present.is_error)
     return Jinja2Templates(env=env)
 
@@ -52,27 +56,51 @@ class Web:
 
     async def payload(self, cloud: str | None, cluster: str | None = None) -> dict[str, Any]:
         """The catalog's figures; a catalog that fails still gives a page (with the error shown)."""
+        defaults: dict[str, Any] = {
+            "cloud": cloud or self.settings.default_cloud,
+            "error": None,
+            "stale": False,
+            "age_seconds": None,
+            "fetched_at": None,
+            "quotas": {},
+            "flavors": [],
+            "images": [],
+            "networks": [],
+        }
         try:
-            return await run_in_threadpool(self.catalog.payload, cloud, cluster, self.settings.clusters_dir)
+            data = await run_in_threadpool(self.catalog.payload, cloud, cluster, self.settings.clusters_dir)
+            return {**defaults, **{k: v for k, v in data.items() if v is not None or k not in defaults}}
         except Exception as exc:  # the catalog's own errors, or a bug in it: show, do not crash
             if getattr(exc, "kind", None) == "request":
                 raise HTTPException(400, str(exc)) from None
             log.warning("catalog failed: %s", exc)
-            return {"cloud": cloud or self.settings.default_cloud, "error": str(exc), "stale": True,
-                    "quotas": {}, "flavors": [], "images": [], "networks": []}  # fmt: skip
+            return {**defaults, "error": str(exc), "stale": True}
 
-    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200,
-               headers: dict[str, str] | None = None) -> Response:  # fmt: skip
-        base = {"user": self.user(request), "auth_mode": self.auth.mode,
-                "csrf_token": csrf.token_for(request, self.auth.secret_key), "clouds": sorted(self.settings.clouds)}  # fmt: skip
-        response = self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code,
-                                                   headers=headers)  # fmt: skip
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        base = {
+            "user": request.scope.get("mchub.user") or "",
+            "auth_mode": self.auth.mode,
+            "csrf_token": csrf.token_for(request, self.auth.secret_key),
+            "clouds": sorted(self.settings.clouds),
+        }
+        response = self.templates.TemplateResponse(
+            request, name, {**base, **context}, status_code=status_code, headers=headers
+        )
         csrf.set_cookie_if_new(request, response)
         return response
 
     def check_form(self, request: Request, submitted: Any) -> None:
         if not csrf.valid(request, self.auth.secret_key, submitted if isinstance(submitted, str) else None):
-            raise HTTPException(403, "The form expired or came from another site: reload the page and try again.")
+            raise HTTPException(
+                403, "The form expired or came from another site: reload the page and try again."
+            )
 
 
 def cluster_name(request: Request) -> str:
@@ -82,4 +110,3 @@ def cluster_name(request: Request) -> str:
         return checked_name(raw)
     except BadName as exc:
         raise HTTPException(404, str(exc)) from None
-

@@ -36,8 +36,9 @@ def token_for(request: Request, secret: str) -> str:
 def set_cookie_if_new(request: Request, response: Response) -> None:
     nonce = request.scope.get("mchub.csrf_new")
     if nonce:
-        response.set_cookie(COOKIE, nonce, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https")  # fmt: skip
+        response.set_cookie(
+            COOKIE, nonce, httponly=True, samesite="strict", path="/", secure=request.url.scheme == "https"
+        )
 
 
 def valid(request: Request, secret: str, submitted: str | None) -> bool:

@@ -14,13 +14,26 @@ from reconciler.spec import PUBLIC_KEY_RE, FieldError, SpecError
 
 INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
 VOLUME_FIELDS = ("tag", "name", "size", "type")
-SCALARS = ("cluster_name", "domain", "image", "nb_users", "public_keys", "hieradata", "guest_passwd",
-           "sudoer_username", "cloud", "apply", "expires")  # fmt: skip
+SCALARS = (
+    "cluster_name",
+    "domain",
+    "image",
+    "nb_users",
+    "public_keys",
+    "hieradata",
+    "guest_passwd",
+    "sudoer_username",
+    "cloud",
+    "apply",
+    "expires",
+)
 ADVANCED = ("hieradata", "guest_passwd", "sudoer_username", "apply", "expires", "cloud")
 ROW_RE = re.compile(r"^(inst|vol)-(\d{1,3})-([a-z_]+)$")
-STANDARD_INSTANCES = (("mgmt", ("puppet", "mgmt", "nfs"), 1, "mgmt"),
-                      ("login", ("login", "public", "proxy"), 1, "login"),
-                      ("node", ("node",), 1, "node"))  # fmt: skip
+STANDARD_INSTANCES = (
+    ("mgmt", ("puppet", "mgmt", "nfs"), 1, "mgmt"),
+    ("login", ("login", "public", "proxy"), 1, "login"),
+    ("node", ("node",), 1, "node"),
+)
 STANDARD_VOLUMES = (("nfs", "home", 100), ("nfs", "project", 50), ("nfs", "scratch", 50))
 
 
@@ -84,17 +97,37 @@ def home_public_key(home: Path | None = None) -> str:
     return ""
 
 
-def default_form(payload: Mapping[str, Any], domain: str, cloud: str, taken: Iterable[str],
-                 public_key: str = "") -> FormView:  # fmt: skip
+def default_form(
+    payload: Mapping[str, Any], domain: str, cloud: str, taken: Iterable[str], public_key: str = ""
+) -> FormView:
     """A standard Magic Castle cluster on this cloud: mgmt, login and one node on the smallest
     flavors their roles allow, nfs home/project/scratch volumes."""
     images = image_names(payload)
     preferred = next((i for i in images if i.lower().startswith("rocky")), images[0] if images else "")
-    values = {"cluster_name": free_name(taken), "domain": domain, "image": preferred, "nb_users": "10",
-              "public_keys": public_key, "hieradata": "---", "guest_passwd": "", "sudoer_username": "centos",
-              "cloud": cloud, "apply": "auto", "expires": ""}  # fmt: skip
-    rows = [{"prefix": p, "type": smallest_for(role, payload), "tags": " ".join(tags), "count": str(n),
-             "disk_size": "", "image": ""} for p, tags, n, role in STANDARD_INSTANCES]  # fmt: skip
+    values = {
+        "cluster_name": free_name(taken),
+        "domain": domain,
+        "image": preferred,
+        "nb_users": "10",
+        "public_keys": public_key,
+        "hieradata": "---",
+        "guest_passwd": "",
+        "sudoer_username": "centos",
+        "cloud": cloud,
+        "apply": "auto",
+        "expires": "",
+    }
+    rows = [
+        {
+            "prefix": p,
+            "type": smallest_for(role, payload),
+            "tags": " ".join(tags),
+            "count": str(n),
+            "disk_size": "",
+            "image": "",
+        }
+        for p, tags, n, role in STANDARD_INSTANCES
+    ]
     vols = [{"tag": t, "name": n, "size": str(s), "type": ""} for t, n, s in STANDARD_VOLUMES]
     return FormView(values, rows, vols)
 
@@ -116,20 +149,32 @@ def form_from_data(data: Mapping[str, Any], editing: bool = True) -> FormView:
     values["apply"] = values["apply"] or "auto"
     rows = []
     insts = data.get("instances")
-    for prefix, inst in (insts.items() if isinstance(insts, dict) else []):
+    for prefix, inst in insts.items() if isinstance(insts, dict) else []:
         inst = inst if isinstance(inst, dict) else {}
         tags = inst.get("tags")
-        rows.append({"prefix": str(prefix), "type": _text(inst.get("type")),
-                     "tags": " ".join(str(t) for t in tags) if isinstance(tags, list) else _text(tags),
-                     "count": _text(inst.get("count", 1)), "disk_size": _text(inst.get("disk_size")),
-                     "image": _text(inst.get("image"))})  # fmt: skip
+        rows.append(
+            {
+                "prefix": str(prefix),
+                "type": _text(inst.get("type")),
+                "tags": " ".join(str(t) for t in tags) if isinstance(tags, list) else _text(tags),
+                "count": _text(inst.get("count", 1)),
+                "disk_size": _text(inst.get("disk_size")),
+                "image": _text(inst.get("image")),
+            }
+        )
     vols = []
     volumes = data.get("volumes")
-    for tag, named in (volumes.items() if isinstance(volumes, dict) else []):
-        for name, vol in (named.items() if isinstance(named, dict) else []):
+    for tag, named in volumes.items() if isinstance(volumes, dict) else []:
+        for name, vol in named.items() if isinstance(named, dict) else []:
             vol = vol if isinstance(vol, dict) else {}
-            vols.append({"tag": str(tag), "name": str(name), "size": _text(vol.get("size")),
-                         "type": _text(vol.get("type"))})  # fmt: skip
+            vols.append(
+                {
+                    "tag": str(tag),
+                    "name": str(name),
+                    "size": _text(vol.get("size")),
+                    "type": _text(vol.get("type")),
+                }
+            )
     return FormView(values, rows, vols, editing=editing)
 
 
@@ -145,7 +190,11 @@ def form_from_post(form: Mapping[str, str], editing: bool = False) -> FormView:
         target, names = (rows, INSTANCE_FIELDS) if kind == "inst" else (vols, VOLUME_FIELDS)
         if name in names:
             target.setdefault(index, {n: "" for n in names})[name] = str(form.get(key, ""))
-    keep_i = [r for _, r in sorted(rows.items()) if any(r[k].strip() for k in ("prefix", "tags", "disk_size", "image"))]
+    keep_i = [
+        r
+        for _, r in sorted(rows.items())
+        if any(r[k].strip() for k in ("prefix", "tags", "disk_size", "image"))
+    ]
     keep_v = [r for _, r in sorted(vols.items()) if any(r[k].strip() for k in ("name", "size", "type"))]
     return FormView(values, keep_i, keep_v, editing=editing)
 
@@ -164,13 +213,18 @@ def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
     for i, row in enumerate(view.instances):
         prefix = row["prefix"].strip()
         if not prefix:
-            problems.append(FieldError(path=f"#inst-{i}-prefix", message="give this group a host name prefix"))
+            problems.append(
+                FieldError(path=f"#inst-{i}-prefix", message="give this group a host name prefix")
+            )
             continue
         if prefix in instances:
             problems.append(FieldError(path=f"#inst-{i}-prefix", message=f'prefix "{prefix}" is used twice'))
             continue
-        inst: dict[str, Any] = {"type": row["type"].strip(), "tags": row["tags"].replace(",", " ").split(),
-                                "count": _int_or_text(row["count"] or "1")}  # fmt: skip
+        inst: dict[str, Any] = {
+            "type": row["type"].strip(),
+            "tags": row["tags"].replace(",", " ").split(),
+            "count": _int_or_text(row["count"] or "1"),
+        }
         if row.get("disk_size", "").strip():
             inst["disk_size"] = _int_or_text(row["disk_size"])
         if row.get("image", "").strip():
@@ -184,7 +238,9 @@ def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
             problems.append(FieldError(path=f"#vol-{j}-{which}", message=f"give this volume a {which}"))
             continue
         if name in volumes.get(tag, {}):
-            problems.append(FieldError(path=f"#vol-{j}-name", message=f'volume "{tag}/{name}" is listed twice'))
+            problems.append(
+                FieldError(path=f"#vol-{j}-name", message=f'volume "{tag}/{name}" is listed twice')
+            )
             continue
         vol: dict[str, Any] = {"size": _int_or_text(row["size"])}
         if row.get("type", "").strip():

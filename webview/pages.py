@@ -45,7 +45,9 @@ def flavor_choices(payload: dict[str, Any], tags: str, current: str) -> list[dic
     """The flavors offered for a row: those meeting its role's minimum, plus the current one."""
     role = forms.role_of(tags.replace(",", " ").split())
     out = []
-    for f in sorted(payload.get("flavors") or [], key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f["name"])):
+    for f in sorted(
+        payload.get("flavors") or [], key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f["name"])
+    ):
         fits = role in (f.get("roles") or [role])
         if fits or f["name"] == current:
             out.append({"name": f["name"], "label": flavor_label(f) + ("" if fits else " (below minimum)")})
@@ -58,8 +60,9 @@ def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | No
     spec = cluster.spec.spec if cluster.spec else None
     if spec is None or not payload.get("flavors"):
         return None
-    flavors = [Flavor(f["name"], int(f["vcpus"]), int(f["ram"]), int(f.get("disk") or 0))
-               for f in payload["flavors"]]  # fmt: skip
+    flavors = [
+        Flavor(f["name"], int(f["vcpus"]), int(f["ram"]), int(f.get("disk") or 0)) for f in payload["flavors"]
+    ]
     return needs(spec, flavors).as_dict()
 
 
@@ -76,12 +79,22 @@ class Pages:
         for c in clusters:
             spec = c.spec.spec if c.spec else None
             shape = " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else ""
-            rows.append({"name": c.name, "phase": c.phase, "status": c.status, "counts": present.progress_counts(c.status),
-                         "shape": shape, "ensure": c.ensure, "spec_state": "valid" if spec else (
-                             "invalid" if c.spec else "missing"), "last_change": c.last_change})  # fmt: skip
-        quota_sig = hashlib.sha1(json.dumps(payload.get("quotas"), sort_keys=True).encode(),
-                                 usedforsecurity=False).hexdigest()[:8]  # fmt: skip
-        full_etag = etag[:-1] + f"-{quota_sig}-{payload.get('error') is not None:d}\""
+            rows.append(
+                {
+                    "name": c.name,
+                    "phase": c.phase,
+                    "status": c.status,
+                    "counts": present.progress_counts(c.status),
+                    "shape": shape,
+                    "ensure": c.ensure,
+                    "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
+                    "last_change": c.last_change,
+                }
+            )
+        quota_sig = hashlib.sha1(
+            json.dumps(payload.get("quotas"), sort_keys=True).encode(), usedforsecurity=False
+        ).hexdigest()[:8]
+        full_etag = etag[:-1] + f'-{quota_sig}-{payload.get("error") is not None:d}"'
         return full_etag, {"rows": rows, "payload": payload, "quotas": present.quota_rows(payload)}
 
     async def dashboard(self, request: Request) -> Response:
@@ -92,24 +105,36 @@ class Pages:
         etag, context = await self._dashboard_context()
         if if_none_match(request, etag):
             return not_modified(etag)
-        return self.web.render(request, "_dashboard.html", context, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return self.web.render(
+            request, "_dashboard.html", context, headers={"ETag": etag, "Cache-Control": "no-cache"}
+        )
 
     # -- the form -------------------------------------------------------------------------------
 
-    async def form_page(self, request: Request, view: forms.FormView, name: str | None = None,
-                        status_code: int = 200) -> Response:  # fmt: skip
+    async def form_page(
+        self, request: Request, view: forms.FormView, name: str | None = None, status_code: int = 200
+    ) -> Response:
         cloud = view.values.get("cloud") or None
         if cloud not in self.web.settings.clouds:
             cloud = None
         payload = await self.web.payload(cloud, name)
-        rows = [{**row, "flavors": flavor_choices(payload, row["tags"], row["type"])} for row in view.instances]
+        rows = [
+            {**row, "flavors": flavor_choices(payload, row["tags"], row["type"])} for row in view.instances
+        ]
         images = forms.image_names(payload)
         if view.values.get("image") and view.values["image"] not in images:
             images.append(view.values["image"])
-        context = {"view": view, "rows": rows, "payload": payload, "images": images, "name": name,
-                   "known_tags": KNOWN_TAGS, "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
-                   "quotas": present.quota_rows(payload),
-                   "all_flavors": [{**f, "label": flavor_label(f)} for f in payload.get("flavors") or []]}  # fmt: skip
+        context = {
+            "view": view,
+            "rows": rows,
+            "payload": payload,
+            "images": images,
+            "name": name,
+            "known_tags": KNOWN_TAGS,
+            "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
+            "quotas": present.quota_rows(payload),
+            "all_flavors": [{**f, "label": flavor_label(f)} for f in payload.get("flavors") or []],
+        }
         return self.web.render(request, "form.html", context, status_code=status_code)
 
     async def new_form(self, request: Request) -> Response:
@@ -118,8 +143,9 @@ class Pages:
         payload = await self.web.payload(None)
         domains = settings.clouds[cloud].domains if cloud in settings.clouds else ()
         key = forms.home_public_key() if self.web.auth.mode == "local" else ""
-        view = forms.default_form(payload, domains[0] if domains else "localdomain", cloud,
-                                  self.web.files.names(), key)  # fmt: skip
+        view = forms.default_form(
+            payload, domains[0] if domains else "localdomain", cloud, self.web.files.names(), key
+        )
         return await self.form_page(request, view)
 
     async def _submitted(self, request: Request, editing: bool) -> forms.FormView:
@@ -134,9 +160,19 @@ class Pages:
         spec = parse_spec(forms.spec_data(view))
         old = self.web.files.status(spec.cluster_name)[1]
         if self.web.files.spec(spec.cluster_name) is not None or (old and old.phase != Phase.DESTROYED):
-            raise SpecError([FieldError(path="cluster_name", message=(
-                f'a cluster named "{spec.cluster_name}" already exists; choose another name'))])  # fmt: skip
-        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Create")
+            raise SpecError(
+                [
+                    FieldError(
+                        path="cluster_name",
+                        message=(
+                            f'a cluster named "{spec.cluster_name}" already exists; choose another name'
+                        ),
+                    )
+                ]
+            )
+        await run_in_threadpool(
+            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Create"
+        )
         return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
 
     async def edit_form(self, request: Request) -> Response:
@@ -151,8 +187,10 @@ class Pages:
                 raw = yaml.safe_load(spec_file.text)
             except yaml.YAMLError:
                 raw = None
-            view = forms.with_errors(forms.form_from_data(raw if isinstance(raw, dict) else {"cluster_name": name}),
-                                     spec_file.errors)  # fmt: skip
+            view = forms.with_errors(
+                forms.form_from_data(raw if isinstance(raw, dict) else {"cluster_name": name}),
+                spec_file.errors,
+            )
         view.values["cluster_name"] = name
         return await self.form_page(request, view, name)
 
@@ -165,7 +203,9 @@ class Pages:
             raise HTTPException(404, f'no spec named "{name}"')
         keep = existing.spec.guest_passwd if existing.spec else None
         spec = parse_spec(forms.spec_data(view, keep_passwd=keep))
-        await run_in_threadpool(specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Update")
+        await run_in_threadpool(
+            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Update"
+        )
         return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
     # -- the cluster page -----------------------------------------------------------------------
@@ -179,20 +219,33 @@ class Pages:
         clusters_dir = self.web.settings.clusters_dir
         records = runs.list_records(clusters_dir, name)[:25]
         log_run = status.run_id if status and status.run_id else (records[0].id if records else None)
-        payload = await self.web.payload(spec.cloud if spec and spec.cloud in self.web.settings.clouds else None)
+        payload = await self.web.payload(
+            spec.cloud if spec and spec.cloud in self.web.settings.clouds else None
+        )
         return {
-            "cluster": cluster, "name": name, "spec": spec, "status": status, "phase": cluster.phase,
-            "status_json": present.status_json(name, status), "counts": present.progress_counts(status),
+            "cluster": cluster,
+            "name": name,
+            "spec": spec,
+            "status": status,
+            "phase": cluster.phase,
+            "status_json": present.status_json(name, status),
+            "counts": present.progress_counts(status),
             "spec_text": present.redact_spec_text(cluster.spec.text, spec) if cluster.spec else None,
             "spec_errors": cluster.spec.errors if cluster.spec else [],
             "main_tf": present.read_limited(clusters_dir / name / "main.tf"),
-            "records": records, "log_run": log_run,
+            "records": records,
+            "log_run": log_run,
             "log_tail": present.log_tail(runs.log_path(clusters_dir, name, log_run)) if log_run else "",
-            "instances": present.instances(spec, status), "volumes": present.volumes(spec, status),
-            "access": present.access(spec, status), "payload": payload, "quotas": present.quota_rows(payload),
-            "usage": spec_usage(cluster, payload), "has_password": bool(spec and spec.nb_users),
-            "destroy_error": "", "phase_labels": present.PHASES,
-        }  # fmt: skip
+            "instances": present.instances(spec, status),
+            "volumes": present.volumes(spec, status),
+            "access": present.access(spec, status),
+            "payload": payload,
+            "quotas": present.quota_rows(payload),
+            "usage": spec_usage(cluster, payload),
+            "has_password": bool(spec and spec.nb_users),
+            "destroy_error": "",
+            "phase_labels": present.PHASES,
+        }
 
     async def cluster_page(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -214,7 +267,9 @@ class Pages:
             context = await self._cluster_context(request, name)
             context["destroy_error"] = f'Type the cluster\'s name, "{name}", to confirm.'
             return self.web.render(request, "cluster.html", context, status_code=422)
-        await run_in_threadpool(specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request))
+        await run_in_threadpool(
+            specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
+        )
         return RedirectResponse(f"/clusters/{name}", status_code=303)
 
     async def approve(self, request: Request) -> Response:
@@ -225,9 +280,17 @@ class Pages:
         if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
             raise HTTPException(409, f'Cluster "{name}" has no plan awaiting approval.')
         if _text(form, "plan_id") != status.plan.id:
-            raise HTTPException(409, "The plan changed since you looked at it: review the new plan, then approve it.")
-        await run_in_threadpool(approvals.approve, self.web.settings.specs_dir, name, status.plan.id,
-                                self.web.user(request), dt.datetime.now(dt.UTC))  # fmt: skip
+            raise HTTPException(
+                409, "The plan changed since you looked at it: review the new plan, then approve it."
+            )
+        await run_in_threadpool(
+            approvals.approve,
+            self.web.settings.specs_dir,
+            name,
+            status.plan.id,
+            self.web.user(request),
+            dt.datetime.now(dt.UTC),
+        )
         return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
     async def password(self, request: Request) -> Response:
@@ -237,10 +300,15 @@ class Pages:
             raise HTTPException(403, "missing or invalid X-CSRF-Token")
         spec_file = self.web.files.spec(name)
         spec = spec_file.spec if spec_file else None
-        passwd = spec.guest_passwd if spec and spec.guest_passwd else secrets.stored_guest_password(
-            self.web.settings.clusters_dir, name)  # fmt: skip
+        passwd = (
+            spec.guest_passwd
+            if spec and spec.guest_passwd
+            else secrets.stored_guest_password(self.web.settings.clusters_dir, name)
+        )
         if not passwd:
-            return JSONResponse({"error": "no guest password yet: it is made on the first build"}, status_code=404)
+            return JSONResponse(
+                {"error": "no guest password yet: it is made on the first build"}, status_code=404
+            )
         return JSONResponse({"password": passwd}, headers={"Cache-Control": "no-store"})
 
     async def run_log(self, request: Request) -> Response:
@@ -248,7 +316,9 @@ class Pages:
         run_id = str(request.path_params.get("run_id", ""))
         if not RUN_ID_RE.match(run_id):
             raise HTTPException(404, "no such run")
-        text = present.read_limited(runs.log_path(self.web.settings.clusters_dir, name, run_id), 4 * 1024 * 1024)
+        text = present.read_limited(
+            runs.log_path(self.web.settings.clusters_dir, name, run_id), 4 * 1024 * 1024
+        )
         if text is None:
             raise HTTPException(404, f"no log for run {run_id}")
         return PlainTextResponse(text, headers={"Cache-Control": "no-cache"})
@@ -258,7 +328,9 @@ class Pages:
     async def login_form(self, request: Request) -> Response:
         if self.web.auth.mode != "token":
             return RedirectResponse("/", status_code=303)
-        return self.web.render(request, "login.html", {"next": safe_next(request.query_params.get("next")), "error": ""})
+        return self.web.render(
+            request, "login.html", {"next": safe_next(request.query_params.get("next")), "error": ""}
+        )
 
     async def login(self, request: Request) -> Response:
         if self.web.auth.mode != "token":
@@ -268,11 +340,18 @@ class Pages:
         target = safe_next(_text(form, "next"))
         if not self.web.auth.token_ok(_text(form, "token").strip()):
             await asyncio.sleep(0.5)  # slows guessing; the token itself should be long
-            return self.web.render(request, "login.html", {"next": target, "error": "That token is not right."},
-                                   status_code=401)  # fmt: skip
+            return self.web.render(
+                request, "login.html", {"next": target, "error": "That token is not right."}, status_code=401
+            )
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION_COOKIE, self.web.auth.session_cookie(TOKEN_USER), max_age=SESSION_MAX_AGE,
-                            httponly=True, samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
+        response.set_cookie(
+            SESSION_COOKIE,
+            self.web.auth.session_cookie(TOKEN_USER),
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
         return response
 
     async def logout(self, request: Request) -> Response:

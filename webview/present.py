@@ -27,8 +27,14 @@ PHASES: dict[str, tuple[str, str]] = {
     "destroy_error": ("destroy failed", "error"),
     "destroyed": ("destroyed", "muted"),
 }
-QUOTA_LABELS = {"instances": "Instances", "cores": "vCPUs", "ram": "RAM", "volumes": "Volumes",
-                "gigabytes": "Volume storage", "floating_ips": "Floating IPs"}  # fmt: skip
+QUOTA_LABELS = {
+    "instances": "Instances",
+    "cores": "vCPUs",
+    "ram": "RAM",
+    "volumes": "Volumes",
+    "gigabytes": "Volume storage",
+    "floating_ips": "Floating IPs",
+}
 QUOTA_UNITS = {"ram": "MiB", "gigabytes": "GB"}
 INSTANCE_RE = re.compile(r'openstack_compute_instance_v2\.instances\["([^"]+)"\]$')
 VOLUME_RE = re.compile(r'openstack_blockstorage_volume_v[23]\.volumes\["([^"]+)"\]$')
@@ -61,9 +67,15 @@ def progress_counts(status: Status | None) -> dict[str, int]:
 def status_json(name: str, status: Status | None) -> dict[str, Any]:
     """`GET /api/clusters/{name}/status`: MC Hub's `status` key plus the hub's record."""
     if status is None:
-        return {"name": name, "status": "pending", "reason": "new_spec",
-                "message": "waiting for the reconciler to read the spec", "progress": {},
-                "counts": progress_counts(None), "updated_at": None}  # fmt: skip
+        return {
+            "name": name,
+            "status": "pending",
+            "reason": "new_spec",
+            "message": "waiting for the reconciler to read the spec",
+            "progress": {},
+            "counts": progress_counts(None),
+            "updated_at": None,
+        }
     data = status.model_dump(mode="json", exclude={"name", "phase"})
     return {"name": name, "status": status.phase.value, **data, "counts": progress_counts(status)}
 
@@ -110,9 +122,17 @@ def instances(spec: ClusterSpec | None, status: Status | None) -> list[dict[str,
             info = public.get(host) if isinstance(public, dict) else None
             info = info if isinstance(info, dict) else {}
             ip = public_ip.get(host) if isinstance(public_ip, dict) else None
-            rows.append({"host": host, "prefix": prefix, "type": inst.type, "tags": inst.tags,
-                         "public_ip": ip or info.get("public_ip") or "", "local_ip": info.get("local_ip", ""),
-                         "state": states.get(host, "")})  # fmt: skip
+            rows.append(
+                {
+                    "host": host,
+                    "prefix": prefix,
+                    "type": inst.type,
+                    "tags": inst.tags,
+                    "public_ip": ip or info.get("public_ip") or "",
+                    "local_ip": info.get("local_ip", ""),
+                    "state": states.get(host, ""),
+                }
+            )
     return rows
 
 
@@ -125,8 +145,17 @@ def volumes(spec: ClusterSpec | None, status: Status | None) -> list[dict[str, A
         for tag in inst.tags:
             for vname, vol in spec.volumes.get(tag, {}).items():
                 key = f"{host}-{tag}-{vname}"
-                rows.append({"key": key, "host": host, "tag": tag, "name": vname, "size": vol.size,
-                             "type": vol.type or "", "state": states.get(key, "")})  # fmt: skip
+                rows.append(
+                    {
+                        "key": key,
+                        "host": host,
+                        "tag": tag,
+                        "name": vname,
+                        "size": vol.size,
+                        "type": vol.type or "",
+                        "state": states.get(key, ""),
+                    }
+                )
     return rows
 
 
@@ -211,11 +240,25 @@ def quota_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
         limit, in_use, left = q.get("limit"), int(q.get("in_use") or 0), q.get("remaining")
         used = limit - left if limit is not None and left is not None else in_use
         pct = min(100, round(100 * used / limit)) if limit else 0
-        tone = "error" if limit is not None and left is not None and left <= 0 else (
-            "warn" if pct >= 80 else "ok")  # fmt: skip
-        rows.append({"key": key, "label": QUOTA_LABELS[key], "unit": QUOTA_UNITS.get(key, ""),
-                     "limit": limit, "used": used, "remaining": left, "percent": pct, "tone": tone,
-                     "limit_text": amount(key, limit), "remaining_text": amount(key, left)})  # fmt: skip
+        tone = (
+            "error"
+            if limit is not None and left is not None and left <= 0
+            else ("warn" if pct >= 80 else "ok")
+        )
+        rows.append(
+            {
+                "key": key,
+                "label": QUOTA_LABELS[key],
+                "unit": QUOTA_UNITS.get(key, ""),
+                "limit": limit,
+                "used": used,
+                "remaining": left,
+                "percent": pct,
+                "tone": tone,
+                "limit_text": amount(key, limit),
+                "remaining_text": amount(key, left),
+            }
+        )
     return rows
 
 

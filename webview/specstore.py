@@ -97,8 +97,14 @@ def author(user: str) -> tuple[str, str]:
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
-                          timeout=GIT_TIMEOUT, env=env, check=False)  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args],
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
+        env=env,
+        check=False,
+    )
 
 
 def commit(path: Path, user: str, message: str) -> bool:
@@ -114,9 +120,22 @@ def commit(path: Path, user: str, message: str) -> bool:
             if added.returncode != 0:
                 log.warning("git add %s failed: %s", path, added.stderr.strip())
                 return False
-            done = _git(folder, "-c", f"user.name={name}", "-c", f"user.email={email}",
-                        "-c", "commit.gpgsign=false", "commit", "--quiet", f"--author={name} <{email}>",
-                        "-m", message, "--", path.name)  # fmt: skip
+            done = _git(
+                folder,
+                "-c",
+                f"user.name={name}",
+                "-c",
+                f"user.email={email}",
+                "-c",
+                "commit.gpgsign=false",
+                "commit",
+                "--quiet",
+                f"--author={name} <{email}>",
+                "-m",
+                message,
+                "--",
+                path.name,
+            )
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("git commit of %s failed: %s", path, exc)
         return False

@@ -18,10 +18,11 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2; the dev extras 
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
+from webfakes import FakeCatalog, spec_dict
+
 from reconciler.settings import Settings
 from webview.app import create_app
 from webview.auth import AuthConfig
-from webfakes import FakeCatalog, spec_dict
 
 BASE_URL = "http://127.0.0.1:5000"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -44,7 +45,9 @@ def make_client(settings: Settings, catalog: FakeCatalog) -> Iterator[Callable[.
     clients: list[TestClient] = []
 
     def make(auth: AuthConfig | None = None, base_url: str = BASE_URL, **kw: Any) -> TestClient:
-        client = TestClient(create_app(settings, catalog, auth), base_url=base_url, follow_redirects=False, **kw)
+        client = TestClient(
+            create_app(settings, catalog, auth), base_url=base_url, follow_redirects=False, **kw
+        )
         client.__enter__()
         clients.append(client)
         return client
@@ -86,7 +89,9 @@ def form_fields(html: str) -> dict[str, str]:
         value = re.search(r'value="([^"]*)"', m.group(0))
         fields[m.group(1)] = _unescape(value.group(1)) if value else ""
     for m in re.finditer(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', m.group(2)) or re.search(r'<option value="([^"]*)"', m.group(2))
+        chosen = re.search(r'<option value="([^"]*)" selected', m.group(2)) or re.search(
+            r'<option value="([^"]*)"', m.group(2)
+        )
         fields[m.group(1)] = _unescape(chosen.group(1)) if chosen else ""
     for m in re.finditer(r'<textarea [^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S):
         fields[m.group(1)] = _unescape(m.group(2))

@@ -55,8 +55,11 @@ def test_create_writes_the_spec(client: TestClient, settings: Settings) -> None:
 
 
 def test_create_accepts_yaml(client: TestClient, settings: Settings) -> None:
-    r = client.post("/api/clusters", content=yaml.safe_dump(spec_dict("gamma")),
-                    headers={"Content-Type": "application/yaml"})  # fmt: skip
+    r = client.post(
+        "/api/clusters",
+        content=yaml.safe_dump(spec_dict("gamma")),
+        headers={"Content-Type": "application/yaml"},
+    )
     assert r.status_code == 201, r.text
     assert (settings.specs_dir / "gamma.yaml").exists()
 
@@ -79,8 +82,9 @@ def test_yaml_aliases_are_refused(client: TestClient) -> None:
         ({"unknown_field": 1}, "unknown_field"),
     ],
 )
-def test_create_refuses_an_invalid_spec_with_field_paths(client: TestClient, settings: Settings,
-                                                         change: dict[str, Any], path: str) -> None:  # fmt: skip
+def test_create_refuses_an_invalid_spec_with_field_paths(
+    client: TestClient, settings: Settings, change: dict[str, Any], path: str
+) -> None:
     r = post(client, "/api/clusters", spec_dict("beta", **change))
     assert r.status_code == 422, r.text
     paths = [e["path"] for e in r.json()["errors"]]
@@ -110,7 +114,9 @@ def test_body_size_is_limited(client: TestClient) -> None:
 def test_writes_need_json_or_a_token_against_csrf(client: TestClient, settings: Settings) -> None:
     body = json.dumps(spec_dict("beta"))
     # A form-encoded or text/plain POST is what another site can send without a preflight.
-    assert client.post("/api/clusters", content=body, headers={"Content-Type": "text/plain"}).status_code == 403
+    assert (
+        client.post("/api/clusters", content=body, headers={"Content-Type": "text/plain"}).status_code == 403
+    )
     assert client.post("/api/clusters", content=body).status_code == 403
     # A JSON body from another origin is refused even if a browser were to send it.
     r = client.post("/api/clusters", content=body, headers={**JSON, "Origin": "http://evil.example"})

@@ -35,14 +35,24 @@ class FakeCatalog:
 
     def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]:
         self.calls.append((cloud_name, cluster))
-        quotas = {k: {"limit": v, "in_use": self.in_use[k], "remaining": v - self.in_use[k], "cluster_usage": 0}
-                  for k, v in LIMITS.items()}  # fmt: skip
+        quotas = {
+            k: {"limit": v, "in_use": self.in_use[k], "remaining": v - self.in_use[k], "cluster_usage": 0}
+            for k, v in LIMITS.items()
+        }
         by_role = {r: [f["name"] for f in FLAVORS if r in f["roles"]] for r in ("mgmt", "login", "node")}
-        return {"cloud": cloud_name or "sandbox", "cluster": cluster, "fetched_at": "2026-11-27T12:00:00Z",
-                "age_seconds": 3.0, "stale": False, "error": self.error, "quotas": quotas,
-                "flavors": [dict(f, boot_volume_gb=10) for f in FLAVORS], "flavors_by_role": by_role,
-                "images": ["Rocky-9", "AlmaLinux-9", "Ubuntu-22.04"],
-                "networks": [{"name": "public", "external": True}]}  # fmt: skip
+        return {
+            "cloud": cloud_name or "sandbox",
+            "cluster": cluster,
+            "fetched_at": "2026-11-27T12:00:00Z",
+            "age_seconds": 3.0,
+            "stale": False,
+            "error": self.error,
+            "quotas": quotas,
+            "flavors": [dict(f, boot_volume_gb=10) for f in FLAVORS],
+            "flavors_by_role": by_role,
+            "images": ["Rocky-9", "AlmaLinux-9", "Ubuntu-22.04"],
+            "networks": [{"name": "public", "external": True}],
+        }
 
 
 def spec_dict(name: str = "alpha", **changes: Any) -> dict[str, Any]:
@@ -74,7 +84,9 @@ def addresses(spec_data: dict[str, Any]) -> list[str]:
             out.append(f'module.openstack.openstack_compute_instance_v2.instances["{host}"]')
             for tag in inst["tags"]:
                 for vol in spec_data.get("volumes", {}).get(tag, {}):
-                    out.append(f'module.openstack.openstack_blockstorage_volume_v3.volumes["{host}-{tag}-{vol}"]')
+                    out.append(
+                        f'module.openstack.openstack_blockstorage_volume_v3.volumes["{host}-{tag}-{vol}"]'
+                    )
     return out
 
 
@@ -85,15 +97,30 @@ def outputs(spec_data: dict[str, Any]) -> dict[str, Any]:
         for i in range(1, inst["count"] + 1):
             n += 1
             if "public" in inst["tags"]:
-                public[f"{prefix}{i}"] = {"public_ip": f"198.51.100.{n}", "local_ip": f"10.0.0.{n}",
-                                          "prefix": prefix, "tags": inst["tags"]}  # fmt: skip
-    return {"public_ip": {h: v["public_ip"] for h, v in public.items()}, "public_instances": public,
-            "cluster_name": spec_data["cluster_name"], "domain": spec_data["domain"],
-            "accounts": {"guests": {"usernames": "user[1-5]", "password": "(hidden)"}}}  # fmt: skip
+                public[f"{prefix}{i}"] = {
+                    "public_ip": f"198.51.100.{n}",
+                    "local_ip": f"10.0.0.{n}",
+                    "prefix": prefix,
+                    "tags": inst["tags"],
+                }
+    return {
+        "public_ip": {h: v["public_ip"] for h, v in public.items()},
+        "public_instances": public,
+        "cluster_name": spec_data["cluster_name"],
+        "domain": spec_data["domain"],
+        "accounts": {"guests": {"usernames": "user[1-5]", "password": "(hidden)"}},
+    }
 
 
-def write_phase(clusters: Path, name: str, phase: str, spec_data: dict[str, Any] | None = None,
-                message: str = "", when: dt.datetime | None = None, done: int | None = None) -> Status:  # fmt: skip
+def write_phase(
+    clusters: Path,
+    name: str,
+    phase: str,
+    spec_data: dict[str, Any] | None = None,
+    message: str = "",
+    when: dt.datetime | None = None,
+    done: int | None = None,
+) -> Status:
     """A status as the reconciler would have written it at that phase."""
     now = when or dt.datetime.now(dt.UTC)
     data = spec_data or spec_dict(name)
@@ -105,8 +132,12 @@ def write_phase(clusters: Path, name: str, phase: str, spec_data: dict[str, Any]
     elif phase in ("plan_running", "build_running", "destroy_running"):
         status = status.started(now, Phase(phase), Reason.NEW_SPEC, run_id, "h1")
         upto = len(addrs) // 2 if done is None else done
-        progress = {a: ResourceProgress(action="create", state="done" if i < upto else (
-            "running" if i == upto else "queued")) for i, a in enumerate(addrs)}  # fmt: skip
+        progress = {
+            a: ResourceProgress(
+                action="create", state="done" if i < upto else ("running" if i == upto else "queued")
+            )
+            for i, a in enumerate(addrs)
+        }
         if phase != "plan_running":
             status = status.progressed(now, progress)
         _record(clusters, name, run_id, now, "running", phase)
@@ -114,12 +145,19 @@ def write_phase(clusters: Path, name: str, phase: str, spec_data: dict[str, Any]
         progress = {a: ResourceProgress(action="create", state="done") for a in addrs}
         status = status.applied(now, "h1", outputs(data), addrs, message=message).progressed(now, progress)
     elif phase in ("build_error", "plan_error", "destroy_error"):
-        status = status.failed(now, Phase(phase), Reason.QUOTA_EXCEEDED, message or "Quota exceeded for cores",
-                               now + dt.timedelta(minutes=2))  # fmt: skip
+        status = status.failed(
+            now,
+            Phase(phase),
+            Reason.QUOTA_EXCEEDED,
+            message or "Quota exceeded for cores",
+            now + dt.timedelta(minutes=2),
+        )
         status = status._to(now, run_id=run_id)
         _record(clusters, name, run_id, now, "failed", phase)
         log = runs.open_log(clusters, name, run_id)
-        log.write("terraform apply\nError: Quota exceeded for cores: Requested 8, but already used 60 of 64\n")
+        log.write(
+            "terraform apply\nError: Quota exceeded for cores: Requested 8, but already used 60 of 64\n"
+        )
         log.close()
     elif phase == "awaiting_approval":
         plan = PlanInfo(id="plan-1234", spec_hash="h1", add=len(addrs), created_at=now)
@@ -135,10 +173,18 @@ def write_phase(clusters: Path, name: str, phase: str, spec_data: dict[str, Any]
 
 
 def _record(clusters: Path, name: str, run_id: str, now: dt.datetime, result: str, phase: str) -> None:
-    record = runs.RunRecord(id=run_id, cluster=name, action="destroy" if "destroy" in phase else "apply",
-                            reason="new_spec", spec_hash="h1", started_at=now, hub_pid=1,
-                            result=result, finished_at=None if result == "running" else now,  # type: ignore[arg-type]
-                            summary="+9 ~0 -0")  # fmt: skip
+    record = runs.RunRecord(
+        id=run_id,
+        cluster=name,
+        action="destroy" if "destroy" in phase else "apply",
+        reason="new_spec",
+        spec_hash="h1",
+        started_at=now,
+        hub_pid=1,
+        result=result,
+        finished_at=None if result == "running" else now,  # type: ignore[arg-type]
+        summary="+9 ~0 -0",
+    )
     runs.write_record(clusters, record)
 
 
