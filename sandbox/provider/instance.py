@@ -169,10 +169,9 @@ class Instance(CloudResource):
 
     # ---- what the cloud says ----
     def _observed(self, server: dict[str, Any], state: State, image_id: str | None) -> State:
-        cloud = self.cloud
         flavor = server.get("flavor") or {}
         flavor_id = flavor.get("id") or state.get("flavor_id")
-        flavor_name = flavor.get("original_name") or lookup.flavor_by_id(cloud, str(flavor_id)).get("name")
+        flavor_name = flavor.get("original_name") or self._flavor_name(str(flavor_id), state)
         image = server.get("image") or {}
         if _boots_from_volume(state):
             image_id = NO_IMAGE
@@ -193,6 +192,12 @@ class Instance(CloudResource):
         if image_id and image_id != NO_IMAGE and not known(state.get("image_name")):
             observed["image_name"] = self._image_name(image_id)
         return observed
+
+    def _flavor_name(self, flavor_id: str, state: State) -> Any:
+        try:
+            return lookup.flavor_by_id(self.cloud, flavor_id).get("name")
+        except NotFound:  # a flavor deleted since: the server keeps running on it
+            return state.get("flavor_name") if known(state.get("flavor_name")) else ""
 
     def _image_name(self, image_id: str) -> str:
         try:

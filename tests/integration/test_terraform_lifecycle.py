@@ -5,11 +5,16 @@ the real openstacksdk: build, no-change plan, drift repair, scaling, destroy, qu
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+from sandbox.mirror import PROVIDER_VERSION, install_mirror
 
 if TYPE_CHECKING:
     from conftest import Workdir
@@ -152,3 +157,15 @@ def test_credentials_from_application_credential_and_os_variables(workdir: Workd
     workdir.env["OS_PASSWORD"] = "wrong"
     done = workdir.run("plan", "-input=false", expect=(1,))
     assert "Authentication failed: The request you have made requires authentication." in done.stderr
+
+
+def test_mirror_install_is_idempotent(tmp_path: Path) -> None:
+    terraformrc = install_mirror(tmp_path)
+    launchers = list((tmp_path / "mirror").rglob(f"terraform-provider-openstack_v{PROVIDER_VERSION}"))
+    assert len(launchers) == 1 and os.access(launchers[0], os.X_OK)
+    assert f'path    = "{tmp_path / "mirror"}"' in terraformrc.read_text()
+    stamps = [(p, p.stat().st_mtime_ns) for p in (terraformrc, launchers[0])]
+    time.sleep(0.01)
+
+    assert install_mirror(tmp_path) == terraformrc
+    assert [(p, p.stat().st_mtime_ns) for p, _ in stamps] == stamps  # unchanged content: not rewritten
