@@ -98,8 +98,10 @@ class Sandbox:
             raise
         self._socket = sock
         port = sock.getsockname()[1]
+        # Keep idle connections open longer than clients poll (openstacksdk waits 5 s between polls;
+        # uvicorn's default 5 s keep-alive made each poll race a closing connection).
         config = uvicorn.Config(create_app(self.store, self.faults), log_level="warning", access_log=False,
-                                lifespan="off", ws="none", timeout_graceful_shutdown=2)
+                                lifespan="off", ws="none", timeout_keep_alive=75, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
                                         name="sandbox-cloud", daemon=True)

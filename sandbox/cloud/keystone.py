@@ -158,6 +158,9 @@ class Keystone:
             Route(p + "/v3/auth/tokens", self.tokens, methods=["GET", "HEAD", "POST", "DELETE"]),
             Route(p + "/v3/auth/catalog", self.auth_catalog, methods=["GET"]),
             Route(p + "/v3/auth/projects", self.auth_projects, methods=["GET"]),
+            Route(p + "/v3/projects", self.auth_projects, methods=["GET"]),
+            Route(p + "/v3/users/{user_id}/projects", self.auth_projects, methods=["GET"]),
+            Route(p + "/v3/projects/{project_id}", self.project, methods=["GET"]),
         ]
 
     def _version(self, request: Request) -> Record:
@@ -212,8 +215,21 @@ class Keystone:
     async def auth_catalog(self, request: Request) -> Response:
         return JSONResponse({"catalog": catalog(self.store, request), "links": {}})
 
-    async def auth_projects(self, request: Request) -> Response:
+    def _project(self) -> Record:
         ident = self.store.identity
-        project = {"id": ident["project_id"], "name": ident["project_name"], "domain_id": ident["domain_id"],
-                   "enabled": True, "is_domain": False, "parent_id": ident["domain_id"], "description": ""}
-        return JSONResponse({"projects": [project], "links": {"self": None, "next": None, "previous": None}})
+        return {"id": ident["project_id"], "name": ident["project_name"], "domain_id": ident["domain_id"],
+                "enabled": True, "is_domain": False, "parent_id": ident["domain_id"], "description": "",
+                "tags": [], "options": {}}
+
+    async def auth_projects(self, request: Request) -> Response:
+        """The one project the user can reach (also answers /v3/projects?name=... lookups)."""
+        projects = [self._project()]
+        name = request.query_params.get("name")
+        projects = [p for p in projects if name in (None, p["name"])]
+        return JSONResponse({"projects": projects, "links": {"self": None, "next": None, "previous": None}})
+
+    async def project(self, request: Request) -> Response:
+        wanted = request.path_params["project_id"]
+        if wanted != self.store.project_id:
+            raise CloudError(404, f"Could not find project: {wanted}.")
+        return JSONResponse({"project": self._project()})

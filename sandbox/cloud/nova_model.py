@@ -229,10 +229,6 @@ def render_server(store: Store, server: Record, request: Request) -> Record:
     status = status_of(server)
     vm_state, task_state, power_state = STATES[status]
     addrs = addresses(store, server)
-    every = [a for entries in addrs.values() for a in entries]
-    floating = [a["addr"] for a in every if a["OS-EXT-IPS:type"] == "floating"]
-    fixed = [a["addr"] for a in every if a["OS-EXT-IPS:type"] == "fixed"]
-    access = server["access_ipv4"] or (floating or fixed or [""])[0]
     image_links = [{"rel": "bookmark", "href": f"/images/{server['image_id']}"}]
     image: Any = {"id": server["image_id"], "links": image_links} if server["image_id"] else ""
     body: Record = {
@@ -241,7 +237,8 @@ def render_server(store: Store, server: Record, request: Request) -> Record:
         "hostId": hashlib.sha224(f"{store.project_id}sandbox-host".encode()).hexdigest(),
         "image": image, "flavor": render_flavor_ref(server["flavor"], version(request)),
         "created": iso(server["created"]), "updated": iso(server["updated"]), "addresses": addrs,
-        "accessIPv4": access, "accessIPv6": "", "links": links(request, f"{V21}/servers/{server['id']}"),
+        "accessIPv4": server["access_ipv4"], "accessIPv6": "",  # only what the user set, as in Nova
+        "links": links(request, f"{V21}/servers/{server['id']}"),
         "OS-DCF:diskConfig": "MANUAL", "progress": 0 if status == "BUILD" else 100,
         "OS-EXT-AZ:availability_zone": "nova", "config_drive": "", "key_name": server["key_name"],
         "OS-SRV-USG:launched_at": None if status == "BUILD" else iso(server["created"], micro=True),

@@ -139,3 +139,8 @@ def http(info: SandboxInfo) -> Iterator[httpx.Client]:
         client.headers["X-Auth-Token"] = reply.headers["X-Subject-Token"]
         client.headers["X-Project-Id"] = reply.json()["token"]["project"]["id"]  # for the tests' URLs
         yield client
+
+
+@pytest.fixture
+def auth_body(info: SandboxInfo) -> dict[str, Any]:
+    return password_auth(info)
