@@ -248,11 +248,20 @@ def install_servicer() -> None:
             response = super().PlanResourceChange(request, context)
             if any(d.severity == pb.Diagnostic.ERROR for d in response.diagnostics):
                 return response
+            try:
+                self._adjust_plan(request, response)
+            except Exception as exc:  # report, never surface as an opaque gRPC failure
+                summary = f"Error planning {request.type_name}: {type(exc).__name__}: {exc}"
+                response.diagnostics.append(pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary,
+                                                          detail=traceback.format_exc()))
+            return response
+
+        def _adjust_plan(self, request: Any, response: Any) -> None:
             klass = self._get_res_cls(request.type_name)
             prior = read_dynamic_value(request.prior_state)
             planned = read_dynamic_value(response.planned_state)
             if planned is None:
-                return response
+                return
             if prior is None:
                 planned = _unknown_nested_computed(klass.get_schema(), planned)
                 response.planned_state.CopyFrom(to_dynamic_value(planned))
@@ -260,6 +269,5 @@ def install_servicer() -> None:
                 for name in klass.replace_on(prior, planned):
                     step = pb.AttributePath.Step(attribute_name=name)
                     response.requires_replace.append(pb.AttributePath(steps=[step]))
-            return response
 
     tf.provider.ProviderServicer = OpenStackServicer

@@ -47,6 +47,8 @@ class OpenStackProvider:
             self._credentials = resolve(block)
         except CredentialsError as exc:
             diags.add_error(f"Invalid OpenStack provider configuration: {exc}", str(exc))
+        except Exception as exc:  # a malformed clouds.yaml entry, say: a diagnostic, not a gRPC error
+            diags.add_error(f"Invalid OpenStack provider configuration: {type(exc).__name__}: {exc}")
 
     def cloud(self) -> Cloud:
         """The session, created on first use: a plan that calls nothing does not log in."""
