@@ -4,6 +4,7 @@ and the `mchub sandbox`-style foreground command (`python -m sandbox.server`).""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import os
 import signal
@@ -81,13 +82,55 @@ class Sandbox:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._lock_fd: int | None = None
 
     def start(self) -> SandboxInfo:
         if self._thread is not None:
             raise RuntimeError("the sandbox is already running")
-        self.store = Store.open(self.data_dir, load_seed(self.seed_path))
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
-        # and without it every response waits ~40 ms for a delayed ACK.
+        self._lock_data_dir()
+        try:
+            self.store = Store.open(self.data_dir, load_seed(self.seed_path))
+            sock = self._socket = self._listen()
+            # Keep idle connections open longer than clients poll (openstacksdk waits 5 s between
+            # polls; uvicorn's default 5 s keep-alive made each poll race a closing connection).
+            config = uvicorn.Config(create_app(self.store, self.faults), log_level="warning",
+                                    access_log=False, lifespan="off", ws="none", timeout_keep_alive=75,
+                                    timeout_graceful_shutdown=2)
+            self._server = uvicorn.Server(config)
+            self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                            name="sandbox-cloud", daemon=True)
+            self._thread.start()
+            url_host = f"[{self.host}]" if ":" in self.host else self.host
+            url = f"http://{url_host}:{sock.getsockname()[1]}"
+            self._wait_until_up(url)
+            region = self.store.identity["region"]
+            clouds = write_clouds_yaml(self.data_dir, url, self.store.credentials, region)
+            mirror = _install_terraform_mirror(self.data_dir / "terraform")
+        except BaseException:
+            self.stop()
+            raise
+        self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds,
+                                terraform_cli_config=mirror)
+        return self.info
+
+    def _lock_data_dir(self) -> None:
+        """One sandbox per data dir: an exclusive flock on <data_dir>/.lock, released by stop()."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RuntimeError(f"{self.data_dir} is in use by another sandbox (pid {holder}); "
+                               f"stop it or choose another data dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _listen(self) -> socket.socket:
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are
+        # TCP, and without it every response waits ~40 ms for a delayed ACK.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,28 +139,7 @@ class Sandbox:
         except OSError:
             sock.close()
             raise
-        self._socket = sock
-        port = sock.getsockname()[1]
-        # Keep idle connections open longer than clients poll (openstacksdk waits 5 s between polls;
-        # uvicorn's default 5 s keep-alive made each poll race a closing connection).
-        config = uvicorn.Config(create_app(self.store, self.faults), log_level="warning", access_log=False,
-                                lifespan="off", ws="none", timeout_keep_alive=75, timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="sandbox-cloud", daemon=True)
-        self._thread.start()
-        url_host = f"[{self.host}]" if ":" in self.host else self.host
-        url = f"http://{url_host}:{port}"
-        try:
-            self._wait_until_up(url)
-        except BaseException:
-            self.stop()
-            raise
-        clouds = write_clouds_yaml(self.data_dir, url, self.store.credentials, self.store.identity["region"])
-        mirror = _install_terraform_mirror(self.data_dir / "terraform")
-        self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds,
-                                terraform_cli_config=mirror)
-        return self.info
+        return sock
 
     def _wait_until_up(self, url: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -140,7 +162,9 @@ class Sandbox:
             self._thread.join(timeout=10)
         if self._socket is not None:
             self._socket.close()
-        self._server, self._thread, self._socket, self.info = None, None, None, None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+        self._server, self._thread, self._socket, self._lock_fd, self.info = None, None, None, None, None
 
     def __enter__(self) -> SandboxInfo:
         return self.start()
@@ -181,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         faults = faults_from_args(args)
         sandbox = Sandbox(args.data, args.seed, args.host, args.port, faults)
         info = sandbox.start()
-    except (FaultError, ValueError, OSError) as exc:
+    except (FaultError, ValueError, OSError, RuntimeError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()

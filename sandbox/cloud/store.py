@@ -91,7 +91,10 @@ class Store:
             atomic_write(cred_path, json.dumps(asdict(credentials), indent=1) + "\n")
         state_path = data_dir / "state.json"
         if state_path.exists():
-            state = json.loads(state_path.read_text())
+            try:
+                state = json.loads(state_path.read_text())
+            except ValueError as exc:
+                raise ValueError(f"{state_path}: not valid JSON ({exc}); remove it to start afresh") from exc
             if state.get("format") != FORMAT:
                 raise ValueError(f"{state_path}: unknown state format {state.get('format')!r}; "
                                  f"expected {FORMAT} (remove the data dir to start afresh)")

@@ -171,3 +171,10 @@ def test_command_line_runs_until_interrupted(tmp_path: Path) -> None:
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Sandbox stopped." in out
+
+
+def test_one_sandbox_per_data_dir(info: SandboxInfo) -> None:
+    message = f"{info.data_dir} is in use by another sandbox (pid {os.getpid()})"
+    with pytest.raises(RuntimeError) as caught:
+        Sandbox(info.data_dir).start()
+    assert str(caught.value).startswith(message)
