@@ -446,8 +446,8 @@ def fake_binary(tmp_path: Path, body: str, name: str = "terraform") -> Path:
 
 
 STUBBORN = """
-def handler(sig, frame):
-    print("got", signal.Signals(sig).name, flush=True)
+def handler(sig, frame):  # os.write: print() may be running in the main code (reentrant call)
+    os.write(1, f"got {signal.Signals(sig).name}\\n".encode())
 signal.signal(signal.SIGINT, handler)
 signal.signal(signal.SIGTERM, handler)
 print("working", flush=True)
@@ -457,7 +457,7 @@ while True:
 
 GRACEFUL = """
 def handler(sig, frame):
-    print("got", signal.Signals(sig).name, "- saving state", flush=True)
+    os.write(1, f"got {signal.Signals(sig).name} - saving state\\n".encode())
     sys.exit(0)
 signal.signal(signal.SIGINT, handler)
 print("working", flush=True)
