@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
+
+
+def _exit_with_parent(interval: float = 1.0) -> None:
+    """End this process if Terraform dies without saying goodbye (kill -9): no orphan providers."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -12,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     from sandbox.provider.framework import install_servicer
     from sandbox.provider.provider import OpenStackProvider
 
+    _exit_with_parent()
     install_servicer()
     run_provider(OpenStackProvider(), argv or sys.argv)
     # Terraform waits for the plugin process to end after every use; gRPC's interpreter teardown
