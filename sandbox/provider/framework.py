@@ -75,13 +75,24 @@ def known(value: Any) -> bool:
     return value is not None and value is not Unknown
 
 
+def no_unknowns(value: Any) -> Any:
+    """`value` with every unknown (also inside blocks) made null: an applied state has no unknowns."""
+    if value is Unknown:
+        return None
+    if isinstance(value, dict):
+        return {k: no_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_unknowns(v) for v in value]
+    return value
+
+
 def settle(planned: State, values: State) -> State:
     """The planned state with its unknown values replaced by what the cloud reported."""
     state = dict(planned)
     for key, value in values.items():
         if state.get(key, Unknown) is Unknown:
             state[key] = value
-    return {k: (None if v is Unknown else v) for k, v in state.items()}
+    return dict(no_unknowns(state))
 
 
 class Partial(Exception):
@@ -144,7 +155,7 @@ class CloudResource:
             return self._create(planned)
         except Partial as exc:
             _report(ctx, "creating", exc)
-            return {k: (None if v is Unknown else v) for k, v in exc.state.items()}
+            return dict(no_unknowns(exc.state))
         except Exception as exc:
             _report(ctx, "creating", exc)
             return None
@@ -161,7 +172,7 @@ class CloudResource:
             return self._update(current, planned)
         except Partial as exc:
             _report(ctx, "updating", exc)
-            return {k: (None if v is Unknown else v) for k, v in exc.state.items()}
+            return dict(no_unknowns(exc.state))
         except Exception as exc:
             _report(ctx, "updating", exc)
             return current
