@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.decide import Policy
+from reconciler.decide import Observed, Policy
 from reconciler.render import module_digest
 from reconciler.settings import Settings
 from reconciler.status import Status, write_status
@@ -35,7 +36,9 @@ class Hub:
     running: dict[str, Terraform] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    parsed: dict[str, tuple[tuple[int, int, int], Observed]] = field(default_factory=dict)  # by file stat
     _module_digests: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _templates_stamp: tuple[float, float] = (0.0, 0.0)  # (checked at, newest mtime)
 
     @property
     def clusters(self) -> Path:
@@ -44,7 +47,10 @@ class Hub:
     def module_digest(self, cloud_name: str | None) -> str:
         cloud = self.settings.cloud(cloud_name)
         tdir = self.settings.templates_dir
-        stamp = max((p.stat().st_mtime for p in tdir.rglob("*") if p.is_file()), default=0.0)
+        checked, stamp = self._templates_stamp
+        if time.monotonic() - checked > 2.0:  # walk the templates at most every 2 s
+            stamp = max((p.stat().st_mtime for p in tdir.rglob("*") if p.is_file()), default=0.0)
+            self._templates_stamp = (time.monotonic(), stamp)
         cached = self._module_digests.get(cloud.name)
         if cached is None or cached[0] != stamp:
             cached = (stamp, module_digest(cloud, tdir))

@@ -35,6 +35,8 @@ KNOWN_TAGS = (
     "bastion",
 )
 MAX_SPEC_BYTES = 256 * 1024
+# libyaml's parser when PyYAML was built with it: ten times faster on a resync of many specs.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class FieldError(BaseModel):
@@ -160,7 +162,7 @@ class ClusterSpec(_Strict):
     @classmethod
     def _hieradata(cls, v: str) -> str:
         try:
-            yaml.safe_load(v)
+            yaml.load(v, Loader=_Loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {_yaml_problem(exc)}") from None
         return v
@@ -261,7 +263,7 @@ def _load_yaml(text: str, source: str) -> Any:
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise SpecError(
             [FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source

@@ -1,0 +1,326 @@
+"""Benchmark: the reconciler's own cost, each figure next to a baseline measured in the same run.
+
+1. overhead   reconcile of a new 10-node spec on the sandbox vs `terraform init/plan/apply` by hand
+              on the same main.tf (target ratio <= 1.10)
+2. reaction   spec file written -> Terraform started, p50/p99 over N edits (target p50 <= 0.5 s);
+              Terraform is our own fake here (the loop's reaction is measured, not Terraform's)
+3. idle       1,000 unchanged specs resynced: Terraform processes started (target 0) and CPU time
+              (target <= 1 s), next to the CPU time of merely reading those 1,000 files
+4. throughput 20 specs dropped at once: wall time per worker count, and peak memory
+
+    .venv/bin/python bench/bench_reconciler.py [--runs 3] [--only overhead,reaction,idle,throughput]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reconciler.hub import Hub, make_hub  # noqa: E402
+from reconciler.loop import Loop  # noqa: E402
+from reconciler.reconcile import observe, reconcile_one  # noqa: E402
+from reconciler.settings import Settings, sandbox_cloud  # noqa: E402
+from reconciler.status import Phase, Status, read_status, write_status  # noqa: E402
+from reconciler.terraform import PlanSummary  # noqa: E402
+from sandbox.cloud.faults import Faults  # noqa: E402
+from sandbox.server import Sandbox, SandboxInfo  # noqa: E402
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI bench@x"
+
+
+def spec(name: str, nodes: int = 8) -> dict[str, Any]:
+    return {
+        "cluster_name": name,
+        "domain": "bench.localdomain",
+        "image": "Rocky-9",
+        "instances": {
+            "mgmt": {"type": "p1-1.5gb", "tags": ["puppet", "mgmt", "nfs"], "count": 1},
+            "login": {"type": "p1-1.5gb", "tags": ["login", "public", "proxy"], "count": 1},
+            "node": {"type": "p1-1.5gb", "tags": ["node"], "count": nodes},
+        },
+        "volumes": {"nfs": {"home": {"size": 10}}},
+        "public_keys": [KEY],
+    }
+
+
+def write_spec(specs: Path, data: dict[str, Any]) -> Path:
+    path = specs / f"{data['cluster_name']}.yaml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data))
+    os.replace(tmp, path)
+    return path
+
+
+def settings_for(root: Path, info: SandboxInfo, **changes: Any) -> Settings:
+    (root / "specs").mkdir(parents=True, exist_ok=True)
+    cloud = replace(
+        sandbox_cloud(info.data_dir),
+        clouds_yaml=info.clouds_yaml,
+        terraform_cli_config=info.terraform_cli_config,
+    )
+    base = Settings(specs_dir=root / "specs", clusters_dir=root / "clusters", **changes)
+    return base.with_cloud(cloud)
+
+
+def stats(values: list[float]) -> str:
+    return f"min {min(values):.3f}  median {statistics.median(values):.3f}  max {max(values):.3f}"
+
+
+# -- 1. overhead ---------------------------------------------------------------------------------
+
+
+def overhead(info: SandboxInfo, box: Sandbox, runs: int) -> None:
+    hub_times, hand_times = [], []
+    for i in range(runs):
+        root = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+        settings = settings_for(root, info)
+        hub = make_hub(settings)
+        write_spec(settings.specs_dir, spec(f"ov{i}"))
+        start = time.perf_counter()
+        status = reconcile_one(f"ov{i}", hub)
+        hub_times.append(time.perf_counter() - start)
+        assert status.phase == Phase.BUILD_SUCCESS, status.message
+        # The same main.tf by hand, in a fresh directory, against a cloud without that cluster.
+        destroy(hub, f"ov{i}", settings)
+        hand = root / "by-hand"
+        hand.mkdir()
+        (hand / "main.tf").write_text(
+            (settings.clusters_dir / f"ov{i}" / "main.tf")
+            .read_text()
+            .replace("../../templates", os.path.relpath(settings.templates_dir, hand))
+        )
+        env = by_hand_env(hub, settings)
+        start = time.perf_counter()
+        for args in (
+            ["init", "-input=false"],
+            ["plan", "-input=false", "-out=p"],
+            ["apply", "-input=false", "p"],
+        ):
+            subprocess.run([str(hub.binary), *args], cwd=hand, env=env, check=True, capture_output=True)
+        hand_times.append(time.perf_counter() - start)
+        subprocess.run(
+            [str(hub.binary), "destroy", "-auto-approve", "-input=false"],
+            cwd=hand,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    ratio = statistics.median(hub_times) / statistics.median(hand_times)
+    print("overhead: new 10-node spec (1 mgmt + 1 login + 8 nodes, 1 volume)")
+    print(f"  hub reconcile      {stats(hub_times)} s")
+    print(f"  terraform by hand  {stats(hand_times)} s")
+    print(f"  ratio (median)     {ratio:.3f}  (target <= 1.10)")
+
+
+def by_hand_env(hub: Hub, settings: Settings) -> dict[str, str]:
+    from reconciler.tfenv import TerraformEnv
+
+    cloud = settings.cloud("sandbox")
+    env = TerraformEnv(
+        binary=hub.binary,
+        cli_config=cloud.terraform_cli_config,
+        clouds_yaml=cloud.clouds_yaml,
+        cloud="sandbox",
+        plugin_cache=settings.clusters_dir / ".plugin-cache",
+    )
+    return env.environ()
+
+
+def destroy(hub: Hub, name: str, settings: Settings) -> None:
+    data = spec(name)
+    data["ensure"] = "absent"
+    write_spec(settings.specs_dir, data)
+    status = reconcile_one(name, hub)
+    assert status.phase == Phase.DESTROYED, status.message
+
+
+# -- 2. reaction ---------------------------------------------------------------------------------
+
+
+class StartRecorder:
+    """A stand-in for our Terraform wrapper that notes when the reconciler starts it."""
+
+    starts: list[float] = []
+
+    def __init__(self, workdir: Path, *args: Any, **kwargs: Any) -> None:
+        self.on_start = None
+
+    def init(self) -> None:
+        StartRecorder.starts.append(time.perf_counter())
+
+    def plan(self, out: Path, destroy: bool = False) -> PlanSummary:
+        return PlanSummary(0, 0, 0, [], [], {}, False, False)
+
+    def outputs(self) -> dict[str, Any]:
+        return {}
+
+    def state_resources(self) -> list[str]:
+        return []
+
+    def stop(self, wait: bool = True) -> None:
+        pass
+
+
+def reaction(info: SandboxInfo, edits: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-reaction-"))
+    settings = settings_for(root, info, debounce=0.2, resync_interval=3600)
+    hub = make_hub(settings)
+    hub.terraform = StartRecorder
+    loop = Loop(hub)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    delays = []
+    for i in range(edits):
+        StartRecorder.starts.clear()
+        written = time.perf_counter()
+        write_spec(settings.specs_dir, spec("react", nodes=1 + i % 5 + (i // 5)))
+        deadline = written + 10
+        while not StartRecorder.starts and time.perf_counter() < deadline:
+            time.sleep(0.002)
+        delays.append(StartRecorder.starts[0] - written)
+        time.sleep(0.3)
+    loop.stop()
+    delays.sort()
+    p50 = statistics.median(delays)
+    p99 = delays[min(len(delays) - 1, int(round(0.99 * (len(delays) - 1))))]
+    print(f"reaction: spec written -> Terraform started, {edits} edits (debounce {settings.debounce} s)")
+    print(f"  p50 {p50:.3f} s  p99 {p99:.3f} s  max {max(delays):.3f} s  (target p50 <= 0.5 s)")
+
+
+# -- 3. idle -------------------------------------------------------------------------------------
+
+
+def idle(info: SandboxInfo, count: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    settings = settings_for(root, info, resync_interval=3600)
+    hub = make_hub(settings)
+    hub.terraform = StartRecorder
+    now = dt.datetime.now(dt.UTC)
+    for i in range(count):
+        name = f"idle{i:04d}"
+        write_spec(settings.specs_dir, spec(name, nodes=1))
+        obs = observe(name, hub)
+        write_status(
+            settings.clusters_dir,
+            Status(
+                name=name,
+                phase=Phase.BUILD_SUCCESS,
+                observed_hash=obs.hash,
+                applied_hash=obs.hash,
+                resources=["x"],
+                updated_at=now,
+                drift=Status(name=name).drift.model_copy(update={"checked_at": now}),
+            ),
+        )
+    hub = make_hub(settings)  # cold caches, as after a restart
+    hub.terraform = StartRecorder
+    StartRecorder.starts.clear()
+    files = sorted(settings.specs_dir.glob("*.yaml"))
+    cpu0 = time.process_time()
+    for path in files:
+        path.read_bytes()
+        read_status(settings.clusters_dir, path.stem)
+    floor = time.process_time() - cpu0
+    loop = Loop(hub)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    loop.run(once=True)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    cpu0 = time.process_time()
+    loop2 = Loop(hub)
+    loop2.run(once=True)  # warm: the parsed-spec cache is filled
+    warm = time.process_time() - cpu0
+    loop.stop()
+    loop2.stop()
+    print(f"idle: {count} unchanged specs resynced")
+    print(f"  Terraform processes started: {len(StartRecorder.starts)}  (target 0)")
+    print(f"  CPU {cpu:.3f} s cold, {warm:.3f} s warm (wall {wall:.3f} s)  (target <= 1 s)")
+    print(f"  baseline: reading the {count} spec and status files: CPU {floor:.3f} s")
+
+
+# -- 4. throughput -------------------------------------------------------------------------------
+
+
+def throughput(info: SandboxInfo, box: Sandbox, count: int, workers: list[int]) -> None:
+    print(f"throughput: {count} specs (1 mgmt + 1 login + 1 node each) dropped at once")
+    for n in workers:
+        root = Path(tempfile.mkdtemp(prefix=f"bench-tp{n}-"))
+        settings = settings_for(root, info, workers=n, debounce=0.2)
+        hub = make_hub(settings)
+        loop = Loop(hub)
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        time.sleep(0.3)
+        names = [f"tp{n}x{i:02d}" for i in range(count)]
+        start = time.perf_counter()
+        for name in names:
+            write_spec(settings.specs_dir, spec(name, nodes=1))
+
+        while not all_built(settings, names):
+            time.sleep(0.2)
+        wall = time.perf_counter() - start
+        loop.stop()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"  workers {n}: wall {wall:.1f} s ({wall / count:.2f} s per cluster); peak RSS hub {own:.0f} MiB"
+            f", largest child {children:.0f} MiB"
+        )
+        for name in names:  # leave the cloud empty for the next round
+            destroy(hub, name, settings)
+
+
+def all_built(settings: Settings, names: list[str]) -> bool:
+    statuses = [read_status(settings.clusters_dir, name) for name in names]
+    return all(s is not None and s.phase == Phase.BUILD_SUCCESS for s in statuses)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--idle-specs", type=int, default=1000)
+    parser.add_argument("--throughput-specs", type=int, default=20)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--only", default="overhead,reaction,idle,throughput")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    seed = Path(tempfile.mkdtemp(prefix="bench-seed-")) / "seed.yaml"
+    data = yaml.safe_load((Path(__file__).parent.parent / "sandbox" / "seed.yaml").read_text())
+    data["quotas"] = {k: {"limit": -1, "in_use": 0} for k in data["quotas"]}
+    seed.write_text(yaml.safe_dump(data))
+    box = Sandbox(Path(tempfile.mkdtemp(prefix="bench-cloud-")), seed=seed, faults=Faults(boot_delay=0.0))
+    info = box.start()
+    try:
+        if "overhead" in only:
+            overhead(info, box, args.runs)
+        if "reaction" in only:
+            reaction(info, args.edits)
+        if "idle" in only:
+            idle(info, args.idle_specs)
+        if "throughput" in only:
+            throughput(info, box, args.throughput_specs, [int(w) for w in args.workers.split(",")])
+    finally:
+        box.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
