@@ -298,9 +298,17 @@ def input_for(path: str, view: FormView) -> str | None:
     return best[1] if best else None
 
 
+# Messages from the spec model worded for a form.
+PLAIN_WORDS = {("public_keys", "at least 1 item"): "paste at least one SSH public key",
+               ("instances", "at least 1 item"): "add at least one instance group"}  # fmt: skip
+
+
 def with_errors(view: FormView, errors: Iterable[FieldError]) -> FormView:
     """The same form, with each message placed next to its input (or on top when none matches)."""
     for err in errors:
+        for (path, words), plain in PLAIN_WORDS.items():
+            if err.path == path and words in err.message:
+                err = FieldError(path=err.path, message=plain)
         name = input_for(err.path, view)
         if name is None:
             view.general.append(str(err))

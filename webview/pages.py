@@ -37,8 +37,8 @@ def _text(form: FormData, key: str) -> str:
 
 def flavor_label(f: dict[str, Any]) -> str:
     ram = f.get("ram", 0) / 1024
-    disk = f"{f['disk']} GB disk" if f.get("disk") else "boots from volume"
-    return f"{f.get('name')} · {f.get('vcpus')} vCPU · {ram:g} GiB · {disk}"
+    disk = f" · {f['disk']} GB disk" if f.get("disk") else ""
+    return f"{f.get('name')} · {f.get('vcpus')} vCPU · {ram:g} GiB{disk}"
 
 
 def flavor_choices(payload: dict[str, Any], tags: str, current: str) -> list[dict[str, Any]]:

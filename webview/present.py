@@ -18,13 +18,13 @@ PHASES: dict[str, tuple[str, str]] = {
     "pending": ("pending", "neutral"),
     "invalid": ("invalid spec", "error"),
     "plan_running": ("planning", "running"),
-    "plan_error": ("plan failed", "error"),
+    "plan_error": ("plan error", "error"),
     "awaiting_approval": ("awaiting approval", "warn"),
     "build_running": ("building", "running"),
-    "build_error": ("build failed", "error"),
-    "build_success": ("running", "ok"),
+    "build_error": ("build error", "error"),
+    "build_success": ("build success", "ok"),
     "destroy_running": ("destroying", "running"),
-    "destroy_error": ("destroy failed", "error"),
+    "destroy_error": ("destroy error", "error"),
     "destroyed": ("destroyed", "muted"),
 }
 QUOTA_LABELS = {
@@ -81,24 +81,30 @@ def status_json(name: str, status: Status | None) -> dict[str, Any]:
 
 
 def _hosts_state(status: Status | None) -> tuple[dict[str, str], dict[str, str]]:
-    """Per host and per volume key: queued/running/done/failed from progress, or built."""
+    """Per host and per volume key: its progress while a run goes on; otherwise built (in the
+    state), failed (the last run failed on it), destroyed, or nothing (not built)."""
     hosts: dict[str, str] = {}
     vols: dict[str, str] = {}
     if status is None:
         return hosts, vols
+    running = status.phase in RUNNING_PHASES
+
+    def put(address: str, state: str) -> None:
+        if m := INSTANCE_RE.search(address):
+            hosts[m.group(1)] = state
+        elif m := VOLUME_RE.search(address):
+            vols[m.group(1)] = state
+
     for address in status.resources:
-        if m := INSTANCE_RE.search(address):
-            hosts[m.group(1)] = "built"
-        elif m := VOLUME_RE.search(address):
-            vols[m.group(1)] = "built"
-    running = status.phase.value in {p.value for p in RUNNING_PHASES}
+        put(address, "built")
     for address, item in status.progress.items():
-        if not running and item.state == "done" and item.action != "delete":
-            continue
-        if m := INSTANCE_RE.search(address):
-            hosts[m.group(1)] = item.state if item.action != "delete" or item.state != "done" else "deleted"
-        elif m := VOLUME_RE.search(address):
-            vols[m.group(1)] = item.state if item.action != "delete" or item.state != "done" else "deleted"
+        if running:
+            put(address, "deleted" if item.action == "delete" and item.state == "done" else item.state)
+        elif item.state == "failed":
+            put(address, "failed")
+    if status.phase == Phase.DESTROYED:
+        hosts = dict.fromkeys(hosts, "destroyed")
+        vols = dict.fromkeys(vols, "destroyed")
     return hosts, vols
 
 

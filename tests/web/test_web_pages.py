@@ -46,7 +46,7 @@ def test_dashboard_lists_phase_progress_marks_and_quota(
     row = lambda name: re.search(rf'<tr data-cluster="{name}">(.*?)</tr>', html, re.S).group(1)  # noqa: E731
     assert 'class="chip running" data-phase="build_running">building' in row("alpha")
     assert '<progress max="7" value="4"' in row("alpha")
-    assert 'data-phase="build_success">running' in row("beta") and ">drift<" in row("beta")
+    assert 'data-phase="build_success">build success' in row("beta") and ">drift<" in row("beta")
     assert ">orphaned<" in row("gamma")
     assert "1× mgmt · 1× login · 2× node" in row("alpha")
     assert re.search(r'data-quota="cores".*?<strong>4</strong> free of 64', html, re.S)
@@ -288,7 +288,7 @@ def test_cluster_page_error_panel_has_message_and_log(client: TestClient, settin
     write_phase(settings.clusters_dir, "alpha", "build_error", message="Quota exceeded for cores")
     html = client.get("/clusters/alpha").text
     panel = re.search(r'<section class="card error-panel".*?</section>', html, re.S).group(0)
-    assert "Build failed" in panel and "Quota exceeded for cores" in panel
+    assert "Build error" in panel and "Quota exceeded for cores" in panel
     assert "already used 60 of 64" in panel  # the log excerpt
     assert "Next attempt at" in panel
 

@@ -130,19 +130,25 @@ def write_phase(
     if phase == "pending":
         status = Status(name=name, updated_at=now)
     elif phase in ("plan_running", "build_running", "destroy_running"):
-        status = status.started(now, Phase(phase), Reason.NEW_SPEC, run_id, "h1")
+        if status.phase.value.endswith("_running") and status.run_id:
+            status = status._to(now, phase=Phase(phase))  # the same run goes on
+        else:
+            status = status.started(now, Phase(phase), Reason.NEW_SPEC, run_id, "h1")
+            _record(clusters, name, run_id, now, "running", phase)
         upto = len(addrs) // 2 if done is None else done
+        action = "delete" if phase == "destroy_running" else "create"
         progress = {
             a: ResourceProgress(
-                action="create", state="done" if i < upto else ("running" if i == upto else "queued")
+                action=action, state="done" if i < upto else ("running" if i == upto else "queued")
             )
             for i, a in enumerate(addrs)
         }
         if phase != "plan_running":
             status = status.progressed(now, progress)
-        _record(clusters, name, run_id, now, "running", phase)
     elif phase == "build_success":
         progress = {a: ResourceProgress(action="create", state="done") for a in addrs}
+        if status.run_id and status.phase.value.endswith("_running"):
+            _record(clusters, name, status.run_id, now, "succeeded", phase)
         status = status.applied(now, "h1", outputs(data), addrs, message=message).progressed(now, progress)
     elif phase in ("build_error", "plan_error", "destroy_error"):
         status = status.failed(
@@ -173,18 +179,24 @@ def write_phase(
 
 
 def _record(clusters: Path, name: str, run_id: str, now: dt.datetime, result: str, phase: str) -> None:
+    finished = None if result == "running" else now
+    old = runs.read_record(clusters, name, run_id)
+    if old is not None:
+        runs.write_record(clusters, old.model_copy(update={"result": result, "finished_at": finished}))
+        return
+    action = "destroy" if "destroy" in phase else "apply"
     record = runs.RunRecord(
         id=run_id,
         cluster=name,
-        action="destroy" if "destroy" in phase else "apply",
+        action=action,
         reason="new_spec",
         spec_hash="h1",
         started_at=now,
         hub_pid=1,
         result=result,
-        finished_at=None if result == "running" else now,  # type: ignore[arg-type]
-        summary="+9 ~0 -0",
-    )
+        finished_at=finished,
+        summary="+7 ~0 -0",
+    )  # type: ignore[arg-type]
     runs.write_record(clusters, record)
 
 
@@ -223,6 +235,9 @@ class FakeReconciler:
         if destroy:
             write_phase(self.clusters, name, "destroy_running", data, done=0)
             time.sleep(self.step)
+            status = read_status(self.clusters, name)
+            if status and status.run_id:
+                _record(self.clusters, name, status.run_id, dt.datetime.now(dt.UTC), "succeeded", "destroy")
             write_phase(self.clusters, name, "destroyed", data)
             return
         write_phase(self.clusters, name, "plan_running", data)

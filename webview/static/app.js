@@ -153,9 +153,10 @@
     poller(tick, () => (ACTIVE.includes(phase) ? 1000 : 4000));
     if (since && phase === "build_success" && updated && Date.parse(updated) / 1000 >= since) showSuccess();
 
-    document.addEventListener("toggle", (e) => {
-      if (e.target instanceof HTMLDetailsElement) e.target.dataset.touched = "1";
-    }, true);
+    document.addEventListener("click", (e) => {
+      const summary = e.target.closest("details > summary");
+      if (summary) summary.parentElement.dataset.touched = "1";
+    });
   }
 
   /* ---- guest password on demand ------------------------------------------------------- */
@@ -233,8 +234,8 @@
   };
 
   function flavorLabel(f) {
-    const disk = f.disk ? f.disk + " GB disk" : "boots from volume";
-    return `${f.name} · ${f.vcpus} vCPU · ${Math.round((f.ram / 1024) * 10) / 10} GiB · ${disk}`;
+    const disk = f.disk ? ` · ${f.disk} GB disk` : "";
+    return `${f.name} · ${f.vcpus} vCPU · ${Math.round((f.ram / 1024) * 10) / 10} GiB${disk}`;
   }
 
   function clusterForm() {
