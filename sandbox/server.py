@@ -69,14 +69,18 @@ def _install_terraform_mirror(dest: Path) -> Path | None:
 
 
 class Sandbox:
-    """The sandbox cloud on one port; `start()` returns once it answers."""
+    """The sandbox cloud on one port; `start()` returns once it answers.
+
+    `faults` is shared with the running app: change it (`sandbox.faults.update({...})`) to inject
+    latency, errors or quota exhaustion at run time; `store` is the live state (use its lock)."""
 
     def __init__(self, data_dir: Path, seed: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.seed_path = seed
         self.host, self.port = host, port
-        self.faults = faults if faults is not None else Faults()
+        # No faults given: the MCHUB_SANDBOX_* variables (latency, error rate, boot delay, quota).
+        self.faults = faults if faults is not None else Faults.from_env()
         self.store: Store | None = None
         self.info: SandboxInfo | None = None
         self._server: uvicorn.Server | None = None

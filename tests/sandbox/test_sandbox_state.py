@@ -178,3 +178,12 @@ def test_one_sandbox_per_data_dir(info: SandboxInfo) -> None:
     with pytest.raises(RuntimeError) as caught:
         Sandbox(info.data_dir).start()
     assert str(caught.value).startswith(message)
+
+
+def test_faults_default_to_the_environment(tmp_path: Path, seed_file: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCHUB_SANDBOX_ERROR_RATE", "image=1")
+    monkeypatch.setenv("MCHUB_SANDBOX_BOOT_DELAY", "0")
+    with Sandbox(tmp_path / "data", seed=seed_file) as info:
+        assert httpx.get(f"{info.url}/image").status_code == 503
+        assert httpx.get(f"{info.url}/identity").status_code == 300
