@@ -3,8 +3,12 @@ file readers and the templates. Plus the small request helpers pages and API sha
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from webview.state import CatalogLike, Files
 
 log = logging.getLogger("mchub.webview")
 HERE = Path(__file__).parent
+REFRESH_GAP = 10.0
 
 
 def make_templates() -> Jinja2Templates:
@@ -50,11 +55,38 @@ class Web:
     auth: AuthConfig
     files: Files
     templates: Jinja2Templates
+    refreshed: dict[str, float] = field(default_factory=dict)  # cloud -> when a refresh was asked
 
     def user(self, request: Request) -> str:
         return str(request.scope.get("mchub.user") or "local user")
 
-    async def payload(self, cloud: str | None, cluster: str | None = None) -> dict[str, Any]:
+    async def payload(
+        self,
+        cloud: str | None,
+        cluster: str | None = None,
+        newer_than: float | None = None,
+        wait: bool = False,
+    ) -> dict[str, Any]:
+        """The catalog's figures. With `newer_than` (when a cluster last changed), figures fetched
+        before it are refreshed, at most every REFRESH_GAP seconds per cloud: awaited when `wait`
+        (the pages' background fetches), else in a thread for the next look."""
+        data = await self._payload(cloud, cluster)
+        refresh = getattr(self.catalog, "refresh", None)
+        if newer_than is None or not callable(refresh) or data.get("error") or not _older(data, newer_than):
+            return data
+        key = str(data.get("cloud") or cloud)
+        if time.monotonic() - self.refreshed.get(key, -REFRESH_GAP) < REFRESH_GAP:
+            return data
+        self.refreshed[key] = time.monotonic()
+        if not wait:
+            threading.Thread(
+                target=_quietly, args=(refresh, cloud), name="webview-catalog-refresh", daemon=True
+            ).start()
+            return data
+        await run_in_threadpool(_quietly, refresh, cloud)
+        return await self._payload(cloud, cluster)
+
+    async def _payload(self, cloud: str | None, cluster: str | None) -> dict[str, Any]:
         """The catalog's figures; a catalog that fails still gives a page (with the error shown)."""
         defaults: dict[str, Any] = {
             "cloud": cloud or self.settings.default_cloud,
@@ -101,6 +133,23 @@ class Web:
             raise HTTPException(
                 403, "The form expired or came from another site: reload the page and try again."
             )
+
+
+def _older(payload: dict[str, Any], moment: float) -> bool:
+    fetched = payload.get("fetched_at")
+    if not isinstance(fetched, str):
+        return False
+    try:
+        return dt.datetime.fromisoformat(fetched.replace("Z", "+00:00")).timestamp() < moment
+    except ValueError:
+        return False
+
+
+def _quietly(refresh: Callable[[str | None], object], cloud: str | None) -> None:
+    try:
+        refresh(cloud)
+    except Exception as exc:  # the page shows the catalog's error on its next look
+        log.warning("catalog refresh failed: %s", exc)
 
 
 def cluster_name(request: Request) -> str:

@@ -299,8 +299,10 @@ def input_for(path: str, view: FormView) -> str | None:
 
 
 # Messages from the spec model worded for a form.
-PLAIN_WORDS = {("public_keys", "at least 1 item"): "paste at least one SSH public key",
-               ("instances", "at least 1 item"): "add at least one instance group"}  # fmt: skip
+PLAIN_WORDS = {
+    ("public_keys", "at least 1 item"): "paste at least one SSH public key",
+    ("instances", "at least 1 item"): "add at least one instance group",
+}
 
 
 def with_errors(view: FormView, errors: Iterable[FieldError]) -> FormView:

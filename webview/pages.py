@@ -72,9 +72,14 @@ class Pages:
 
     # -- dashboard ------------------------------------------------------------------------------
 
-    async def _dashboard_context(self) -> tuple[str, dict[str, Any]]:
+    async def _dashboard_context(self, wait: bool = False) -> tuple[str, dict[str, Any]]:
         etag, clusters = self.web.files.clusters()
-        payload = await self.web.payload(None)
+        settled = [
+            c.status.updated_at.timestamp()
+            for c in clusters
+            if c.status and c.status.updated_at and not present.is_running(c.phase)
+        ]
+        payload = await self.web.payload(None, newer_than=max(settled, default=None), wait=wait)
         rows = []
         for c in clusters:
             spec = c.spec.spec if c.spec else None
@@ -102,7 +107,7 @@ class Pages:
         return self.web.render(request, "dashboard.html", context)
 
     async def dashboard_partial(self, request: Request) -> Response:
-        etag, context = await self._dashboard_context()
+        etag, context = await self._dashboard_context(wait=True)
         if if_none_match(request, etag):
             return not_modified(etag)
         return self.web.render(
@@ -210,7 +215,7 @@ class Pages:
 
     # -- the cluster page -----------------------------------------------------------------------
 
-    async def _cluster_context(self, request: Request, name: str) -> dict[str, Any]:
+    async def _cluster_context(self, request: Request, name: str, wait: bool = False) -> dict[str, Any]:
         cluster = self.web.files.cluster(name)
         if cluster is None:
             raise HTTPException(404, f'no cluster named "{name}"')
@@ -219,9 +224,11 @@ class Pages:
         clusters_dir = self.web.settings.clusters_dir
         records = runs.list_records(clusters_dir, name)[:25]
         log_run = status.run_id if status and status.run_id else (records[0].id if records else None)
-        payload = await self.web.payload(
-            spec.cloud if spec and spec.cloud in self.web.settings.clouds else None
-        )
+        cloud = spec.cloud if spec and spec.cloud in self.web.settings.clouds else None
+        settled = None
+        if status and status.updated_at and not present.is_running(status.phase.value):
+            settled = status.updated_at.timestamp()
+        payload = await self.web.payload(cloud, newer_than=settled, wait=wait)
         return {
             "cluster": cluster,
             "name": name,
@@ -254,7 +261,7 @@ class Pages:
 
     async def cluster_partial(self, request: Request) -> Response:
         name = cluster_name(request)
-        context = await self._cluster_context(request, name)
+        context = await self._cluster_context(request, name, wait=True)
         return self.web.render(request, "_cluster_body.html", context, headers={"Cache-Control": "no-cache"})
 
     async def destroy(self, request: Request) -> Response:

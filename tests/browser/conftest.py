@@ -89,7 +89,8 @@ class RealHub:
 @pytest.fixture
 def real_hub(tmp_path: Path) -> Iterator[RealHub]:
     """`mchub serve --sandbox` on free ports, with its own specs, clusters and sandbox data."""
-    mchub = REPO / ".venv" / "bin" / "mchub"
+    # MCHUB_HUB_COMMAND runs these tests against another build of the hub (default: the venv's).
+    mchub = Path(os.environ.get("MCHUB_HUB_COMMAND") or REPO / ".venv" / "bin" / "mchub")
     if not mchub.exists():
         mchub = Path(shutil.which("mchub") or "mchub")
     port, sandbox_port = free_port(), free_port()
@@ -99,11 +100,25 @@ def real_hub(tmp_path: Path) -> Iterator[RealHub]:
     env = {**os.environ, "MCHUB_SANDBOX_BOOT_DELAY": "0.5"}
     for var in ("MCHUB_TOKEN", "MCHUB_PROXY_USER_HEADER", "MCHUB_HOST", "MCHUB_PORT", "MCHUB_SETTINGS"):
         env.pop(var, None)
-    cmd = [str(mchub), "serve", "--sandbox", "--port", str(port), "--sandbox-port", str(sandbox_port),
-           "--specs", str(specs), "--clusters", str(clusters), "--sandbox-data", str(sandbox)]  # fmt: skip
+    cmd = [
+        str(mchub),
+        "serve",
+        "--sandbox",
+        "--port",
+        str(port),
+        "--sandbox-port",
+        str(sandbox_port),
+        "--specs",
+        str(specs),
+        "--clusters",
+        str(clusters),
+        "--sandbox-data",
+        str(sandbox),
+    ]
     with output.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     try:

@@ -35,8 +35,14 @@ def free_port() -> int:
 class FakeHub:
     """uvicorn in a thread serving the app over `data/specs` and `data/clusters`."""
 
-    def __init__(self, data: Path, port: int = 0, step: float = 0.6, auth: AuthConfig | None = None,
-                 catalog: FakeCatalog | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: Path,
+        port: int = 0,
+        step: float = 0.6,
+        auth: AuthConfig | None = None,
+        catalog: FakeCatalog | None = None,
+    ) -> None:
         self.specs, self.clusters = data / "specs", data / "clusters"
         self.specs.mkdir(parents=True, exist_ok=True)
         self.clusters.mkdir(parents=True, exist_ok=True)

@@ -394,3 +394,29 @@ def test_static_assets(client: TestClient) -> None:
 def test_method_not_allowed_is_an_error_page(client: TestClient) -> None:
     assert client.delete("/").status_code == 405
     assert client.patch("/api/clusters").json()["error"]
+
+
+def test_figures_older_than_a_finished_build_are_refreshed(
+    client: TestClient, settings: Settings, catalog: FakeCatalog
+) -> None:
+    write_spec(settings, "alpha")
+    write_phase(settings.clusters_dir, "alpha", "build_running")
+    client.get("/partials/clusters/alpha")
+    assert catalog.refreshes == []  # figures change all along a build: no refresh for each step
+    write_phase(settings.clusters_dir, "alpha", "build_success")
+    client.get("/partials/clusters/alpha")  # the page's background fetch waits for fresh figures
+    assert catalog.refreshes == [None]
+    client.get("/partials/clusters/alpha")
+    client.get("/partials/dashboard")
+    assert catalog.refreshes == [None]  # now newer than the build: nothing more to ask
+
+
+def test_an_unreachable_cloud_is_not_asked_again_and_again(
+    client: TestClient, settings: Settings, catalog: FakeCatalog
+) -> None:
+    catalog.error = "cloud sandbox did not answer"
+    write_spec(settings, "alpha")
+    write_phase(settings.clusters_dir, "alpha", "build_success")
+    for _ in range(3):
+        client.get("/partials/clusters/alpha")
+    assert catalog.refreshes == []

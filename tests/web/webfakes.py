@@ -32,6 +32,13 @@ class FakeCatalog:
         self.in_use = dict.fromkeys(LIMITS, 0) | (in_use or {})
         self.error = error
         self.calls: list[tuple[str | None, str | None]] = []
+        self.fetched_at = "2026-01-01T00:00:00Z"
+        self.refreshes: list[str | None] = []
+
+    def refresh(self, cloud_name: str | None = None) -> None:
+        """Like reconciler.catalog.Catalog.refresh: fetch now (here: just say so)."""
+        self.refreshes.append(cloud_name)
+        self.fetched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]:
         self.calls.append((cloud_name, cluster))
@@ -43,7 +50,7 @@ class FakeCatalog:
         return {
             "cloud": cloud_name or "sandbox",
             "cluster": cluster,
-            "fetched_at": "2026-11-27T12:00:00Z",
+            "fetched_at": self.fetched_at,
             "age_seconds": 3.0,
             "stale": False,
             "error": self.error,
