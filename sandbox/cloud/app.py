@@ -133,6 +133,12 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(service_of(request.url.path) or "identity", CloudError(exc.status_code, message))
 
 
+async def on_crash(request: Request, exc: Exception) -> Response:
+    """A bug in the sandbox still answers in the service's format (and uvicorn logs the traceback)."""
+    message = f"Unexpected error in the sandbox cloud: {type(exc).__name__}: {exc}"
+    return error_response(service_of(request.url.path) or "identity", CloudError(500, message))
+
+
 def create_app(store: Store, faults: Faults) -> Starlette:
     routes: list[BaseRoute] = [
         *Keystone(store).routes(), *Nova(store, faults).routes(), *Glance(store).routes(),
@@ -141,5 +147,5 @@ def create_app(store: Store, faults: Faults) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, store=store, faults=faults)],
-        exception_handlers={CloudError: on_cloud_error, HTTPException: on_http_error},
+        exception_handlers={CloudError: on_cloud_error, HTTPException: on_http_error, Exception: on_crash},
     )

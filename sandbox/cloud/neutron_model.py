@@ -75,11 +75,11 @@ def new_subnet(store: Store, body: Record, faults: Faults | None = None) -> Reco
         reason = f"'{body.get('cidr')}' is not a valid IP subnet."
         raise CloudError(400, f"Invalid input for cidr. Reason: {reason}") from exc
     check_quota(store, faults, subnet=1)
-    hosts = list(cidr.hosts())
-    if len(hosts) < 3:
+    if cidr.num_addresses < 8:
         raise CloudError(400, f"Invalid input for cidr. Reason: '{cidr}' is too small.")
-    gateway = body.get("gateway_ip", str(hosts[0]))
-    pools = body.get("allocation_pools") or [{"start": str(hosts[1]), "end": str(hosts[-1])}]
+    first, last = cidr.network_address + 1, cidr.broadcast_address - 1
+    gateway = body.get("gateway_ip", str(first))
+    pools = body.get("allocation_pools") or [{"start": str(first + 1), "end": str(last)}]
     subnet = store.put("subnets", base_record(
         store, body, network_id=network["id"], ip_version=4, cidr=str(cidr), gateway_ip=gateway,
         allocation_pools=pools, enable_dhcp=bool(body.get("enable_dhcp", True)),

@@ -73,6 +73,8 @@ class Nova:
             if image_id and store.get("images", image_id) is None:
                 raise CloudError(400, f"Image {image_id} could not be found.")
             bdms = body.get("block_device_mapping_v2") or []
+            if not isinstance(bdms, list):
+                raise CloudError(400, "Invalid input for field/attribute block_device_mapping_v2.")
             if not image_id and not any(str(b.get("boot_index")) == "0" for b in bdms if isinstance(b, dict)):
                 raise CloudError(400, "Missing imageRef attribute")
             key_name = body.get("key_name")

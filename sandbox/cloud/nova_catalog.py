@@ -115,7 +115,10 @@ class NovaCatalog:
         params = request.query_params
         with self.store.lock:
             found = [] if is_paged(request) else list(self.store.table("flavors").values())
-        min_ram, min_disk = int(params.get("minRam", 0)), int(params.get("minDisk", 0))
+        try:
+            min_ram, min_disk = int(params.get("minRam", 0)), int(params.get("minDisk", 0))
+        except ValueError as exc:
+            raise CloudError(400, f"Invalid minRam or minDisk filter: {exc}") from exc
         found = [f for f in found if f["ram"] >= min_ram and f["disk"] >= min_disk]
         if request.url.path.endswith("/detail"):
             return reply(request, {"flavors": [self._flavor(f, request) for f in found]})

@@ -113,8 +113,10 @@ def _volume_requests(store: Store, server: Record) -> list[Record]:
     """Validate block_device_mapping_v2 into {volume | new volume body, boot_index, delete_on_termination}."""
     result = []
     for index, bdm in enumerate(server.pop("bdms", None) or []):
+        if not isinstance(bdm, dict):
+            raise CloudError(400, f"Invalid block_device_mapping_v2[{index}]: expected an object")
         source, dest = bdm.get("source_type"), bdm.get("destination_type", "volume")
-        if not isinstance(bdm, dict) or source not in ("image", "volume", "blank"):
+        if source not in ("image", "volume", "blank"):
             raise CloudError(400, f"Invalid block_device_mapping_v2[{index}]: source_type must be one of "
                                   f"image, volume, blank, got {source!r}")
         if dest == "local":

@@ -185,7 +185,24 @@ def test_volume_lifecycle_over_http(http: httpx.Client) -> None:
     assert http.delete(project_url(http, f"/volumes/{volume['id']}")).status_code == 202
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"server": "x"}'])
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"server": "x"}', b'{"server": {"name": ""}}',
+                                  b'{"server": {"name": "x", "flavorRef": "nope"}}'])
 def test_malformed_bodies_are_400(http: httpx.Client, body: bytes) -> None:
     reply = http.post("/compute/v2.1/servers", content=body, headers={"Content-Type": "application/json"})
     assert reply.status_code == 400 and "badRequest" in reply.json()
+
+
+def test_bad_block_device_mappings_are_400(http: httpx.Client) -> None:
+    flavor = http.get("/compute/v2.1/flavors").json()["flavors"][0]["id"]
+    image = http.get("/image/v2/images").json()["images"][0]["id"]
+    for mapping, message in [
+        ({"uuid": image}, "Invalid input for field/attribute block_device_mapping_v2."),
+        (["x"], "expected an object"),
+        ([{"source_type": "snapshot", "boot_index": 0}], "source_type must be one of image, volume, blank"),
+        ([{"source_type": "image", "uuid": image, "boot_index": 0, "destination_type": "volume"}],
+         "need to have a non-zero size"),
+    ]:
+        server = {"name": "x", "flavorRef": flavor, "imageRef": image, "block_device_mapping_v2": mapping}
+        reply = http.post("/compute/v2.1/servers", json={"server": server})
+        assert reply.status_code == 400, mapping
+        assert message in reply.json()["badRequest"]["message"]
