@@ -62,7 +62,8 @@ class Guard:
             return
         if scope["path"] not in PUBLIC:
             request = Request(scope)
-            if verify_token(self.store, request.headers.get("x-auth-token")) is None:
+            claims = verify_token(self.store, request.headers.get("x-auth-token"))
+            if claims is None or (service != "identity" and not claims.get("s", True)):  # unscoped
                 challenge = {"WWW-Authenticate": f'Keystone uri="{host_url(request)}/identity"'}
                 await error_response(service, CloudError(401, UNAUTHORIZED), challenge)(scope, receive, send)
                 return

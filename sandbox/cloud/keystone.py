@@ -33,9 +33,9 @@ SERVICES = (
 )
 
 
-def issue_token(store: Store, method: str) -> str:
+def issue_token(store: Store, method: str, scoped: bool = True) -> str:
     """A token: base64 JSON claims plus an HMAC under the data dir's token key."""
-    claims = {"m": method, "exp": time.time() + TOKEN_LIFETIME, "iat": time.time(),
+    claims = {"m": method, "s": scoped, "exp": time.time() + TOKEN_LIFETIME, "iat": time.time(),
               "n": secrets.token_hex(4)}
     body = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
     return f"sbx{body}.{_sign(store, body)}"
@@ -188,7 +188,7 @@ class Keystone:
             return Response(status_code=204)
         if request.method == "HEAD":
             return Response(status_code=200, headers={"X-Subject-Token": str(subject)})
-        body = token_body(self.store, request, claims)
+        body = token_body(self.store, request, claims, bool(claims.get("s", True)))
         return JSONResponse({"token": body}, headers={"X-Subject-Token": str(subject)})
 
     async def _authenticate(self, request: Request) -> Response:
@@ -206,7 +206,7 @@ class Keystone:
             method, scoped = "password", _check_scope(self.store, auth.get("scope"))
         else:
             raise CloudError(401, UNAUTHORIZED)
-        token = issue_token(self.store, method)
+        token = issue_token(self.store, method, scoped)
         claims = verify_token(self.store, token)
         assert claims is not None
         body = token_body(self.store, request, claims, scoped)

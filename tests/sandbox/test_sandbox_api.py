@@ -54,6 +54,8 @@ def test_tokens(info: SandboxInfo, auth_body: dict[str, Any]) -> None:
     del unscoped["scope"]
     reply = httpx.post(f"{info.url}/identity/v3/auth/tokens", json={"auth": unscoped})
     assert reply.status_code == 201 and "catalog" not in reply.json()["token"]
+    unscoped_token = {"X-Auth-Token": reply.headers["X-Subject-Token"]}
+    assert httpx.get(f"{info.url}/compute/v2.1/flavors", headers=unscoped_token).status_code == 401
 
     auth_body["auth"]["identity"]["password"]["user"]["password"] = "wrong"
     reply = httpx.post(f"{info.url}/identity/v3/auth/tokens", json=auth_body)
