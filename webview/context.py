@@ -55,7 +55,8 @@ class Web:
     auth: AuthConfig
     files: Files
     templates: Jinja2Templates
-    refreshed: dict[str, float] = field(default_factory=dict)  # cloud -> when a refresh was asked
+    # cloud -> (the change a refresh was asked for, when it was asked)
+    refreshed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def user(self, request: Request) -> str:
         return str(request.scope.get("mchub.user") or "local user")
@@ -68,16 +69,17 @@ class Web:
         wait: bool = False,
     ) -> dict[str, Any]:
         """The catalog's figures. With `newer_than` (when a cluster last changed), figures fetched
-        before it are refreshed, at most every REFRESH_GAP seconds per cloud: awaited when `wait`
+        before it are refreshed, once per change (again after REFRESH_GAP s): awaited when `wait`
         (the pages' background fetches), else in a thread for the next look."""
         data = await self._payload(cloud, cluster)
         refresh = getattr(self.catalog, "refresh", None)
         if newer_than is None or not callable(refresh) or data.get("error") or not _older(data, newer_than):
             return data
         key = str(data.get("cloud") or cloud)
-        if time.monotonic() - self.refreshed.get(key, -REFRESH_GAP) < REFRESH_GAP:
-            return data
-        self.refreshed[key] = time.monotonic()
+        asked_for, asked_at = self.refreshed.get(key, (0.0, -REFRESH_GAP))
+        if newer_than <= asked_for and time.monotonic() - asked_at < REFRESH_GAP:
+            return data  # already asked for this change (a fetch may be under way)
+        self.refreshed[key] = (newer_than, time.monotonic())
         if not wait:
             threading.Thread(
                 target=_quietly, args=(refresh, cloud), name="webview-catalog-refresh", daemon=True
@@ -140,7 +142,8 @@ def _older(payload: dict[str, Any], moment: float) -> bool:
     if not isinstance(fetched, str):
         return False
     try:
-        return dt.datetime.fromisoformat(fetched.replace("Z", "+00:00")).timestamp() < moment
+        # fetched_at has a one-second grain: within that second, count the figures as current
+        return dt.datetime.fromisoformat(fetched.replace("Z", "+00:00")).timestamp() + 1.0 < moment
     except ValueError:
         return False
 

@@ -420,3 +420,20 @@ def test_an_unreachable_cloud_is_not_asked_again_and_again(
     for _ in range(3):
         client.get("/partials/clusters/alpha")
     assert catalog.refreshes == []
+
+
+def test_each_finished_change_refreshes_the_figures_once(
+    client: TestClient, settings: Settings, catalog: FakeCatalog
+) -> None:
+    import time
+
+    write_spec(settings, "alpha")
+    write_phase(settings.clusters_dir, "alpha", "build_success")
+    client.get("/partials/clusters/alpha")
+    catalog.fetched_at = "2026-01-01T00:00:00Z"  # as if the fetch had not happened yet
+    client.get("/partials/clusters/alpha")
+    assert catalog.refreshes == [None]  # asked once for this change
+    time.sleep(2.1)  # later than the refreshed figures (which have a one-second grain)
+    write_phase(settings.clusters_dir, "alpha", "build_success")
+    client.get("/partials/clusters/alpha")
+    assert catalog.refreshes == [None, None]  # a new change: asked again at once
