@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +35,7 @@ from reconciler.tferrors import (
 )
 from reconciler.tfjson import PlanSummary, ProgressCallback
 from reconciler.tflock import lock_info, lock_is_held, remove_stale_lock_info
-from reconciler.tflog import Lines, Redactor, RunLog, Sink
+from reconciler.tflog import Redactor, RunLog, Sink, Tail
 
 __all__ = [
     "FailureKind", "PlanSummary", "Terraform", "TerraformEnv", "TerraformError", "find_terraform",
@@ -186,12 +186,18 @@ class Terraform:
             if self._proc is not None:
                 raise RuntimeError(f"terraform is already running in {self.workdir}")
             self._log.line(f"$ {command}")
+            # Output goes to (nameless) files, not pipes: if the hub dies, Terraform finishes and
+            # saves its state instead of dying of SIGPIPE mid-apply. Its own session keeps the
+            # terminal's Ctrl-C away from it: that reaches it through stop().
+            out, err = tempfile.TemporaryFile(dir=self.workdir), tempfile.TemporaryFile(dir=self.workdir)
             try:
-                self._proc = subprocess.Popen(  # own session: the terminal's Ctrl-C reaches it via stop()
+                self._proc = subprocess.Popen(
                     argv, cwd=self.workdir, env=self._environ, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                    stdout=out, stderr=err, start_new_session=True,
                 )  # fmt: skip
             except OSError as exc:
+                out.close()
+                err.close()
                 raise TerraformError(FailureKind.CONFIG, f"cannot run {argv[0]}: {exc}", command) from exc
             self._idle.clear()
             self._runner = threading.get_ident()
@@ -201,9 +207,11 @@ class Terraform:
             try:
                 if started is not None:
                     started(proc.pid)
-            finally:  # whatever the callback does, Terraform's output must be read to its end
-                result = self._pump(proc, capture, on_event)
+            finally:  # whatever the callback does, follow Terraform to its end
+                result = self._pump(proc, Tail(out.fileno()), Tail(err.fileno()), capture, on_event)
         finally:
+            out.close()
+            err.close()
             with self._lock:
                 why = self._interrupt[1] if self._interrupt else None
                 self._proc, self._runner = None, None
@@ -218,47 +226,35 @@ class Terraform:
             self._fail(args, result)
         return result
 
-    def _pump(self, proc: subprocess.Popen[bytes], capture: bool, on_event: _OnEvent | None) -> _Run:
-        """Read both pipes line by line until the process ends, watching the clock and stop()."""
-        assert proc.stdout is not None and proc.stderr is not None
+    def _pump(self, proc: subprocess.Popen[bytes], out: Tail, err: Tail, capture: bool,
+              on_event: _OnEvent | None) -> _Run:  # fmt: skip
+        """Follow Terraform's output line by line until it exits, watching the clock and stop()."""
         result, deadline = _Run(exit_code=-1), time.monotonic() + self.timeout
-        streams = {proc.stdout.fileno(): ("stdout", Lines()), proc.stderr.fileno(): ("stderr", Lines())}
-        sel = selectors.DefaultSelector()
-        for fd in streams:
-            sel.register(fd, selectors.EVENT_READ)
-        exited_at: float | None = None
-        while sel.get_map() and (exited_at is None or time.monotonic() - exited_at < 5):
-            for key, _ in self._select(sel):
-                name, lines = streams[key.fd]
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fd)
-                for line in lines.feed(chunk):
-                    try:
-                        self._line(name, line, result, capture, on_event)
-                    except Exception as exc:  # a callback failed: let Terraform finish, then raise it
-                        result.error = result.error or exc
-            if self._tick(proc, deadline) and exited_at is None:
-                exited_at = time.monotonic()
-        leftovers = bool(sel.get_map())  # Terraform exited 5 s ago; a child of its still holds the pipes
-        sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
-        while not self._tick(proc, deadline):
-            time.sleep(0.1)
-        if self._interrupt is not None or leftovers:  # plugins Terraform could not stop
+        while True:
+            exited = self._tick(proc, deadline)  # before reading, so the last read gets everything
+            lines = [("stdout", text) for text in out.read(exited)]
+            lines += [("stderr", text) for text in err.read(exited)]
+            for stream, line in lines:
+                try:
+                    self._line(stream, line, result, capture, on_event)
+                except Exception as exc:  # a callback failed: let Terraform finish, then raise it
+                    result.error = result.error or exc
+            if exited:
+                break
+            if not lines:
+                self._nap(0.1)
+        if self._interrupt is not None:  # plugins Terraform could not stop
             _killpg(proc.pid, signal.SIGKILL)
         result.exit_code = proc.returncode
         return result
 
-    def _select(self, sel: selectors.BaseSelector) -> list[tuple[selectors.SelectorKey, int]]:
+    def _nap(self, seconds: float) -> None:
         try:
-            return sel.select(timeout=0.2)
+            time.sleep(seconds)
         except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
             with self._lock:
                 self._stopped = True
                 self._send_interrupt(FailureKind.INTERRUPTED)
-            return []
 
     def _tick(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
         """Enforce the timeout and the signal ladder; True once the process has exited."""

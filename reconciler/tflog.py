@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any
@@ -34,16 +35,23 @@ class Redactor:
         return json.loads(self(json.dumps(value)))
 
 
-class Lines:
-    """Bytes in, whole lines out (UTF-8; at end of file, a last line without a newline too)."""
+class Tail:
+    """Whole lines appended to a file since the last call (UTF-8). Reads with pread, so the writer's
+    file offset, which a child shares with us, is left alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, fd: int) -> None:
+        self.fd, self.pos = fd, 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending = ""
 
-    def feed(self, chunk: bytes) -> list[str]:
-        *lines, self._pending = (self._pending + self._decoder.decode(chunk, final=not chunk)).split("\n")
-        if not chunk and self._pending:
+    def read(self, final: bool = False) -> list[str]:
+        """New complete lines; with `final` (the writer is gone), a last unterminated one too."""
+        chunks = []
+        while chunk := os.pread(self.fd, 1 << 16, self.pos):
+            self.pos += len(chunk)
+            chunks.append(chunk)
+        *lines, self._pending = (self._pending + self._decoder.decode(b"".join(chunks), final)).split("\n")
+        if final and self._pending:
             lines, self._pending = [*lines, self._pending], ""
         return [line.rstrip("\r") for line in lines]
 

@@ -429,6 +429,41 @@ def test_stop_during_apply_saves_state_and_releases_the_lock(
     assert [r["name"] for r in state["resources"]] == ["fast"]
 
 
+HUB = """
+import sys
+sys.path.insert(0, sys.argv[4])
+from pathlib import Path
+from reconciler.terraform import Terraform, TerraformEnv
+workdir = Path(sys.argv[1])
+tf = Terraform(workdir, TerraformEnv(binary=Path(sys.argv[2]), cli_config=Path(sys.argv[3])), print)
+tf.apply(workdir / "p.tfplan", on_progress=lambda *call: print("PROGRESS", *call, flush=True))
+"""
+
+
+@pytest.mark.slow
+def test_terraform_outlives_a_killed_hub(tmp_path: Path, binary: Path, fake_mirror: Path) -> None:
+    # Terraform writes to files, not pipes: when the hub dies (kill -9), it does not die of SIGPIPE
+    # on its next line of output but finishes the apply, saves the state and releases the lock.
+    run = make_run(tmp_path, binary, SLOW.replace("sleep = 30", "sleep = 3"), cli_config=fake_mirror)
+    run.tf.init()
+    run.tf.plan(run.workdir / "p.tfplan")
+    argv = [sys.executable, "-c", HUB, str(run.workdir), str(binary), str(fake_mirror), str(Path.cwd())]
+    hub = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env={**os.environ, "TF_VAR_pw": SECRET})
+    assert hub.stdout is not None
+    for line in hub.stdout:
+        if line.startswith("PROGRESS fake_thing.slow running"):
+            break
+    hub.kill()
+    hub.wait()
+    hub.stdout.close()
+    deadline = time.monotonic() + 30
+    state = run.workdir / "terraform.tfstate"
+    while time.monotonic() < deadline and (lock_is_held(run.workdir) or '"slow"' not in state.read_text()):
+        time.sleep(0.2)
+    names = [r["name"] for r in json.loads(state.read_text())["resources"]]
+    assert sorted(names) == ["fast", "slow"] and lock_info(run.workdir) is None
+
+
 def _capture(into: list[BaseException], fn: object, *args: object) -> None:
     try:
         fn(*args)  # type: ignore[operator]
