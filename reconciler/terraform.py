@@ -1,10 +1,11 @@
 """The one place that starts processes: Terraform, run for the reconciler's
 init -> plan (to a file) -> apply (that file) -> outputs steps, and destroy through a destroy plan.
 
-Each call streams stdout/stderr line by line into the run log (secrets redacted), and turns a
-failure into a TerraformError with a kind (tferrors). Processes get their own process group, so a
-Ctrl-C in the hub's terminal reaches Terraform once, through `stop()`: SIGINT (Terraform saves state
-and releases its lock), then after `grace` SIGTERM, then SIGKILL. A timeout does the same.
+Each call follows Terraform's stdout/stderr line by line into the run log (secrets redacted, tflog)
+and turns a failure into a TerraformError with a kind (tferrors). Terraform gets its own session, so
+a Ctrl-C in the hub's terminal reaches it once, through `stop()`: SIGINT to its process group
+(Terraform saves state and releases its lock), then after `grace` SIGTERM, then SIGKILL. A timeout
+does the same. Its output goes to files, not pipes, so it outlives a killed hub and saves its state.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Used by `terraform.py` before it starts a process: `find_terraform()` picks the binary,
 `TerraformEnv.environ()` builds a minimal environment (credentials through OS_CLOUD + clouds.yaml,
-secrets through `extra`), and `Redactor` hides those secrets in logs and error messages.
+secrets through `extra`), and `TerraformEnv.secrets()` lists what the run log must never show.
 """
 
 from __future__ import annotations
