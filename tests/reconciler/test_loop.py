@@ -167,3 +167,28 @@ def test_second_hub_on_the_same_clusters_is_refused(hubenv: HubEnv, tmp_path: Pa
             take_hub_lock(hubenv.settings.clusters_dir)
     finally:
         lock.close()
+
+
+def test_ctrl_c_during_apply_saves_state_and_converges(hubenv: HubEnv) -> None:
+    """A graceful stop (what Ctrl-C does): Terraform gets SIGINT, finishes the calls in flight,
+    saves its state; the next start re-plans from that state and creates nothing twice."""
+    hubenv.box.faults.boot_delay = 3.0
+    hubenv.write_spec(instances__node__count=2)
+    with running_loop(hubenv):
+        wait_for(
+            lambda: any(
+                p.state == "running"
+                for p in (
+                    read_status(hubenv.settings.clusters_dir, "hpc") or Status(name="x")
+                ).progress.values()
+            ),
+            what="the apply to start",
+        )
+    status = hubenv.status()
+    assert status.phase == Phase.BUILD_ERROR and status.reason == Reason.INTERRUPTED, status.message
+    hubenv.box.faults.boot_delay = 0.2
+    hubenv.hub.stopping.clear()
+    status = hubenv.reconcile()
+    assert status.phase == Phase.BUILD_SUCCESS, status.message
+    names = sorted(s.name for s in hubenv.conn.compute.servers())
+    assert names == ["hpc-login1", "hpc-mgmt1", "hpc-node1", "hpc-node2"]
