@@ -11,11 +11,12 @@ import time
 from typing import Any
 
 import yaml
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from reconciler import approvals, runs, secrets
 from reconciler.sizing import Flavor, needs
@@ -69,10 +70,13 @@ def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | No
 class Pages:
     def __init__(self, web: Web) -> None:
         self.web = web
+        self._dashboard_html: tuple[str, Markup] | None = None
 
     # -- dashboard ------------------------------------------------------------------------------
 
-    async def _dashboard_context(self, wait: bool = False) -> tuple[str, dict[str, Any]]:
+    async def _dashboard(self, wait: bool = False) -> tuple[str, Markup]:
+        """The clusters table and quota panel, rendered once per version of the files and figures
+        (times are made relative by the browser, so the HTML only changes when they do)."""
         etag, clusters = self.web.files.clusters()
         settled = [
             c.status.updated_at.timestamp()
@@ -80,39 +84,43 @@ class Pages:
             if c.status and c.status.updated_at and not present.is_running(c.phase)
         ]
         payload = await self.web.payload(None, newer_than=max(settled, default=None), wait=wait)
-        rows = []
-        for c in clusters:
-            spec = c.spec.spec if c.spec else None
-            shape = " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else ""
-            rows.append(
-                {
-                    "name": c.name,
-                    "phase": c.phase,
-                    "status": c.status,
-                    "counts": present.progress_counts(c.status),
-                    "shape": shape,
-                    "ensure": c.ensure,
-                    "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
-                    "last_change": c.last_change,
-                }
-            )
-        quota_sig = hashlib.sha1(
-            json.dumps(payload.get("quotas"), sort_keys=True).encode(), usedforsecurity=False
-        ).hexdigest()[:8]
-        full_etag = etag[:-1] + f'-{quota_sig}-{payload.get("error") is not None:d}"'
-        return full_etag, {"rows": rows, "payload": payload, "quotas": present.quota_rows(payload)}
+        figures = json.dumps(
+            [payload.get("quotas"), payload.get("error"), payload.get("cloud")], sort_keys=True
+        )
+        etag = etag[:-1] + "-" + hashlib.sha1(figures.encode(), usedforsecurity=False).hexdigest()[:8] + '"'
+        cached = self._dashboard_html
+        if cached is not None and cached[0] == etag:
+            return etag, cached[1]
+        rows = [self._row(c) for c in clusters]
+        template = self.web.templates.get_template("_dashboard.html")
+        html = Markup(template.render(rows=rows, payload=payload, quotas=present.quota_rows(payload)))
+        self._dashboard_html = (etag, html)
+        return etag, html
+
+    @staticmethod
+    def _row(c: Cluster) -> dict[str, Any]:
+        spec = c.spec.spec if c.spec else None
+        return {
+            "name": c.name,
+            "phase": c.phase,
+            "status": c.status,
+            "counts": present.progress_counts(c.status),
+            "shape": " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else "",
+            "ensure": c.ensure,
+            "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
+            "last_change": c.last_change,
+        }
 
     async def dashboard(self, request: Request) -> Response:
-        _, context = await self._dashboard_context()
-        return self.web.render(request, "dashboard.html", context)
+        _, html = await self._dashboard()
+        return self.web.render(request, "dashboard.html", {"dashboard": html})
 
     async def dashboard_partial(self, request: Request) -> Response:
-        etag, context = await self._dashboard_context(wait=True)
+        etag, html = await self._dashboard(wait=True)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if if_none_match(request, etag):
             return not_modified(etag)
-        return self.web.render(
-            request, "_dashboard.html", context, headers={"ETag": etag, "Cache-Control": "no-cache"}
-        )
+        return HTMLResponse(html, headers=headers)
 
     # -- the form -------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from reconciler.spec import ClusterSpec, FieldError, SpecError, parse_yaml
+from reconciler.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_yaml
 from reconciler.status import Phase, Status, known_clusters, status_path
 from webview.specstore import spec_names, spec_path
 
@@ -25,7 +25,7 @@ class CatalogLike(Protocol):
     def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]: ...
 
 
-def signature(path: Path) -> str | None:
+def signature(path: str | Path) -> str | None:
     """A cheap fingerprint of a file's current version; None when it does not exist. Writers
     replace files by rename, so the inode changes even when mtime and size do not."""
     try:
@@ -40,23 +40,24 @@ class FileCache(Generic[T]):
 
     def __init__(self, parse: Callable[[Path], T]) -> None:
         self.parse = parse
-        self.entries: dict[Path, tuple[str, T]] = {}
+        self.entries: dict[str, tuple[str, T]] = {}
 
-    def get(self, path: Path) -> tuple[str | None, T | None]:
-        sig = signature(path)
+    def get(self, path: str | Path) -> tuple[str | None, T | None]:
+        key = str(path)  # plain strings: the dashboard looks up thousands of these per request
+        sig = signature(key)
         if sig is None:
-            self.entries.pop(path, None)
+            self.entries.pop(key, None)
             return None, None
-        hit = self.entries.get(path)
+        hit = self.entries.get(key)
         if hit is not None and hit[0] == sig:
             return sig, hit[1]
         try:
-            value = self.parse(path)
+            value = self.parse(Path(key))
         except FileNotFoundError:
             return None, None
         if len(self.entries) > CACHE_LIMIT:
             self.entries.clear()
-        self.entries[path] = (sig, value)
+        self.entries[key] = (sig, value)
         return sig, value
 
 
@@ -138,6 +139,13 @@ class Files:
     def names(self) -> list[str]:
         return sorted(set(spec_names(self.specs_dir)) | set(known_clusters(self.clusters_dir)))
 
+    def _cluster_dirs(self) -> set[str]:
+        try:
+            entries = list(os.scandir(self.clusters_dir))
+        except FileNotFoundError:
+            return set()
+        return {e.name for e in entries if CLUSTER_NAME_RE.fullmatch(e.name) and e.is_dir()}
+
     def cluster(self, name: str) -> Cluster | None:
         spec = self.spec(name)
         status = self.status(name)[1]
@@ -149,9 +157,13 @@ class Files:
         """Every cluster, and an ETag over every file they were read from."""
         digest = hashlib.sha1(usedforsecurity=False)
         out = []
-        for name in self.names():
-            spec_sig, spec = self.specs.get(spec_path(self.specs_dir, name))
-            status_sig, status = self.statuses.get(status_path(self.clusters_dir, name))
+        specs, dirs = set(spec_names(self.specs_dir)), self._cluster_dirs()
+        specs_dir, clusters_dir = str(self.specs_dir), str(self.clusters_dir)
+        for name in sorted(specs | dirs):  # names checked against CLUSTER_NAME_RE by both listings
+            spec_sig, spec = self.specs.get(f"{specs_dir}/{name}.yaml") if name in specs else (None, None)
+            status_sig, status = (
+                self.statuses.get(f"{clusters_dir}/{name}/status.json") if name in dirs else (None, None)
+            )
             digest.update(f"{name}:{spec_sig}:{status_sig};".encode())
             if spec is not None or status is not None:
                 out.append(Cluster(name, spec, status))

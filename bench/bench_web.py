@@ -1,0 +1,302 @@
+"""Benchmark of the web view with 1,000 clusters' specs and statuses on disk.
+
+Serves `create_app` with uvicorn in its own process (the server stack `mchub serve` runs), with a
+fixed catalog, and drives it with a local load generator (asyncio, HTTP/1.1 keep-alive, N
+connections) from this process. Measures requests per second and p50/p99 latency of:
+
+  static     GET /static/favicon.svg            the baseline: a small static file, same server
+  status     GET /api/clusters/<name>/status    across all clusters, no ETag (200 + JSON)
+  status304  the same with If-None-Match        (304, what polling mostly costs)
+  list304    GET /api/clusters with If-None-Match
+  dashboard  GET /                              the full page, 1,000 rows
+  partial304 GET /partials/dashboard with If-None-Match (the dashboard's polling)
+
+and prints each next to the static baseline.
+
+    .venv/bin/python bench/bench_web.py [--clusters 1000] [--seconds 5] [--connections 16]
+    .venv/bin/python bench/bench_web.py --url http://127.0.0.1:5000   # against a running hub
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml  # noqa: E402
+
+from reconciler.status import Phase, PlanInfo, Reason, ResourceProgress, Status, write_status  # noqa: E402
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI bench@example.org"
+FLAVORS = [("p2-3gb", 2, 3072), ("p4-6gb", 4, 6144), ("p8-12gb", 8, 12288)]
+
+
+class FixedCatalog:
+    """The catalog's payload with fixed figures (the web view never waits on a cloud here)."""
+
+    def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]:
+        quotas = {
+            k: {"limit": v, "in_use": v // 3, "remaining": v - v // 3, "cluster_usage": 0}
+            for k, v in {
+                "instances": 2000,
+                "cores": 8000,
+                "ram": 16_000_000,
+                "volumes": 4000,
+                "gigabytes": 400_000,
+                "floating_ips": 1000,
+            }.items()
+        }
+        return {
+            "cloud": cloud_name or "sandbox",
+            "fetched_at": "2026-11-27T12:00:00Z",
+            "age_seconds": 1.0,
+            "stale": False,
+            "error": None,
+            "quotas": quotas,
+            "images": ["Rocky-9"],
+            "networks": [],
+            "flavors": [
+                {"name": n, "vcpus": c, "ram": r, "disk": 0, "roles": ["mgmt", "login", "node"]}
+                for n, c, r in FLAVORS
+            ],
+        }
+
+
+# -- fixture data ------------------------------------------------------------------------------
+
+
+def make_data(root: Path, count: int) -> list[str]:
+    """`count` specs and statuses: most built, some building, failing, pending or destroyed."""
+    specs, clusters = root / "specs", root / "clusters"
+    specs.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    names = []
+    for i in range(count):
+        name = f"c{i:04d}"
+        names.append(name)
+        nodes = 1 + i % 8
+        spec = {
+            "cluster_name": name,
+            "domain": "sandbox.localdomain",
+            "image": "Rocky-9",
+            "nb_users": 10,
+            "instances": {
+                "mgmt": {"type": "p4-6gb", "tags": ["puppet", "mgmt", "nfs"], "count": 1},
+                "login": {"type": "p2-3gb", "tags": ["login", "public", "proxy"], "count": 1},
+                "node": {"type": "p2-3gb", "tags": ["node"], "count": nodes},
+            },
+            "volumes": {"nfs": {"home": {"size": 100}, "project": {"size": 50}, "scratch": {"size": 50}}},
+            "public_keys": [KEY],
+        }
+        (specs / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        hosts = ["mgmt1", "login1"] + [f"node{n}" for n in range(1, nodes + 1)]
+        addrs = [f'module.openstack.openstack_compute_instance_v2.instances["{h}"]' for h in hosts]
+        addrs += [
+            f'module.openstack.openstack_blockstorage_volume_v3.volumes["mgmt1-nfs-{v}"]'
+            for v in ("home", "project", "scratch")
+        ]
+        kind = i % 20
+        status = Status(name=name)
+        if kind == 19:
+            continue  # a new spec, no status yet
+        if kind < 15:
+            outputs = {
+                "public_ip": {"login1": f"203.0.113.{i % 250}"},
+                "cluster_name": name,
+                "domain": "sandbox.localdomain",
+            }
+            status = status.applied(now, "h", outputs, addrs, message="+12 ~0 -0").progressed(
+                now, {a: ResourceProgress(action="create", state="done") for a in addrs}
+            )
+        elif kind < 17:
+            status = status.started(now, Phase.BUILD_RUNNING, Reason.NEW_SPEC, f"run-{i}", "h").progressed(
+                now, {a: ResourceProgress(state="done" if n < 4 else "queued") for n, a in enumerate(addrs)}
+            )
+        elif kind == 17:
+            status = status.failed(
+                now,
+                Phase.BUILD_ERROR,
+                Reason.QUOTA_EXCEEDED,
+                "Quota exceeded for cores",
+                now + dt.timedelta(minutes=5),
+            )
+        else:
+            plan = PlanInfo(id=f"p{i}", spec_hash="h", add=len(addrs), created_at=now)
+            status = status.planned(now, plan)
+        write_status(clusters, status)
+    return names
+
+
+def serve(data: Path, port: int) -> None:
+    import uvicorn
+
+    from reconciler.settings import Settings
+    from webview.app import create_app
+
+    app = create_app(Settings(specs_dir=data / "specs", clusters_dir=data / "clusters"), FixedCatalog())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the load generator ----------------------------------------------------------------------
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _load(
+    host: str, port: int, requests: list[bytes], seconds: float, connections: int, expect: int
+) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        i = offset
+        while time.perf_counter() < stop:
+            request = requests[i % len(requests)]
+            i += connections
+            start = time.perf_counter()
+            status = await _one(reader, writer, request)
+            latencies.append(time.perf_counter() - start)
+            if status != expect:
+                raise RuntimeError(f"expected {expect}, got {status} for {request[:80]!r}")
+        writer.close()
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(connections)))
+    return round(len(latencies) / (time.perf_counter() - begin)), latencies
+
+
+def request(host: str, path: str, **headers: str) -> bytes:
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+
+
+def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    import httpx
+
+    r = httpx.get(url, headers={k.replace("_", "-"): v for k, v in headers.items()}, timeout=30)
+    return r.status_code, dict(r.headers), r.content
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer /healthz")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+def run(url: str, seconds: float, connections: int) -> None:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    hostport = parts.netloc
+    names = [c["name"] for c in json.loads(get(url + "/api/clusters")[2])["clusters"]]
+    if not names:
+        raise SystemExit("no clusters to measure")
+    etags = {n: get(f"{url}/api/clusters/{n}/status")[1]["etag"] for n in names}
+    list_etag = get(url + "/api/clusters")[1]["etag"]
+    partial_etag = get(url + "/partials/dashboard")[1]["etag"]
+    dashboard_bytes = len(get(url + "/")[2])
+    cases: list[tuple[str, list[bytes], int]] = [
+        ("static", [request(hostport, "/static/favicon.svg")], 200),
+        ("status", [request(hostport, f"/api/clusters/{n}/status") for n in names], 200),
+        (
+            "status304",
+            [request(hostport, f"/api/clusters/{n}/status", If_None_Match=etags[n]) for n in names],
+            304,
+        ),
+        ("list304", [request(hostport, "/api/clusters", If_None_Match=list_etag)], 304),
+        ("dashboard", [request(hostport, "/")], 200),
+        ("partial304", [request(hostport, "/partials/dashboard", If_None_Match=partial_etag)], 304),
+    ]
+    print(
+        f"{len(names)} clusters; {connections} keep-alive connections, {seconds:g} s per case; "
+        f"dashboard page {dashboard_bytes / 1024:.0f} KiB; CPUs: {os.cpu_count()}"
+    )
+    print(f"{'case':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s vs static':>16}")
+    baseline = None
+    for name, requests, expect in cases:
+        conns = min(connections, 4) if name == "dashboard" else connections
+        asyncio.run(_load(host, port, requests, 0.5, conns, expect))  # warm up
+        rps, lat = asyncio.run(_load(host, port, requests, seconds, conns, expect))
+        baseline = baseline or rps
+        print(f"{name:<11} {rps:>8} {pct(lat, 0.5):>8.2f} {pct(lat, 0.99):>8.2f} {rps / baseline:>15.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--url", help="measure a hub already running there instead of starting one")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: the server process
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    if args.url:
+        run(args.url.rstrip("/"), args.seconds, args.connections)
+        return
+    with tempfile.TemporaryDirectory(prefix="mchub-bench-web-") as tmp:
+        start = time.perf_counter()
+        make_data(Path(tmp), args.clusters)
+        print(f"wrote {args.clusters} specs and statuses in {time.perf_counter() - start:.1f} s")
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, "--port", str(port)])
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url)
+            start = time.perf_counter()
+            get(url + "/")
+            print(f"first dashboard (parses every spec and status): {time.perf_counter() - start:.2f} s")
+            run(url, args.seconds, args.connections)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
