@@ -192,6 +192,7 @@ class _Entry:
     running: threading.Event | None = None  # set when the fetch under way ends
     deadline: float = 0.0  # how long a caller with no figures yet waits for that fetch
     config_mtime: float | None = None  # clouds.yaml as it was when authentication failed
+    failures: int = 0  # fetches that failed since the hub started (for /metrics)
 
 
 Fetcher = Callable[[CloudConfig], Snapshot]
@@ -269,6 +270,7 @@ class Catalog:
                 entry.logged = None
             else:
                 entry.error = error
+                entry.failures += 1
                 entry.retry_at = now + (self.auth_retry if error.kind == "auth" else min(self.ttl, 30.0))
                 entry.config_mtime = _mtime(cloud)
                 if entry.logged != error.kind:  # once per outage, not once per request or retry
@@ -284,6 +286,15 @@ class Catalog:
         if error is None and entry.running is not None:
             error = f"cloud {name} did not answer within {self.first_timeout:g} s (still trying)"
         return Snapshot(name, None, error=error or f"cloud {name} has not been asked yet")
+
+    def health(self) -> dict[str, tuple[float | None, int]]:
+        """Per cloud asked so far: age of its figures in seconds (None = none yet), failed fetches."""
+        with self._lock:
+            now = self.clock()
+            return {
+                name: (e.snapshot.age(now) if e.snapshot is not None else None, e.failures)
+                for name, e in self._entries.items()
+            }
 
     def stop(self, timeout: float = 2.0) -> None:
         """No more refreshes; wait briefly for any under way (they are daemon threads)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.decide import Observed, Policy
 from reconciler.render import module_digest
+from reconciler.runs import RunRecord
 from reconciler.settings import Settings
 from reconciler.status import Status, write_status
 from reconciler.terraform import Terraform
@@ -32,6 +33,8 @@ class Hub:
     terraform: Callable[..., Terraform] = Terraform  # tests may pass a fake of our own wrapper
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     on_status: Callable[[Status], None] = lambda s: None
+    on_run: Callable[[RunRecord], None] = lambda r: None  # a run finished (metrics)
+    on_queue: Callable[[int], None] = lambda n: None  # clusters due or in flight (metrics)
     # Running Terraform per cluster, so shutdown can interrupt them.
     running: dict[str, Terraform] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,9 +66,9 @@ class Hub:
         return status
 
 
-def make_hub(settings: Settings, catalog: Any = None) -> Hub:
+def make_hub(settings: Settings, catalog: Any = None, metrics: Any = None) -> Hub:
     """The hub for these settings: Terraform found and its version read once; with a catalog,
-    the quota pre-flight runs before every plan."""
+    the quota pre-flight runs before every plan; with metrics, every status and run is counted."""
     from reconciler.preflight import make_preflight
     from reconciler.terraform import find_terraform, terraform_version
 
@@ -77,10 +80,20 @@ def make_hub(settings: Settings, catalog: Any = None) -> Hub:
         drift_fight_limit=settings.drift_fight_limit,
     )
     preflight = make_preflight(catalog, settings) if catalog is not None else None
-    return Hub(
+    hub = Hub(
         settings=settings,
         binary=binary,
         terraform_version=terraform_version(binary),
         policy=policy,
         preflight=preflight,
     )
+    if metrics is not None:
+        metrics.load(settings.clusters_dir)
+        hub.on_status, hub.on_run, hub.on_queue = (
+            metrics.status_recorded,
+            metrics.run_finished,
+            metrics.queue_depth,
+        )
+        if catalog is not None:
+            metrics.watch_catalog(catalog.health)
+    return hub

@@ -159,7 +159,14 @@ class Loop:
                 self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
             else:
                 self.due.setdefault(name, time.monotonic() + self._next_look(status))
+            self._report_queue()
             self.cond.notify_all()
+
+    def _report_queue(self) -> None:
+        now = time.monotonic()
+        self.hub.on_queue(
+            len(self.inflight) + sum(1 for n, t in self.due.items() if t <= now and n not in self.inflight)
+        )
 
     def _dispatch(self) -> list[Future[None]]:
         now = time.monotonic()
@@ -172,6 +179,7 @@ class Loop:
             del self.due[name]
             self.inflight.add(name)
             futures.append(self.pool.submit(self._work, name, policy))
+        self._report_queue()
         return futures
 
     # -- running ---------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class Runner:
             }
         )
         runs.write_record(self.hub.clusters, self.record)
+        self.hub.on_run(self.record)
         self.status = self.hub.record(status)
         return self.status
 
