@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "web"))  # webfakes
 
 from webfakes import FakeCatalog, FakeReconciler  # noqa: E402
 

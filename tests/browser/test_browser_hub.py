@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import RealHub
 from playwright.sync_api import Page, expect
+from realhub import RealHub
 from webfakes import KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.terraform, pytest.mark.slow]

@@ -1,31 +1,20 @@
 """Fixtures for the in-process web view tests: a hub's folders in tmp, a fake catalog, and a
-Starlette TestClient that talks to the app as a browser on 127.0.0.1 would."""
+Starlette TestClient that talks to the app as a browser on 127.0.0.1 would. Helpers live in
+webhelpers.py, test doubles in webfakes.py."""
 
 from __future__ import annotations
 
-import html
-import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():  # starlette 1.x prefers httpx2; the dev extras bring httpx
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
-
-from webfakes import FakeCatalog, spec_dict
+from webfakes import FakeCatalog
+from webhelpers import BASE_URL, TestClient
 
 from reconciler.settings import Settings
 from webview.app import create_app
 from webview.auth import AuthConfig
-
-BASE_URL = "http://127.0.0.1:5000"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -60,43 +49,3 @@ def make_client(settings: Settings, catalog: FakeCatalog) -> Iterator[Callable[.
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
-
-
-def write_spec(settings: Settings, name: str = "alpha", **changes: Any) -> dict[str, Any]:
-    data = spec_dict(name, **changes)
-    (settings.specs_dir / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return data
-
-
-def read_spec(settings: Settings, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((settings.specs_dir / f"{name}.yaml").read_text())
-    return data
-
-
-def csrf_from(client: TestClient, url: str = "/clusters/new") -> str:
-    """Load a page (which sets the CSRF cookie) and return the token its forms carry."""
-    page = client.get(url)
-    assert page.status_code == 200, page.text
-    match = CSRF_RE.search(page.text)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def form_fields(html: str) -> dict[str, str]:
-    """The named inputs, selects (selected option) and textareas of a rendered cluster form."""
-    fields: dict[str, str] = {}
-    for m in re.finditer(r'<input [^>]*name="([^"]+)"[^>]*?(?:value="([^"]*)")?[^>]*>', html):
-        value = re.search(r'value="([^"]*)"', m.group(0))
-        fields[m.group(1)] = _unescape(value.group(1)) if value else ""
-    for m in re.finditer(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', m.group(2)) or re.search(
-            r'<option value="([^"]*)"', m.group(2)
-        )
-        fields[m.group(1)] = _unescape(chosen.group(1)) if chosen else ""
-    for m in re.finditer(r'<textarea [^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S):
-        fields[m.group(1)] = _unescape(m.group(2))
-    return {k: v for k, v in fields.items() if "__i__" not in k}
-
-
-def _unescape(text: str) -> str:
-    return html.unescape(text)

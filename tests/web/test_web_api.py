@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import read_spec, write_spec
 from starlette.testclient import TestClient
 from webfakes import KEY, spec_dict, write_phase
+from webhelpers import read_spec, write_spec
 
 from reconciler import runs
 from reconciler.approvals import read_approval

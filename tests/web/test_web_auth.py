@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import csrf_from, form_fields, write_spec
 from starlette.testclient import TestClient
 from webfakes import KEY, spec_dict
+from webhelpers import csrf_from, form_fields, write_spec
 
 from reconciler.settings import Settings
 from webview.auth import KEY_FILE, AuthConfig, BindRefused, check_bind

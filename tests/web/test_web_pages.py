@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
-from conftest import csrf_from, form_fields, read_spec, write_spec
 from starlette.testclient import TestClient
 from webfakes import KEY, FakeCatalog, spec_dict, write_phase
+from webhelpers import csrf_from, form_fields, read_spec, write_spec
 
 from reconciler.approvals import read_approval
 from reconciler.secrets import guest_password
@@ -69,7 +69,7 @@ def test_catalog_errors_are_shown_not_fatal(make_client: object, settings: Setti
         def payload(self, *args: object) -> dict[str, object]:
             raise RuntimeError("cloud sandbox did not answer")
 
-    from conftest import BASE_URL, TestClient
+    from webhelpers import BASE_URL, TestClient
 
     with TestClient(create_app(settings, Broken()), base_url=BASE_URL) as c:
         assert "cloud sandbox did not answer" in c.get("/").text
