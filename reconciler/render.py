@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from reconciler.hcl import hcl
-from reconciler.settings import MAGIC_CASTLE_GIT, CloudConfig
+from reconciler.settings import MAGIC_CASTLE_DNS_GIT, MAGIC_CASTLE_GIT, CloudConfig
 from reconciler.spec import ClusterSpec
 
 BUNDLED_MODULE = Path("modules") / "openstack-vms"
@@ -26,6 +26,14 @@ def module_source(cloud: CloudConfig, templates_dir: Path, workdir: Path) -> str
     if cloud.module.startswith(("/", "./", "../", "~")):
         return _local(Path(cloud.module).expanduser(), workdir)
     return cloud.module
+
+
+def dns_source(cloud: CloudConfig) -> str | None:
+    """The `source` of Magic Castle's DNS module at the same release, or None (no DNS module)."""
+    if cloud.dns is None or not cloud.module.startswith("magic_castle:"):
+        return None
+    version = cloud.module.split(":", 1)[1]
+    return MAGIC_CASTLE_DNS_GIT.format(provider=cloud.dns.provider, version=version)
 
 
 def _local(path: Path, workdir: Path) -> str:
@@ -60,12 +68,17 @@ def template_inputs(spec: ClusterSpec) -> dict[str, Any]:
 def render_main_tf(spec: ClusterSpec, cloud: CloudConfig, templates_dir: Path, workdir: Path) -> str:
     template = _environment(templates_dir).get_template("main.tf.j2")
     source = module_source(cloud, templates_dir, workdir)
-    return template.render(spec=spec, cloud=cloud, source=source, **template_inputs(spec))
+    return template.render(
+        spec=spec, cloud=cloud, source=source, dns_source=dns_source(cloud), **template_inputs(spec)
+    )
 
 
 def module_digest(cloud: CloudConfig, templates_dir: Path) -> str:
     """What the module behind a cloud is: its files for a local module, else its source string."""
     h = hashlib.sha256(cloud.module.encode())
+    # Everything else of the cloud's that reaches main.tf: a change re-plans its clusters.
+    rendered = (cloud.config_git_url, cloud.config_version, cloud.external_network, cloud.dns)
+    h.update(repr(rendered).encode())
     root = templates_dir / BUNDLED_MODULE if cloud.module == "bundled" else Path(cloud.module).expanduser()
     if cloud.module == "bundled" or cloud.module.startswith(("/", "./", "../", "~")):
         for f in sorted(root.rglob("*.tf")):

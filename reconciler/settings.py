@@ -13,11 +13,64 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAGIC_CASTLE_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//openstack?ref={version}"
+MAGIC_CASTLE_DNS_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//dns/{provider}?ref={version}"
 PUPPET_MAGIC_CASTLE_GIT = "https://github.com/ComputeCanada/puppet-magic_castle.git"
 
 
 class SettingsError(Exception):
     """A hub setting that cannot be used; names the setting and what it accepts."""
+
+
+DNS_PROVIDERS = ("cloudflare", "gcloud")
+# What each DNS provider's Terraform provider reads from the environment: handed from the hub's own
+# environment to Terraform (never read from specs, never written to main.tf).
+DNS_ENV: dict[str, tuple[str, ...]] = {
+    "cloudflare": (
+        "CLOUDFLARE_API_TOKEN",
+        "CLOUDFLARE_EMAIL",
+        "CLOUDFLARE_API_KEY",
+        "CLOUDFLARE_API_USER_SERVICE_KEY",
+    ),
+    "gcloud": (
+        "GOOGLE_CREDENTIALS",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_KEYFILE_JSON",
+        "GCLOUD_KEYFILE_JSON",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
+        "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+    ),
+}
+# Credentials that suffice on their own: any one of these groups, fully set.
+_DNS_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "cloudflare": (("CLOUDFLARE_API_TOKEN",), ("CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY")),
+    "gcloud": (
+        ("GOOGLE_CREDENTIALS",),
+        ("GOOGLE_APPLICATION_CREDENTIALS",),
+        ("GOOGLE_CLOUD_KEYFILE_JSON",),
+        ("GCLOUD_KEYFILE_JSON",),
+        ("GOOGLE_OAUTH_ACCESS_TOKEN",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """Magic Castle's optional DNS module for a cloud: records for the cluster's public hosts."""
+
+    provider: str  # one of DNS_PROVIDERS
+    project: str | None = None  # gcloud: the Google Cloud project holding the zone
+    zone_name: str | None = None  # gcloud: the managed zone's name
+
+    def environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The provider's variables present in `environ`; SettingsError when no credentials are."""
+        found = {k: environ[k] for k in DNS_ENV[self.provider] if environ.get(k)}
+        groups = _DNS_CREDENTIALS[self.provider]
+        if not any(all(k in found for k in group) for group in groups):
+            choices = ", or ".join(" and ".join(group) for group in groups)
+            raise SettingsError(
+                f"dns provider {self.provider} needs credentials in the hub's environment: set {choices}"
+            )
+        return found
 
 
 @dataclass(frozen=True)
@@ -34,6 +87,14 @@ class CloudConfig:
     external_network: str | None = None
     clouds_yaml: Path | None = None
     terraform_cli_config: Path | None = None
+    dns: DnsConfig | None = None  # Magic Castle's DNS module (Magic Castle sources only)
+
+    def passthrough_env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Variables of the hub's environment that Terraform needs for this cloud beyond OpenStack's
+        (the DNS provider's credentials). Secrets: hand them over as `TerraformEnv.extra`."""
+        if self.dns is None:
+            return {}
+        return self.dns.environment(os.environ if environ is None else environ)
 
 
 def sandbox_cloud(data_dir: Path) -> CloudConfig:
@@ -100,6 +161,34 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+def _dns_from(where: str, data: Any) -> DnsConfig | None:
+    if data is None:
+        return None
+    if isinstance(data, str):  # `dns: cloudflare` is short for `dns: {provider: cloudflare}`
+        data = {"provider": data}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{where}: expected a provider name or a mapping with provider")
+    known = {"provider", "project", "zone_name"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{where}: unknown setting {unknown[0]}; choose among {sorted(known)}")
+    provider = data.get("provider")
+    if provider not in DNS_PROVIDERS:
+        raise SettingsError(
+            f"{where}.provider: {provider!r} is not a DNS provider; choose one of {', '.join(DNS_PROVIDERS)}"
+        )
+    values: dict[str, str] = {}
+    for key in ("project", "zone_name"):
+        value = data.get(key)
+        if provider == "gcloud" and (not isinstance(value, str) or not value):
+            raise SettingsError(f"{where}.{key}: required for the gcloud DNS provider (a non-empty string)")
+        if provider != "gcloud" and value is not None:
+            raise SettingsError(f"{where}.{key}: only the gcloud DNS provider takes {key}")
+        if value is not None:
+            values[key] = str(value)
+    return DnsConfig(provider=provider, **values)
+
+
 def _cloud_from(name: str, data: Any) -> CloudConfig:
     if not isinstance(data, dict):
         raise SettingsError(f"clouds.{name}: expected a mapping of cloud settings")
@@ -115,6 +204,16 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
             values[key] = Path(values[key]).expanduser()
     if "domains" in values:
         values["domains"] = tuple(values["domains"])
+    module = str(values.get("module", "bundled"))
+    if module.startswith("magic_castle:") and not module.split(":", 1)[1].strip():
+        raise SettingsError(f"clouds.{name}.module: name a Magic Castle release, e.g. magic_castle:15.6.1")
+    if "dns" in values:
+        values["dns"] = _dns_from(f"clouds.{name}.dns", values["dns"])
+        if values["dns"] is not None and not module.startswith("magic_castle:"):
+            raise SettingsError(
+                f"clouds.{name}.dns: Magic Castle's DNS module needs module: magic_castle:<version> "
+                f"(this cloud uses {module!r})"
+            )
     return CloudConfig(name=name, **values)
 
 

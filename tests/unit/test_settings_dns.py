@@ -1,0 +1,139 @@
+"""Hub settings for Magic Castle's DNS module: parsed from the settings YAML with errors that name the
+setting and the choices, and the provider's credentials taken from the hub's environment only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.render import module_digest
+from reconciler.settings import CloudConfig, DnsConfig, Settings, SettingsError, load_settings
+
+TEMPLATES = Settings().templates_dir
+
+
+def settings_with(tmp_path: Path, cloud: dict[str, Any]) -> Settings:
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump({"default_cloud": "arbutus", "clouds": {"arbutus": cloud}}))
+    return load_settings(path, environ={})
+
+
+def test_defaults_are_the_sandbox_with_the_bundled_module() -> None:
+    settings = load_settings(None, environ={})
+    cloud = settings.cloud(None)
+    assert (cloud.name, cloud.module, cloud.dns) == ("sandbox", "bundled", None)
+
+
+@pytest.mark.parametrize(
+    ("dns", "expected"),
+    [
+        ({"provider": "cloudflare"}, DnsConfig("cloudflare")),
+        ("cloudflare", DnsConfig("cloudflare")),
+        ({"provider": "gcloud", "project": "p-1", "zone_name": "z"}, DnsConfig("gcloud", "p-1", "z")),
+        (None, None),
+    ],
+)
+def test_dns_setting_parses(tmp_path: Path, dns: Any, expected: DnsConfig | None) -> None:
+    settings = settings_with(tmp_path, {"module": "magic_castle:15.6.1", "dns": dns})
+    assert settings.cloud("arbutus").dns == expected
+
+
+@pytest.mark.parametrize(
+    ("cloud", "message"),
+    [
+        (
+            {"module": "magic_castle:15.6.1", "dns": {"provider": "route53"}},
+            "clouds.arbutus.dns.provider: 'route53' is not a DNS provider; choose one of cloudflare, gcloud",
+        ),
+        (
+            {"module": "magic_castle:15.6.1", "dns": {"provider": "gcloud", "project": "p"}},
+            "clouds.arbutus.dns.zone_name: required for the gcloud DNS provider",
+        ),
+        (
+            {"module": "magic_castle:15.6.1", "dns": {"provider": "cloudflare", "zone_name": "z"}},
+            "clouds.arbutus.dns.zone_name: only the gcloud DNS provider takes zone_name",
+        ),
+        (
+            {"module": "magic_castle:15.6.1", "dns": {"provider": "cloudflare", "token": "x"}},
+            "clouds.arbutus.dns: unknown setting token; choose among ['project', 'provider', 'zone_name']",
+        ),
+        (
+            {"module": "magic_castle:15.6.1", "dns": ["cloudflare"]},
+            "clouds.arbutus.dns: expected a provider name or a mapping with provider",
+        ),
+        (
+            {"dns": "cloudflare"},
+            "clouds.arbutus.dns: Magic Castle's DNS module needs module: magic_castle:<version>",
+        ),
+        (
+            {"module": "./my-module", "dns": "cloudflare"},
+            "Magic Castle's DNS module needs module: magic_castle:<version> (this cloud uses './my-module')",
+        ),
+        ({"module": "magic_castle:"}, "clouds.arbutus.module: name a Magic Castle release"),
+    ],
+)
+def test_bad_dns_settings_say_what_to_write(tmp_path: Path, cloud: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        settings_with(tmp_path, cloud)
+    assert message in str(err.value)
+
+
+ENV = {
+    "PATH": "/usr/bin",
+    "CLOUDFLARE_API_TOKEN": "cf-token",
+    "CLOUDFLARE_EMAIL": "ops@example.org",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/run/secrets/gcp.json",
+    "OS_PASSWORD": "not-for-dns",
+    "AWS_SECRET_ACCESS_KEY": "unrelated",
+}
+
+
+def test_passthrough_takes_only_the_providers_variables() -> None:
+    cloudflare = CloudConfig("c", module="magic_castle:15.6.1", dns=DnsConfig("cloudflare"))
+    assert cloudflare.passthrough_env(ENV) == {
+        "CLOUDFLARE_API_TOKEN": "cf-token",
+        "CLOUDFLARE_EMAIL": "ops@example.org",
+    }
+    gcloud = CloudConfig("g", module="magic_castle:15.6.1", dns=DnsConfig("gcloud", "p", "z"))
+    assert gcloud.passthrough_env(ENV) == {"GOOGLE_APPLICATION_CREDENTIALS": "/run/secrets/gcp.json"}
+    assert CloudConfig("sandbox").passthrough_env(ENV) == {}
+
+
+def test_passthrough_accepts_cloudflare_email_and_key() -> None:
+    cloud = CloudConfig("c", module="magic_castle:15.6.1", dns=DnsConfig("cloudflare"))
+    env = {"CLOUDFLARE_EMAIL": "ops@example.org", "CLOUDFLARE_API_KEY": "k"}
+    assert cloud.passthrough_env(env) == env
+
+
+@pytest.mark.parametrize(
+    ("provider", "env", "message"),
+    [
+        (
+            "cloudflare",
+            {"CLOUDFLARE_EMAIL": "ops@example.org"},
+            "set CLOUDFLARE_API_TOKEN, or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
+        ),
+        ("gcloud", {}, "set GOOGLE_CREDENTIALS, or GOOGLE_APPLICATION_CREDENTIALS, or "),
+    ],
+)
+def test_missing_dns_credentials_are_named(provider: str, env: dict[str, str], message: str) -> None:
+    dns = DnsConfig(provider, "p", "z") if provider == "gcloud" else DnsConfig(provider)
+    cloud = CloudConfig("c", module="magic_castle:15.6.1", dns=dns)
+    with pytest.raises(SettingsError) as err:
+        cloud.passthrough_env(env)
+    assert f"dns provider {provider} needs credentials in the hub's environment: {message}" in str(err.value)
+
+
+def test_a_dns_change_changes_the_module_digest() -> None:
+    # The digest is part of each cluster's hash: changing DNS settings re-plans the cloud's clusters.
+    plain = CloudConfig("c", module="magic_castle:15.6.1")
+    digests = {
+        module_digest(plain, TEMPLATES),
+        module_digest(CloudConfig("c", module="magic_castle:15.6.1", dns=DnsConfig("cloudflare")), TEMPLATES),
+        module_digest(CloudConfig("c", module="magic_castle:15.6.1", config_version="15.6.0"), TEMPLATES),
+    }
+    assert len(digests) == 3
+    assert module_digest(plain, TEMPLATES) == module_digest(plain, TEMPLATES)
