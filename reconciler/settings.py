@@ -4,6 +4,7 @@ Read once at start (a YAML file plus MCHUB_* environment variables) and passed d
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -161,6 +162,22 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+def _typed(where: str, value: Any, default: Any) -> Any:
+    """A YAML value checked against the kind of its setting's default (paths and names are text)."""
+    if isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok, want = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        value = float(value) if ok else value
+    else:  # str, Path, or None (an optional path or name)
+        ok, want = isinstance(value, str) or (value is None and default is None), "a string"
+    if not ok:
+        raise SettingsError(f"{where}: expected {want}, got {value!r}")
+    return value
+
+
 def _dns_from(where: str, data: Any) -> DnsConfig | None:
     if data is None:
         return None
@@ -198,17 +215,30 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
         raise SettingsError(
             f"clouds.{name}: unknown setting {sorted(unknown)[0]}; choose among {sorted(known)}"
         )
-    values: dict[str, Any] = dict(data)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in ("dns", "domains"):
+            values[key] = _typed(f"clouds.{name}.{key}", value, CloudConfig.__dataclass_fields__[key].default)
     for key in ("clouds_yaml", "terraform_cli_config"):
         if values.get(key):
             values[key] = Path(values[key]).expanduser()
-    if "domains" in values:
-        values["domains"] = tuple(values["domains"])
+    domains = data.get("domains", [])
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
+        raise SettingsError(f"clouds.{name}.domains: expected a list of domain names, got {domains!r}")
+    values["domains"] = tuple(domains)
     module = str(values.get("module", "bundled"))
-    if module.startswith("magic_castle:") and not module.split(":", 1)[1].strip():
-        raise SettingsError(f"clouds.{name}.module: name a Magic Castle release, e.g. magic_castle:15.6.1")
-    if "dns" in values:
-        values["dns"] = _dns_from(f"clouds.{name}.dns", values["dns"])
+    if module.startswith("magic_castle:"):
+        if not module.split(":", 1)[1].strip():
+            raise SettingsError(
+                f"clouds.{name}.module: name a Magic Castle release, e.g. magic_castle:15.6.1"
+            )
+        url = values.get("config_git_url", PUPPET_MAGIC_CASTLE_GIT)
+        if not re.match(r"^https://.*\.git$", url):
+            raise SettingsError(f"clouds.{name}.config_git_url: {url!r} must match ^https://.*\\.git$")
+        if not values.get("config_version", "x"):
+            raise SettingsError(f"clouds.{name}.config_version: a tag, branch or commit is required")
+    if "dns" in data:
+        values["dns"] = _dns_from(f"clouds.{name}.dns", data["dns"])
         if values["dns"] is not None and not module.startswith("magic_castle:"):
             raise SettingsError(
                 f"clouds.{name}.dns: Magic Castle's DNS module needs module: magic_castle:<version> "
@@ -227,13 +257,18 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             data = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise SettingsError(f"settings file {path}: {exc}") from None
-        known = set(Settings.__dataclass_fields__)
+        if not isinstance(data, dict):
+            raise SettingsError(f"settings file {path}: expected a mapping of settings")
+        fields = Settings.__dataclass_fields__
         for key, value in data.items():
-            if key not in known:
-                raise SettingsError(f"{path}: unknown setting {key}; choose among {sorted(known)}")
-            values[key] = value
+            if key not in fields:
+                raise SettingsError(f"{path}: unknown setting {key}; choose among {sorted(fields)}")
+            values[key] = value if key == "clouds" else _typed(key, value, fields[key].default)
         if "clouds" in values:
-            values["clouds"] = {n: _cloud_from(n, c) for n, c in (values["clouds"] or {}).items()}
+            clouds = values["clouds"] or {}
+            if not isinstance(clouds, dict):
+                raise SettingsError("clouds: expected a mapping of cloud name -> cloud settings")
+            values["clouds"] = {str(n): _cloud_from(str(n), c) for n, c in clouds.items()}
         for key in ("specs_dir", "clusters_dir", "templates_dir", "sandbox_data"):
             if key in values:
                 values[key] = Path(values[key])

@@ -1,5 +1,5 @@
-"""Hub settings for Magic Castle's DNS module: parsed from the settings YAML with errors that name the
-setting and the choices, and the provider's credentials taken from the hub's environment only."""
+"""Hub settings: the YAML file and MCHUB_* variables, with errors that name the setting and the
+choices; Magic Castle's DNS module per cloud, its credentials taken from the hub's environment only."""
 
 from __future__ import annotations
 
@@ -73,6 +73,14 @@ def test_dns_setting_parses(tmp_path: Path, dns: Any, expected: DnsConfig | None
             "Magic Castle's DNS module needs module: magic_castle:<version> (this cloud uses './my-module')",
         ),
         ({"module": "magic_castle:"}, "clouds.arbutus.module: name a Magic Castle release"),
+        (
+            {"module": "magic_castle:15.6.1", "config_git_url": "git@github.com:me/puppet.git"},
+            "clouds.arbutus.config_git_url: 'git@github.com:me/puppet.git' must match ^https://.*\\.git$",
+        ),
+        ({"module": "magic_castle:15.6.1", "config_version": ""}, "clouds.arbutus.config_version: a tag"),
+        ({"domains": "example.org"}, "clouds.arbutus.domains: expected a list of domain names"),
+        ({"module": 15}, "clouds.arbutus.module: expected a string, got 15"),
+        ({"external_network": ["a"]}, "clouds.arbutus.external_network: expected a string"),
     ],
 )
 def test_bad_dns_settings_say_what_to_write(tmp_path: Path, cloud: dict[str, Any], message: str) -> None:
@@ -137,3 +145,59 @@ def test_a_dns_change_changes_the_module_digest() -> None:
     }
     assert len(digests) == 3
     assert module_digest(plain, TEMPLATES) == module_digest(plain, TEMPLATES)
+
+
+def test_a_full_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        """
+specs_dir: /srv/specs
+clusters_dir: /srv/clusters
+default_cloud: arbutus
+terraform: /opt/terraform/bin/terraform
+workers: 4
+drift_interval: 300
+drift_remediate: false
+prune: true
+clouds:
+  arbutus:
+    module: magic_castle:15.6.1
+    config_version: 15.6.1
+    domains: [hpc.example.org, lab.example.org]
+    external_network: Public-Network
+    clouds_yaml: /etc/openstack/clouds.yaml
+    dns: {provider: gcloud, project: p, zone_name: z}
+"""
+    )
+    settings = load_settings(path, environ={"MCHUB_WORKERS": "8"})
+    assert (settings.specs_dir, settings.clusters_dir) == (Path("/srv/specs"), Path("/srv/clusters"))
+    assert (settings.workers, settings.drift_interval, settings.drift_remediate, settings.prune) == (
+        8,
+        300.0,
+        False,
+        True,
+    )
+    cloud = settings.cloud(None)
+    assert cloud.domains == ("hpc.example.org", "lab.example.org")
+    assert cloud.clouds_yaml == Path("/etc/openstack/clouds.yaml")
+    assert set(settings.clouds) == {"arbutus", "sandbox"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("workers: two", "workers: expected a whole number, got 'two'"),
+        ("prune: 1", "prune: expected true or false, got 1"),
+        ("drift_interval: soon", "drift_interval: expected a number"),
+        ("specs_dir: [a]", "specs_dir: expected a string"),
+        ("- a list", "expected a mapping of settings"),
+        ("clouds: [arbutus]", "clouds: expected a mapping of cloud name -> cloud settings"),
+        ("color: blue", "unknown setting color; choose among"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert message in str(err.value)
