@@ -25,6 +25,7 @@ from webview import forms
 from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware
 from webview.context import HERE, Web, make_templates
+from webview.login import Login
 from webview.pages import FORM_STATE, Pages
 from webview.state import CatalogLike, Files
 
@@ -99,7 +100,7 @@ def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
     web = Web(settings, catalog, auth, Files(settings.specs_dir, settings.clusters_dir), templates)
-    pages, api = Pages(web), Api(web)
+    pages, api, login = Pages(web), Api(web), Login(web)
     errors = Errors(web, pages)
 
     @asynccontextmanager
@@ -116,9 +117,9 @@ def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None
     routes = [
         Route("/", pages.dashboard, name="dashboard"),
         Route("/healthz", api.healthz),
-        Route("/login", pages.login_form, methods=["GET"]),
-        Route("/login", pages.login, methods=["POST"]),
-        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/login", login.login_form, methods=["GET"]),
+        Route("/login", login.login, methods=["POST"]),
+        Route("/logout", login.logout, methods=["POST"]),
         Route("/clusters/new", pages.new_form, methods=["GET"]),
         Route("/clusters/new", pages.create, methods=["POST"]),
         Route("/clusters/{name}", pages.cluster_page, name="cluster"),

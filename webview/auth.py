@@ -36,7 +36,11 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 Mode = Literal["local", "token", "proxy"]
 
 
-class BindRefused(Exception):
+class AccessError(Exception):
+    """Access settings that cannot be used; the message says what to change."""
+
+
+class BindRefused(AccessError):
     """Binding to a reachable address without any access control."""
 
 
@@ -67,7 +71,7 @@ class AuthConfig:
         env = os.environ if environ is None else environ
         token = env.get("MCHUB_TOKEN") or None
         if token is not None and len(token) < 16:
-            raise ValueError("MCHUB_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+            raise AccessError("MCHUB_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
         key = env.get("MCHUB_SECRET_KEY") or (_kept_key(clusters_dir) if clusters_dir else "")
         return cls(token=token, proxy_header=env.get("MCHUB_PROXY_USER_HEADER") or None, secret_key=key)
 

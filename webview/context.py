@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -153,6 +154,11 @@ def _quietly(refresh: Callable[[str | None], object], cloud: str | None) -> None
         refresh(cloud)
     except Exception as exc:  # the page shows the catalog's error on its next look
         log.warning("catalog refresh failed: %s", exc)
+
+
+def form_text(form: FormData, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def cluster_name(request: Request) -> str:

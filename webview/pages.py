@@ -3,7 +3,6 @@ app.js polls the JSON status and swaps in the `partials/` fragments these endpoi
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -13,7 +12,6 @@ from typing import Any
 import yaml
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -24,16 +22,10 @@ from reconciler.spec import KNOWN_TAGS, FieldError, SpecError, parse_spec
 from reconciler.status import Phase
 from webview import csrf, forms, present, specstore
 from webview.api import RUN_ID_RE, if_none_match, not_modified
-from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, TOKEN_USER, safe_next
-from webview.context import Web, cluster_name
+from webview.context import Web, cluster_name, form_text
 from webview.state import Cluster
 
 FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the SpecError handler
-
-
-def _text(form: FormData, key: str) -> str:
-    value = form.get(key)
-    return value if isinstance(value, str) else ""
 
 
 def flavor_label(f: dict[str, Any]) -> str:
@@ -164,7 +156,7 @@ class Pages:
     async def _submitted(self, request: Request, editing: bool) -> forms.FormView:
         form = await request.form(max_files=0, max_fields=400)
         self.web.check_form(request, form.get(csrf.FIELD))
-        view = forms.form_from_post({k: _text(form, k) for k in form}, editing=editing)
+        view = forms.form_from_post({k: form_text(form, k) for k in form}, editing=editing)
         request.scope[FORM_STATE] = view
         return view
 
@@ -278,7 +270,7 @@ class Pages:
         self.web.check_form(request, form.get(csrf.FIELD))
         if self.web.files.spec(name) is None:
             raise HTTPException(404, f'no spec named "{name}"')
-        if _text(form, "confirm").strip() != name:
+        if form_text(form, "confirm").strip() != name:
             context = await self._cluster_context(request, name)
             context["destroy_error"] = f'Type the cluster\'s name, "{name}", to confirm.'
             return self.web.render(request, "cluster.html", context, status_code=422)
@@ -294,7 +286,7 @@ class Pages:
         status = self.web.files.status(name)[1]
         if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
             raise HTTPException(409, f'Cluster "{name}" has no plan awaiting approval.')
-        if _text(form, "plan_id") != status.plan.id:
+        if form_text(form, "plan_id") != status.plan.id:
             raise HTTPException(
                 409, "The plan changed since you looked at it: review the new plan, then approve it."
             )
@@ -337,41 +329,3 @@ class Pages:
         if text is None:
             raise HTTPException(404, f"no log for run {run_id}")
         return PlainTextResponse(text, headers={"Cache-Control": "no-cache"})
-
-    # -- login ----------------------------------------------------------------------------------
-
-    async def login_form(self, request: Request) -> Response:
-        if self.web.auth.mode != "token":
-            return RedirectResponse("/", status_code=303)
-        return self.web.render(
-            request, "login.html", {"next": safe_next(request.query_params.get("next")), "error": ""}
-        )
-
-    async def login(self, request: Request) -> Response:
-        if self.web.auth.mode != "token":
-            return RedirectResponse("/", status_code=303)
-        form = await request.form(max_files=0, max_fields=10)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        target = safe_next(_text(form, "next"))
-        if not self.web.auth.token_ok(_text(form, "token").strip()):
-            await asyncio.sleep(0.5)  # slows guessing; the token itself should be long
-            return self.web.render(
-                request, "login.html", {"next": target, "error": "That token is not right."}, status_code=401
-            )
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            self.web.auth.session_cookie(TOKEN_USER),
-            max_age=SESSION_MAX_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-        return response
-
-    async def logout(self, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        response = RedirectResponse("/login" if self.web.auth.mode == "token" else "/", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
-        return response

@@ -15,7 +15,7 @@ from webfakes import KEY, spec_dict
 from webhelpers import csrf_from, form_fields, write_spec
 
 from reconciler.settings import Settings
-from webview.auth import KEY_FILE, AuthConfig, BindRefused, check_bind
+from webview.auth import KEY_FILE, AccessError, AuthConfig, BindRefused, check_bind
 
 TOKEN = "correct-horse-battery-staple"
 JSON = {"Content-Type": "application/json"}
@@ -45,7 +45,7 @@ def test_from_env(tmp_path: Path) -> None:
     proxy = AuthConfig.from_env(tmp_path, {"MCHUB_PROXY_USER_HEADER": "X-Remote-User"})
     assert proxy.mode == "proxy"
     assert AuthConfig.from_env(None, {}).mode == "local"
-    with pytest.raises(ValueError, match="16 characters"):
+    with pytest.raises(AccessError, match="16 characters"):
         AuthConfig.from_env(tmp_path, {"MCHUB_TOKEN": "short"})
 
 
