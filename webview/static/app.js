@@ -12,6 +12,11 @@
     const t = Date.parse(stamp);
     if (Number.isNaN(t)) return null;
     const s = Math.round((Date.now() - t) / 1000);
+    if (s < -59) {
+      const m = Math.round(-s / 60);
+      return m < 60 ? `in ${m} min` : `in ${Math.round(m / 60)} h`;
+    }
+    if (s < 0) return `in ${-s} s`;
     if (s < 10) return "just now";
     if (s < 60) return s + " s ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";
