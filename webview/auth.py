@@ -5,6 +5,7 @@ header when exposed. An ASGI middleware puts the caller's name in `scope["mchub.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -79,7 +80,11 @@ class AuthConfig:
         return URLSafeTimedSerializer(self.secret_key, salt="mchub-session")
 
     def session_cookie(self, user: str) -> str:
-        return self.serializer().dumps({"u": user})
+        return self.serializer().dumps({"u": user, "t": self.token_tag()})
+
+    def token_tag(self) -> str:
+        """A fingerprint of the token in each session: changing MCHUB_TOKEN logs everyone out."""
+        return hashlib.sha256(f"mchub-session:{self.token}".encode()).hexdigest()[:16]
 
     def token_ok(self, candidate: str) -> bool:
         return self.token is not None and hmac.compare_digest(candidate.encode(), self.token.encode())
@@ -145,7 +150,11 @@ def identify(auth: AuthConfig, headers: Headers, cookies: Mapping[str, str]) -> 
                 data = auth.serializer().loads(raw, max_age=SESSION_MAX_AGE)
             except BadSignature:
                 return None
-            if isinstance(data, dict) and isinstance(data.get("u"), str):
+            if (
+                isinstance(data, dict)
+                and isinstance(data.get("u"), str)
+                and data.get("t") == auth.token_tag()
+            ):
                 return str(data["u"])
         return None
     if auth.mode == "local":

@@ -105,9 +105,16 @@ def test_token_mode_pages_go_through_the_login_form(
 
 
 def test_a_forged_session_cookie_is_refused(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(AuthConfig(token=TOKEN), base_url="http://hub.example.org")
+    auth = AuthConfig(token=TOKEN, secret_key="the-hub-key-the-hub-key")
+    client = make_client(auth, base_url="http://hub.example.org")
+    client.cookies.set("mchub_session", auth.session_cookie("mchub-user"))
+    assert client.get("/").status_code == 200
     other = AuthConfig(token=TOKEN, secret_key="another-key-another-key")
     client.cookies.set("mchub_session", other.session_cookie("mchub-user"))
+    assert client.get("/").status_code == 303
+    # A new token ends the sessions made with the old one.
+    old = AuthConfig(token="an-older-token-an-older-token", secret_key="the-hub-key-the-hub-key")
+    client.cookies.set("mchub_session", old.session_cookie("mchub-user"))
     assert client.get("/").status_code == 303
 
 
