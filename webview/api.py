@@ -133,7 +133,9 @@ class Api:
         )
 
     async def metrics(self, request: Request) -> Response:
-        """Prometheus text: clusters per phase, with drift, orphaned, failing."""
+        """Prometheus text: the hub's metrics when given, else clusters per phase from the files."""
+        if self.web.metrics is not None:
+            return Response(self.web.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
         _, clusters = self.web.files.clusters()
         phases = dict.fromkeys((p.value for p in Phase), 0)
         drift = orphaned = failing = 0

@@ -27,7 +27,7 @@ from webview.auth import AuthConfig, AuthMiddleware
 from webview.context import HERE, Web, make_templates
 from webview.login import Login
 from webview.pages import FORM_STATE, Pages
-from webview.state import CatalogLike, Files
+from webview.state import CatalogLike, Files, MetricsLike
 
 log = logging.getLogger("mchub.webview")
 MAX_BODY = 256 * 1024
@@ -95,11 +95,19 @@ class Errors:
         )
 
 
-def create_app(settings: Settings, catalog: CatalogLike, auth: AuthConfig | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    catalog: CatalogLike,
+    auth: AuthConfig | None = None,
+    metrics: MetricsLike | None = None,
+) -> Starlette:
+    """The web view over `settings.specs_dir` and `settings.clusters_dir`. Without `auth`: local
+    mode (no login; serve it on 127.0.0.1 only). Without `metrics`: /metrics counts phases from
+    the status files."""
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
-    web = Web(settings, catalog, auth, Files(settings.specs_dir, settings.clusters_dir), templates)
+    web = Web(settings, catalog, auth, Files(settings.specs_dir, settings.clusters_dir), templates, metrics)
     pages, api, login = Pages(web), Api(web), Login(web)
     errors = Errors(web, pages)
 

@@ -37,7 +37,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 Mode = Literal["local", "token", "proxy"]
 
 
-class AccessError(Exception):
+class AccessError(ValueError):
     """Access settings that cannot be used; the message says what to change."""
 
 

@@ -24,7 +24,7 @@ from reconciler.settings import Settings
 from webview import csrf, present
 from webview.auth import AuthConfig
 from webview.specstore import BadName, checked_name
-from webview.state import CatalogLike, Files
+from webview.state import CatalogLike, Files, MetricsLike
 
 log = logging.getLogger("mchub.webview")
 HERE = Path(__file__).parent
@@ -56,6 +56,7 @@ class Web:
     auth: AuthConfig
     files: Files
     templates: Jinja2Templates
+    metrics: MetricsLike | None = None
     # cloud -> (the change a refresh was asked for, when it was asked)
     refreshed: dict[str, tuple[float, float]] = field(default_factory=dict)
 

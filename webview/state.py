@@ -25,6 +25,12 @@ class CatalogLike(Protocol):
     def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]: ...
 
 
+class MetricsLike(Protocol):
+    """The hub's Prometheus metrics (reconciler.metrics.Metrics): the exposition text."""
+
+    def render(self) -> bytes: ...
+
+
 def signature(path: str | Path) -> str | None:
     """A cheap fingerprint of a file's current version; None when it does not exist. Writers
     replace files by rename, so the inode changes even when mtime and size do not."""

@@ -271,3 +271,18 @@ def test_run_records_are_listed_newest_first(client: TestClient, settings: Setti
 
 def test_key_fixture_is_a_valid_key() -> None:
     assert KEY.startswith("ssh-ed25519 ")
+
+
+def test_metrics_from_the_hub_when_given(settings: Settings, catalog: Any) -> None:
+    from webhelpers import BASE_URL, TestClient
+
+    from webview.app import create_app
+
+    class Metrics:
+        def render(self) -> bytes:
+            return b"mchub_terraform_runs_total 3.0\n"
+
+    with TestClient(create_app(settings, catalog, metrics=Metrics()), base_url=BASE_URL) as c:
+        r = c.get("/metrics")
+    assert r.text == "mchub_terraform_runs_total 3.0\n"
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
