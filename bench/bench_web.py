@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -77,8 +78,10 @@ class FixedCatalog:
 # -- fixture data ------------------------------------------------------------------------------
 
 
-def make_data(root: Path, count: int) -> list[str]:
-    """`count` specs and statuses: most built, some building, failing, pending or destroyed."""
+def make_data(root: Path, count: int, absent: bool = False) -> list[str]:
+    """`count` specs and statuses: most built, some building, failing, pending or awaiting approval.
+    With `absent`, every spec says `ensure: absent` and every status `destroyed` (with its last
+    progress kept), so that a real reconciler has nothing to do while the web view is measured."""
     specs, clusters = root / "specs", root / "clusters"
     specs.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -100,6 +103,8 @@ def make_data(root: Path, count: int) -> list[str]:
             "volumes": {"nfs": {"home": {"size": 100}, "project": {"size": 50}, "scratch": {"size": 50}}},
             "public_keys": [KEY],
         }
+        if absent:
+            spec["ensure"] = "absent"
         (specs / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         hosts = ["mgmt1", "login1"] + [f"node{n}" for n in range(1, nodes + 1)]
         addrs = [f'module.openstack.openstack_compute_instance_v2.instances["{h}"]' for h in hosts]
@@ -107,7 +112,7 @@ def make_data(root: Path, count: int) -> list[str]:
             f'module.openstack.openstack_blockstorage_volume_v3.volumes["mgmt1-nfs-{v}"]'
             for v in ("home", "project", "scratch")
         ]
-        kind = i % 20
+        kind = 0 if absent else i % 20
         status = Status(name=name)
         if kind == 19:
             continue  # a new spec, no status yet
@@ -135,6 +140,8 @@ def make_data(root: Path, count: int) -> list[str]:
         else:
             plan = PlanInfo(id=f"p{i}", spec_hash="h", add=len(addrs), created_at=now)
             status = status.planned(now, plan)
+        if absent:
+            status = status.destroyed(now, Reason.DESTROYED, None)
         write_status(clusters, status)
     return names
 
@@ -271,6 +278,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--url", help="measure a hub already running there instead of starting one")
+    parser.add_argument(
+        "--hub",
+        action="store_true",
+        help="start the real `mchub serve --sandbox` (specs ensure: absent, statuses destroyed, "
+        "so its reconciler stays idle) instead of create_app under uvicorn",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: the server process
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -282,20 +295,43 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="mchub-bench-web-") as tmp:
         start = time.perf_counter()
-        make_data(Path(tmp), args.clusters)
+        make_data(Path(tmp), args.clusters, absent=args.hub)
         print(f"wrote {args.clusters} specs and statuses in {time.perf_counter() - start:.1f} s")
         port = free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, "--port", str(port)])
+        if args.hub:
+            mchub = Path(sys.executable).parent / "mchub"
+            cmd = [
+                str(mchub),
+                "serve",
+                "--sandbox",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(free_port()),
+                "--specs",
+                f"{tmp}/specs",
+                "--clusters",
+                f"{tmp}/clusters",
+                "--sandbox-data",
+                f"{tmp}/sandbox",
+            ]
+            print("server: " + " ".join(cmd[:2]) + " --sandbox (reconciler idle: every cluster destroyed)")
+        else:
+            cmd = [sys.executable, __file__, "--serve", tmp, "--port", str(port)]
+            print("server: create_app under uvicorn (h11), fixed catalog")
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_until_up(url)
+            wait_until_up(url, timeout=120)
+            if args.hub:
+                time.sleep(5)  # the reconciler's first pass over every spec
             start = time.perf_counter()
             get(url + "/")
             print(f"first dashboard (parses every spec and status): {time.perf_counter() - start:.2f} s")
             run(url, args.seconds, args.connections)
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
 
 
 if __name__ == "__main__":
