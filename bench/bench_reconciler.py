@@ -160,7 +160,7 @@ class StartRecorder:
     def __init__(self, workdir: Path, *args: Any, **kwargs: Any) -> None:
         self.on_start = None
 
-    def init(self) -> None:
+    def init(self, upgrade: bool = False) -> None:
         StartRecorder.starts.append(time.perf_counter())
 
     def plan(self, out: Path, destroy: bool = False) -> PlanSummary:

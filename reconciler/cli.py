@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.logs import configure_logging
 from reconciler.settings import Settings, SettingsError, load_settings
 
 
@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--settings", help="hub settings YAML file (or MCHUB_SETTINGS)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("MCHUB_LOG_FORMAT", "text"),
+        help="one line per event, as text or JSON (MCHUB_LOG_FORMAT)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, func: Any, help: str, dirs: bool = True) -> argparse.ArgumentParser:
@@ -253,12 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "watchdog", "keystoneauth", "openstack"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose, args.log_format == "json")
     try:
         return int(args.func(args))
     except SettingsError as exc:

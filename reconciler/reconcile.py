@@ -106,13 +106,16 @@ def _workdir(hub: Hub, name: str) -> Path:
 
 def _environment(hub: Hub, name: str, cloud_name: str | None, passwd: str) -> TerraformEnv:
     cloud = hub.settings.cloud(cloud_name)
+    extra = cloud.passthrough_env()  # the DNS provider's credentials, from the hub's environment
+    if passwd:
+        extra["TF_VAR_guest_passwd"] = passwd
     return TerraformEnv(
         binary=hub.binary,
         cli_config=cloud.terraform_cli_config,
         plugin_cache=hub.clusters / ".plugin-cache",
         clouds_yaml=cloud.clouds_yaml,
         cloud=cloud.name,
-        extra={"TF_VAR_guest_passwd": passwd} if passwd else {},
+        extra=extra,
     )
 
 

@@ -91,8 +91,8 @@ class Runner:
         assert self.tf is not None
         tf = self.tf
         tf.on_start = self._on_pid
-        tf.init()
         spec = observed.spec
+        self._init(tf, spec.cloud if spec is not None else None, spec is not None)
         if decision.action == Action.APPLY:
             plan = self.status.plan
             assert plan is not None
@@ -101,6 +101,10 @@ class Runner:
         planfile = self._plan_file(self.record.id)
         planfile.parent.mkdir(parents=True, exist_ok=True)
         summary = tf.plan(planfile, destroy=destroy)
+        manual = spec is not None and spec.apply == "manual" and not destroy
+        if summary.has_changes and (manual or decision.action == Action.CHECK_DRIFT):
+            # A person (or the drift report) needs the addresses: read them from the saved plan.
+            summary = tf.plan_summary(planfile, exit_code=2)
         info = self._plan_info(summary, observed.hash, destroy)
         if decision.action == Action.CHECK_DRIFT:
             drifted = [a for a, act in summary.addresses.items() if act not in ("no-op", "read")]
@@ -108,27 +112,51 @@ class Runner:
             if not drifted or not decision.remediate:
                 back = self.status._to(self.hub.clock(), phase=Phase.BUILD_SUCCESS)
                 return self._finish(back, "succeeded", summary=info.summary())
-            return self._apply(planfile, observed.hash, info, Reason.DRIFT_REMEDIATED)
+            return self._apply(planfile, observed.hash, info, Reason.DRIFT_REMEDIATED, summary=summary)
         if not summary.has_changes and not destroy:
             planfile.unlink(missing_ok=True)
             return self._succeeded(observed.hash, Reason.UP_TO_DATE, "no changes", info)
-        if spec is not None and spec.apply == "manual" and not destroy:
+        if manual:
             return self._finish(
                 self.status.planned(self.hub.clock(), info), "succeeded", summary=info.summary()
             )
-        return self._apply(planfile, observed.hash, info, Reason.APPLIED, destroy)
+        return self._apply(planfile, observed.hash, info, Reason.APPLIED, destroy, summary)
+
+    def _init(self, tf: Terraform, cloud: str | None, known: bool) -> None:
+        """`init`, with `-upgrade` when the module behind the cluster changed since the last one
+        (a new Magic Castle release may need newer providers than the lock file records)."""
+        stamp = self.hub.clusters / self.name / ".mchub-init"
+        digest = self.hub.module_digest(cloud) if known else None
+        previous = stamp.read_text().strip() if stamp.exists() else None
+        upgrade = digest is not None and previous is not None and previous != digest
+        tf.init(upgrade=upgrade)
+        if digest is not None and digest != previous:
+            stamp.write_text(digest + "\n")
 
     def _apply(
-        self, planfile: Path, spec_hash: str | None, info: PlanInfo, reason: Reason, destroy: bool = False
+        self,
+        planfile: Path,
+        spec_hash: str | None,
+        info: PlanInfo,
+        reason: Reason,
+        destroy: bool = False,
+        summary: PlanSummary | None = None,
     ) -> Status:
+        """Apply a saved plan; `summary` is that plan's (read again from the file when not given)."""
         assert self.tf is not None
         phase = Phase.DESTROY_RUNNING if destroy else Phase.BUILD_RUNNING
         self.status = self.hub.record(
             self.status._to(self.hub.clock(), phase=phase, reason=reason, message=info.summary())
         )
-        self._queue(self.tf.plan_summary(planfile))
+        # Without a summary (an approved plan) read the saved plan; with one, the apply's own
+        # `planned_change` events queue the resources.
+        self._queue(summary or self.tf.plan_summary(planfile))
         self.tf.apply(planfile, on_progress=self._on_progress)
         planfile.unlink(missing_ok=True)
+        replaced = sorted(a for a, p in self.progress.items() if p.action == "replace")
+        destroyed = sorted(a for a, p in self.progress.items() if p.action == "delete")
+        if not info.replace and not info.destroyed and (replaced or destroyed):
+            info = info.model_copy(update={"replace": replaced, "destroyed": [] if destroy else destroyed})
         if destroy:
             end = self.status.destroyed(self.hub.clock(), self.status.reason, spec_hash)
             return self._finish(

@@ -95,7 +95,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         auth = AuthConfig.from_env(settings.clusters_dir)
         check_bind(args.host, auth)
-    except (BindRefused, ValueError) as exc:
+        for cloud in settings.clouds.values():
+            cloud.passthrough_env()  # a DNS provider without its credentials: say so now
+    except (BindRefused, ValueError, SettingsError) as exc:
         print(f"mchub: {exc}", file=sys.stderr)
         return 2
     sock = _listen(args.host, args.port)
@@ -107,7 +109,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     metrics = Metrics()
     hub = make_hub(settings, catalog, metrics)
     loop = Loop(hub)
-    app = create_app(settings, catalog, auth)
+    app = create_app(settings, catalog, auth, metrics=metrics)
     worker = threading.Thread(target=loop.run, name="reconcile-loop", daemon=True)
     worker.start()
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -116,7 +118,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     print(f"MC Hub is running at http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops it)", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, log_config=None
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])  # returns on Ctrl-C / SIGTERM

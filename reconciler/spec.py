@@ -263,6 +263,10 @@ def _load_yaml(text: str, source: str) -> Any:
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
     try:
+        # Aliases could expand a small file into a huge document ("billion laughs"): refuse them.
+        if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader)):
+            message = "YAML aliases (*name) are not allowed in specs; write the values out"
+            raise SpecError([FieldError(path="", message=message)], source)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise SpecError(

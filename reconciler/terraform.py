@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from reconciler import tfjson
 from reconciler.tfenv import TerraformEnv, find_terraform
@@ -35,7 +35,7 @@ from reconciler.tferrors import (
     strip_ansi,
 )
 from reconciler.tfjson import PlanSummary, ProgressCallback
-from reconciler.tflock import lock_info, lock_is_held, remove_stale_lock_info
+from reconciler.tflock import STATE_FILE, lock_info, lock_is_held, remove_stale_lock_info
 from reconciler.tflog import Redactor, RunLog, Sink, Tail
 
 __all__ = [
@@ -113,9 +113,12 @@ class Terraform:
         self._run(["init", "-input=false", "-no-color", *(["-upgrade"] if upgrade else [])])
 
     def plan(self, out: Path, destroy: bool = False) -> PlanSummary:
+        """Plan to `out` (the human plan goes to the log). The summary carries Terraform's verdict
+        (`-detailed-exitcode`) and its counts; the per-address detail (`addresses`, `replace`,
+        `destroyed`) costs one more Terraform process: ask `plan_summary(out)` when it is needed."""
         args = ["plan", f"-out={out}", "-detailed-exitcode", "-input=false", "-no-color", self._lock_flag()]
-        result = self._run([*args, *(["-destroy"] if destroy else [])], ok=(0, 2))
-        return self.plan_summary(out, result.exit_code)
+        result = self._run([*args, *(["-destroy"] if destroy else [])], ok=(0, 2), capture="tee")
+        return tfjson.summary_from_text(result.stdout, result.exit_code)
 
     def plan_summary(self, planfile: Path, exit_code: int | None = None) -> PlanSummary:
         """Read a saved plan (`show -json`); `exit_code` is its `plan -detailed-exitcode`, if known."""
@@ -134,11 +137,18 @@ class Terraform:
 
     def output_details(self) -> dict[str, dict[str, Any]]:
         """`output -json` as Terraform gives it: name -> {value, type, sensitive}."""
+        state = self._local_state()
+        if state is not None:
+            return {name: dict(o) for name, o in (state.get("outputs") or {}).items()}
         result = self._run(["output", "-json"], capture=True)
         details: dict[str, dict[str, Any]] = json.loads("".join(result.stdout))
         return details
 
     def state_resources(self) -> list[str]:
+        """Addresses in the state, as `terraform state list` prints them."""
+        state = self._local_state()
+        if state is not None:
+            return tfjson.state_addresses(state)
         result = self._run(["state", "list"], capture=True, ok=(0, 1))
         if result.exit_code == 1:
             if any("No state file was found" in line for line in result.stderr):
@@ -167,6 +177,19 @@ class Terraform:
         if wait and not caller_runs_it:
             self._idle.wait()
 
+    def _local_state(self) -> dict[str, Any] | None:
+        """The state file itself when the working dir uses the implicit local backend (reading it
+        costs no Terraform process); None when a backend is configured: then Terraform is asked."""
+        if (self.workdir / ".terraform" / "terraform.tfstate").exists():
+            return None
+        try:
+            state = json.loads((self.workdir / STATE_FILE).read_text())
+        except FileNotFoundError:
+            return {"resources": [], "outputs": {}}
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) and state.get("version") == 4 else None
+
     # -- running one process ----------------------------------------------------------------------
     def _lock_flag(self) -> str:
         return f"-lock-timeout={max(0, round(self.lock_timeout))}s"
@@ -176,7 +199,7 @@ class Terraform:
         args: Sequence[str],
         *,
         ok: Sequence[int] = (0,),
-        capture: bool = False,
+        capture: bool | Literal["tee"] = False,
         on_event: _OnEvent | None = None,
     ) -> _Run:
         argv = [os.path.abspath(self.env.binary), *args]
@@ -227,7 +250,7 @@ class Terraform:
             self._fail(args, result)
         return result
 
-    def _pump(self, proc: subprocess.Popen[bytes], out: Tail, err: Tail, capture: bool,
+    def _pump(self, proc: subprocess.Popen[bytes], out: Tail, err: Tail, capture: bool | str,
               on_event: _OnEvent | None) -> _Run:  # fmt: skip
         """Follow Terraform's output line by line until it exits, watching the clock and stop()."""
         result, deadline = _Run(exit_code=-1), time.monotonic() + self.timeout
@@ -243,15 +266,21 @@ class Terraform:
             if exited:
                 break
             if not lines:
-                self._nap(0.1)
+                self._nap(0.1, proc)
         if self._interrupt is not None:  # plugins Terraform could not stop
             _killpg(proc.pid, signal.SIGKILL)
         result.exit_code = proc.returncode
         return result
 
-    def _nap(self, seconds: float) -> None:
+    def _nap(self, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """Wait for more output, or for the process to end (whichever comes first)."""
         try:
-            time.sleep(seconds)
+            if proc is None:
+                time.sleep(seconds)
+            else:
+                proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pass
         except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
             with self._lock:
                 self._stopped = True
@@ -265,14 +294,17 @@ class Terraform:
             self._escalate(time.monotonic())
             return proc.poll() is not None
 
-    def _line(self, stream: str, line: str, result: _Run, capture: bool, on_event: _OnEvent | None) -> None:
+    def _line(
+        self, stream: str, line: str, result: _Run, capture: bool | str, on_event: _OnEvent | None
+    ) -> None:
         """One line of output: to the log (a JSON event as its human message), kept if needed."""
         event = tfjson.parse_event(line) if on_event is not None and stream == "stdout" else None
         if stream == "stderr":
             result.stderr.append(line)
         elif capture:
             result.stdout.append(line)
-            return
+            if capture != "tee":  # machine-read output stays out of the log
+                return
         if event is None:
             self._log.line(line)
             return

@@ -9,6 +9,7 @@ are the same in both.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,10 @@ class Progress:
         kind = event.get("type")
         if kind == "planned_change":
             change = event.get("change") or {}
-            self.planned[change["resource"]["addr"]] = str(change.get("action", ""))
+            addr, action = change["resource"]["addr"], str(change.get("action", ""))
+            self.planned[addr] = action
+            if action not in ("noop", "read"):
+                self._emit(addr, QUEUED, action)
             return
         if kind not in ("apply_start", "apply_complete", "apply_errored"):
             return
@@ -131,6 +135,33 @@ def diagnostic_lines(diag: Mapping[str, Any]) -> list[str]:
     if diag.get("detail"):
         lines += ["", *str(diag["detail"]).rstrip("\n").split("\n")]
     return lines
+
+
+_PLAN_LINE = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
+
+
+def summary_from_text(lines: list[str], exit_code: int) -> PlanSummary:
+    """The counts of a plan from Terraform's human output ("Plan: 3 to add, 0 to change, 1 to
+    destroy.", the same words in 1.0, 1.11 and OpenTofu); the verdict from its exit code."""
+    add = change = destroy = 0
+    for line in lines:
+        found = _PLAN_LINE.search(line)
+        if found:
+            add, change, destroy = (int(n) for n in found.groups())
+    outputs = any(line.strip().startswith("Changes to Outputs") for line in lines)
+    return PlanSummary(add, change, destroy, [], [], {}, exit_code == 2, outputs)
+
+
+def state_addresses(state: Mapping[str, Any]) -> list[str]:
+    """Resource addresses of a state file (format version 4), sorted as `terraform state list`."""
+    out = []
+    for res in state.get("resources") or []:
+        base = ".".join(p for p in (res.get("module"), "data" if res.get("mode") == "data" else None) if p)
+        name = f"{base + '.' if base else ''}{res['type']}.{res['name']}"
+        for inst in res.get("instances") or []:
+            key = inst.get("index_key")
+            out.append(name if key is None else f"{name}[{json.dumps(key)}]")
+    return sorted(out)
 
 
 def parse_event(line: str) -> Event | None:

@@ -97,3 +97,10 @@ def test_json_schema_lists_fields_and_is_json() -> None:
     schema = json.loads(json.dumps(json_schema()))
     assert {"cluster_name", "instances", "volumes", "ensure", "apply", "expires"} <= set(schema["properties"])
     assert set(schema["required"]) == {"cluster_name", "domain", "image", "instances", "public_keys"}
+
+
+def test_yaml_aliases_are_refused() -> None:
+    bomb = "a: &a [x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b]\n"
+    with pytest.raises(SpecError, match="aliases"):
+        parse_yaml(bomb)
+    assert parse_yaml((DATA / "specs" / "base.yaml").read_text().replace("# ", "# *not an alias* "))

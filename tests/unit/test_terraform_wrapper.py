@@ -306,7 +306,7 @@ def test_stop_while_waiting_for_the_lock(tmp_path: Path, binary: Path) -> None:
         assert time.monotonic() - start < 8
     assert "[mchub] interrupted: SIGINT to terraform" in run.text
     with pytest.raises(TerraformError) as refused:  # a stopped Terraform starts nothing more
-        run.tf.outputs()
+        run.tf.init()
     assert refused.value.kind is FailureKind.INTERRUPTED
     assert run.log[-1].startswith("[mchub]") or "$ " not in run.log[-1]
 
@@ -362,8 +362,10 @@ def test_apply_progress_and_quota_failure(tmp_path: Path, binary: Path, fake_mir
     run = make_run(tmp_path, binary, QUOTA_FAILURE, cli_config=fake_mirror)
     run.tf.init()
     summary = run.tf.plan(tmp_path / "p.tfplan")
-    assert summary.pending == {"fake_thing.node[0]": "create", "fake_thing.node[1]": "create",
-                               "fake_thing.broken": "create"}  # fmt: skip
+    assert (summary.has_changes, summary.add, summary.pending) == (True, 3, {})  # plan() reads no detail
+    detail = run.tf.plan_summary(tmp_path / "p.tfplan", exit_code=2)
+    assert detail.pending == {"fake_thing.node[0]": "create", "fake_thing.node[1]": "create",
+                              "fake_thing.broken": "create"}  # fmt: skip
     calls: list[tuple[str, str, str]] = []
     with pytest.raises(TerraformError) as caught:
         run.tf.apply(tmp_path / "p.tfplan", on_progress=lambda *c: calls.append(c))
@@ -371,6 +373,7 @@ def test_apply_progress_and_quota_failure(tmp_path: Path, binary: Path, fake_mir
     assert err.kind is FailureKind.QUOTA
     assert err.message.startswith("Error creating thing (main.tf:") and "fake_thing.broken" in err.message
     assert "Quota exceeded for cores" in err.message
+    assert calls[0][1] == "queued"  # the apply's planned_change events queue every resource first
     assert ("fake_thing.broken", "running", "create") in calls and calls[-1] == (
         "fake_thing.broken",
         "failed",
@@ -380,10 +383,12 @@ def test_apply_progress_and_quota_failure(tmp_path: Path, binary: Path, fake_mir
     assert "fake_thing.node[0]: Creation complete after 0s" in run.text.replace("after 1s", "after 0s")
     assert run.tf.state_resources() == ["fake_thing.node[0]", "fake_thing.node[1]"]
     destroy = run.tf.plan(tmp_path / "d.tfplan", destroy=True)
-    assert sorted(destroy.destroyed) == ["fake_thing.node[0]", "fake_thing.node[1]"] and destroy.destroy == 2
+    assert destroy.destroy == 2
+    destroyed = run.tf.plan_summary(tmp_path / "d.tfplan").destroyed
+    assert sorted(destroyed) == ["fake_thing.node[0]", "fake_thing.node[1]"]
     calls.clear()
     run.tf.apply(tmp_path / "d.tfplan", on_progress=lambda *c: calls.append(c))
-    assert {c[1:] for c in calls} == {("running", "delete"), ("done", "delete")}
+    assert {c[1:] for c in calls} == {("queued", "delete"), ("running", "delete"), ("done", "delete")}
     assert run.tf.state_resources() == []
 
 

@@ -51,7 +51,8 @@ def test_create_progress_ends_done_or_failed(version: str) -> None:
         f"{kind}.broken": "failed",
     }
     slow = [(state, action) for addr, state, action in calls if addr == f"{kind}.slow"]
-    assert slow == [("running", "create"), ("done", "create")]  # apply_progress adds no call
+    # queued from the planned_change events, then running and done; apply_progress adds no call
+    assert slow == [("queued", "create"), ("running", "create"), ("done", "create")]
     assert all(action == "create" for _, _, action in calls)
 
 
@@ -60,7 +61,7 @@ def test_replacement_is_done_once_after_both_halves(version: str) -> None:
     calls, progress = replay(version, "apply_replace")
     kind = "fake_thing" if version == "1.0.3" else "terraform_data"
     vol = [(state, action) for addr, state, action in calls if addr == f"module.m.{kind}.vol"]
-    assert vol == [("running", "replace"), ("done", "replace")]
+    assert vol == [("queued", "replace"), ("running", "replace"), ("done", "replace")]
     assert set(progress.states.values()) == {"done"}
 
 
