@@ -4,6 +4,7 @@ the Terraform binary, the policy, the clock, hooks, and the Terraform processes 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,8 +16,10 @@ from reconciler.decide import Observed, Policy
 from reconciler.render import module_digest
 from reconciler.runs import RunRecord
 from reconciler.settings import Settings
-from reconciler.status import Status, write_status
+from reconciler.status import Phase, Reason, Status, write_status
 from reconciler.terraform import Terraform
+
+log = logging.getLogger("mchub.reconcile")
 
 Preflight = Callable[[Any], list[str]]  # spec -> problems (empty when it fits)
 
@@ -42,6 +45,7 @@ class Hub:
     parsed: dict[str, tuple[tuple[int, int, int], Observed]] = field(default_factory=dict)  # by file stat
     _module_digests: dict[str, tuple[float, str]] = field(default_factory=dict)
     _templates_stamp: tuple[float, float] = (0.0, 0.0)  # (checked at, newest mtime)
+    _logged: dict[str, tuple[Phase, Reason]] = field(default_factory=dict)
 
     @property
     def clusters(self) -> Path:
@@ -63,6 +67,20 @@ class Hub:
     def record(self, status: Status) -> Status:
         write_status(self.clusters, status)
         self.on_status(status)
+        seen = (status.phase, status.reason)
+        if self._logged.get(status.name) != seen:  # one log line per change of phase or reason
+            self._logged[status.name] = seen
+            level = logging.WARNING if status.phase.value.endswith(("_error", "invalid")) else logging.INFO
+            extra = {"cluster": status.name, "run_id": status.run_id}
+            log.log(
+                level,
+                "%s: %s (%s) %s",
+                status.name,
+                status.phase.value,
+                status.reason.value,
+                status.message.splitlines()[0] if status.message else "",
+                extra=extra,
+            )
         return status
 
 

@@ -145,10 +145,7 @@ class Loop:
     def _work(self, name: str, policy: Policy) -> None:
         status: Status | None
         try:
-            hub = self.hub
-            if policy is not hub.policy:
-                hub = Hub(**{**hub.__dict__, "policy": policy})
-            status = reconcile_one(name, hub)
+            status = reconcile_one(name, self.hub, policy)
         except Exception:  # the loop never dies: log and look again later
             log.exception("reconcile of %s failed unexpectedly", name)
             status = read_status(self.settings.clusters_dir, name)

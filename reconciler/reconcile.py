@@ -11,7 +11,7 @@ from typing import TextIO, cast
 
 from reconciler import runs, secrets
 from reconciler.approvals import read_approval
-from reconciler.decide import Action, Decision, Observed, decide
+from reconciler.decide import Action, Decision, Observed, Policy, decide
 from reconciler.hub import Hub
 from reconciler.render import render_main_tf
 from reconciler.runner import Runner
@@ -61,11 +61,14 @@ def _parse(path: Path) -> Observed:
     return Observed(kind="present", spec=spec, hash=spec_digest(spec))
 
 
-def reconcile_one(name: str, hub: Hub) -> Status:
+def reconcile_one(name: str, hub: Hub, policy: Policy | None = None) -> Status:
+    """Reconcile one cluster; `policy` overrides the hub's for this pass (the loop holds pruning)."""
     observed = observe(name, hub)
     status = read_status(hub.clusters, name)
     now = hub.clock()
-    decision = decide(observed, status, read_approval(hub.settings.specs_dir, name), now, hub.policy)
+    decision = decide(
+        observed, status, read_approval(hub.settings.specs_dir, name), now, policy or hub.policy
+    )
     base = status or Status(name=name, updated_at=now)
     if decision.action in (Action.NOOP, Action.WAIT):
         return _note(base, observed, decision, hub)
