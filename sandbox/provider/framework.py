@@ -115,8 +115,8 @@ def _report(ctx: Any, verb: str, exc: BaseException) -> None:
         ctx.diagnostics.add_error(f"Error {verb} {what}: {type(exc).__name__}: {exc}", traceback.format_exc())
 
 
-class CloudResource:
-    """Base of the resources: subclasses implement `_create/_read/_update/_delete` on `self.cloud`."""
+class _OnCloud:
+    """What resources and data sources share: their type name, schema and the provider's cloud."""
 
     type_suffix: ClassVar[str]
     schema: ClassVar[Schema]
@@ -135,6 +135,10 @@ class CloudResource:
     @classmethod
     def get_schema(cls) -> Schema:
         return cls.schema
+
+
+class CloudResource(_OnCloud):
+    """Base of the resources: subclasses implement `_create/_read/_update/_delete` on `self.cloud`."""
 
     @classmethod
     def replace_on(cls, prior: State, planned: State) -> list[str]:
@@ -198,26 +202,8 @@ class CloudResource:
         raise NotImplementedError
 
 
-class CloudDataSource:
+class CloudDataSource(_OnCloud):
     """Base of the data sources: subclasses implement `_read(config) -> state`."""
-
-    type_suffix: ClassVar[str]
-    schema: ClassVar[Schema]
-
-    def __init__(self, provider: OpenStackProvider) -> None:
-        self.provider = provider
-
-    @property
-    def cloud(self) -> Cloud:
-        return self.provider.cloud()
-
-    @classmethod
-    def get_name(cls) -> str:
-        return cls.type_suffix
-
-    @classmethod
-    def get_schema(cls) -> Schema:
-        return cls.schema
 
     def validate(self, diags: Any, type_name: str, config: State) -> None:
         _validate_config(diags, type_name, config, self.schema.attributes, self.schema.block_types)

@@ -35,19 +35,6 @@ SPEC: dict[str, Any] = {
     "public_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI t@x"],
 }
 
-SDK_WARNINGS = (
-    "ignore::openstack.warnings._RemovedInSDKWarning",
-    "ignore::openstack.warnings.RemovedFieldWarning",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            for rule in SDK_WARNINGS:
-                item.add_marker(pytest.mark.filterwarnings(rule))
-
 
 class Clock:
     """The hub's clock, moved by the test (backoff and drift schedules without sleeping)."""

@@ -60,20 +60,6 @@ def terraform_binaries() -> list[TerraformBinary]:
     return list(found.values())
 
 
-# openstacksdk 4.22 warns about its own deprecations on every connect and on Nova 2.1 limit fields;
-# warnings are errors in this project, so those two kinds are ignored here (as in tests/sandbox).
-SDK_WARNINGS = ("ignore::openstack.warnings._RemovedInSDKWarning",
-                "ignore::openstack.warnings.RemovedFieldWarning")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            for rule in SDK_WARNINGS:
-                item.add_marker(pytest.mark.filterwarnings(rule))
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "terraform" in metafunc.fixturenames:
         binaries = terraform_binaries()

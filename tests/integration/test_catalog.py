@@ -21,19 +21,14 @@ import yaml
 
 from reconciler import resources_cli
 from reconciler.catalog import Catalog, CatalogError, Snapshot, fetch_snapshot
+from reconciler.hub import Hub
 from reconciler.preflight import make_preflight
-from reconciler.reconcile import Hub, reconcile_one
+from reconciler.reconcile import reconcile_one
 from reconciler.settings import CloudConfig, Settings
 from reconciler.spec import parse_spec
 from reconciler.status import Phase, Reason, read_status
 from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
-
-# openstacksdk 4.22 warns about itself on every connect and request (see tests/sandbox/conftest.py).
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::openstack.warnings._RemovedInSDKWarning"),
-    pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedFieldWarning"),
-]
 
 # The seed's in_use counts the built cluster "edit" below (2 instances, 6 cores, 12288 MiB,
 # 2 volumes of 60 GB, 1 floating IP) plus other workloads of the project.

@@ -82,24 +82,6 @@ def conn(info: SandboxInfo, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     connection.close()
 
 
-# openstacksdk 4.22 emits its own "removed in SDK 5/6" notices on every connect and request (an
-# InfluxDB config that is a dict of Nones; a `service_type` argument it passes itself), and
-# `get_limits()` asks Nova for microversion 2.1, whose answer (like a real Nova's) carries fields
-# the SDK then flags as removed (maxPersonality, ...). The project turns warnings into errors, so
-# these are ignored here; other SDK warnings (e.g. UnsupportedServiceVersion, a sign of a fidelity
-# bug in the sandbox) still fail a test.
-SDK_WARNINGS = ("ignore::openstack.warnings._RemovedInSDKWarning",
-                "ignore::openstack.warnings.RemovedFieldWarning")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.path).parents:
-            for rule in SDK_WARNINGS:
-                item.add_marker(pytest.mark.filterwarnings(rule))
-
-
 @pytest.fixture
 def boot(conn: Any) -> Any:
     """boot(name, flavor="tiny-1", volume_size=None, port=None) -> the created server (still BUILD)."""
