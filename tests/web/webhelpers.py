@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import html
 import re
-import warnings
 from typing import Any
 
 import yaml
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():  # starlette 1.x prefers httpx2; the dev extras bring httpx
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
-
+from starlette.testclient import TestClient  # on httpx2, which the dev extras bring
 from webfakes import spec_dict
 
 from reconciler.settings import Settings
