@@ -42,6 +42,7 @@ class Policy:
     drift_remediate: bool = True
     drift_fight_limit: int = 3
     backoff: tuple[float, ...] = DEFAULT_BACKOFF
+    preflight_recheck: float = 60.0  # a spec refused for quota is checked again this often
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,14 @@ def decide(
     if status.phase in ERROR_PHASES:
         action = Action.DESTROY if status.phase == Phase.DESTROY_ERROR else Action.PLAN
         return _retry_or(action, Reason.RETRY_DUE, status, observed.hash, now, policy)
-    if status.phase == Phase.INVALID:  # was invalid (e.g. pre-flight) with this very spec
+    # Refused by the pre-flight with this very spec: quota may free up, so look again now and
+    # then (no Terraform runs unless it fits). Any other invalid spec waits for a change.
+    if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED:
+        again = (status.updated_at or now) + dt.timedelta(seconds=policy.preflight_recheck)
+        if again <= now:
+            return Decision(Action.PLAN, Reason.RETRY_DUE)
+        return Decision(Action.WAIT, Reason.PREFLIGHT_FAILED, next_at=again, message=status.message)
+    if status.phase == Phase.INVALID:
         return Decision(Action.WAIT, Reason.SPEC_INVALID, message=status.message)
 
     # A saved plan waits for a person; an approval must name this very plan.

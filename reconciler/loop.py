@@ -25,7 +25,7 @@ from reconciler.reconcile import reconcile_one
 from reconciler.recover import recover
 from reconciler.settings import Settings
 from reconciler.spec import CLUSTER_NAME_RE
-from reconciler.status import ERROR_PHASES, Phase, Status, known_clusters, read_status
+from reconciler.status import ERROR_PHASES, Phase, Reason, Status, known_clusters, read_status
 
 log = logging.getLogger("mchub.loop")
 
@@ -137,6 +137,9 @@ class Loop:
         candidates = [resync]
         if status.phase in ERROR_PHASES and status.next_attempt_at is not None:
             candidates.append((status.next_attempt_at - now).total_seconds())
+        if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED and status.updated_at:
+            due = status.updated_at + dt.timedelta(seconds=self.hub.policy.preflight_recheck)
+            candidates.append((due - now).total_seconds())
         if status.phase == Phase.BUILD_SUCCESS and status.drift.checked_at is not None:
             due = status.drift.checked_at + dt.timedelta(seconds=self.hub.policy.drift_interval)
             candidates.append((due - now).total_seconds())
