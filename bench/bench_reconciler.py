@@ -281,8 +281,9 @@ def throughput(info: SandboxInfo, box: Sandbox, count: int, workers: list[int]) 
             f"  workers {n}: wall {wall:.1f} s ({wall / count:.2f} s per cluster); peak RSS hub {own:.0f} MiB"
             f", largest child {children:.0f} MiB"
         )
+        cleanup = make_hub(settings)  # the stopped loop's hub refuses new runs
         for name in names:  # leave the cloud empty for the next round
-            destroy(hub, name, settings)
+            destroy(cleanup, name, settings)
 
 
 def all_built(settings: Settings, names: list[str]) -> bool:

@@ -42,6 +42,7 @@ class Hub:
     running: dict[str, Terraform] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    init_lock: threading.Lock = field(default_factory=threading.Lock)
     parsed: dict[str, tuple[tuple[int, int, int], Observed]] = field(default_factory=dict)  # by file stat
     _module_digests: dict[str, tuple[float, str]] = field(default_factory=dict)
     _templates_stamp: tuple[float, float] = (0.0, 0.0)  # (checked at, newest mtime)

@@ -115,7 +115,10 @@ def _environment(hub: Hub, name: str, cloud_name: str | None, passwd: str) -> Te
     return TerraformEnv(
         binary=hub.binary,
         cli_config=cloud.terraform_cli_config,
-        plugin_cache=hub.clusters / ".plugin-cache",
+        # A shared plugin cache saves downloads from a registry, but Terraform does not make it
+        # safe for concurrent use: with a CLI config of its own (the sandbox's filesystem mirror)
+        # the providers are local already, and each cluster installs its own copy.
+        plugin_cache=None if cloud.terraform_cli_config else hub.clusters / ".plugin-cache",
         clouds_yaml=cloud.clouds_yaml,
         cloud=cloud.name,
         extra=extra,

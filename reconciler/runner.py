@@ -129,7 +129,8 @@ class Runner:
         digest = self.hub.module_digest(cloud) if known else None
         previous = stamp.read_text().strip() if stamp.exists() else None
         upgrade = digest is not None and previous is not None and previous != digest
-        tf.init(upgrade=upgrade)
+        with self.hub.init_lock:  # Terraform's shared plugin cache is not safe for concurrent inits
+            tf.init(upgrade=upgrade)
         if digest is not None and digest != previous:
             stamp.write_text(digest + "\n")
 

@@ -192,3 +192,20 @@ def test_ctrl_c_during_apply_saves_state_and_converges(hubenv: HubEnv) -> None:
     assert status.phase == Phase.BUILD_SUCCESS, status.message
     names = sorted(s.name for s in hubenv.conn.compute.servers())
     assert names == ["hpc-login1", "hpc-mgmt1", "hpc-node1", "hpc-node2"]
+
+
+def test_clusters_dropped_together_build_in_parallel(hubenv: HubEnv) -> None:
+    """Several specs at once, several workers: every one builds (concurrent `terraform init`s
+    once raced on a shared plugin cache and left clusters in plan_error)."""
+    hubenv.hub.settings = replace(hubenv.settings, workers=4)
+    names = [f"par{i}" for i in range(4)]  # the default seed has 4 floating IPs
+    with running_loop(hubenv) as loop:
+        assert loop.settings.workers == 4
+        for name in names:
+            hubenv.write_spec(name, instances__node__count=1)
+
+        def all_built() -> bool:
+            return all(phase_of(hubenv, n) == Phase.BUILD_SUCCESS for n in names)
+
+        wait_for(all_built, timeout=240, what="every cluster to build")
+    assert all(len(hubenv.servers(n)) == 3 for n in names)
