@@ -193,7 +193,13 @@ class Runner:
         if self.status.phase == Phase.BUILD_RUNNING and error_phase == Phase.PLAN_ERROR:
             phase = Phase.BUILD_ERROR
         message = exc.message
-        if next_at is not None and exc.kind != FailureKind.INTERRUPTED:
+        if exc.kind == FailureKind.INTERRUPTED:
+            step = exc.command.split()[1] if len(exc.command.split()) > 1 else "its run"
+            message = (
+                f"interrupted during terraform {step}: the hub stopped; Terraform saved its state, "
+                "and the next start plans again from it"
+            )
+        elif next_at is not None:
             message += f" (attempt {self.status.failures + 1}; next at {next_at:%H:%M:%S} UTC)"
         self.log.write(f"# failed ({exc.kind.value}): {exc.message}\n")
         fail = self.status.failed(now, phase, reason, message, next_at)
