@@ -24,6 +24,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   [ -n "$extras" ] && spec=".[$extras]"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
-  .venv/bin/python -c 'import reconciler, sandbox, webview' || { echo "install failed" >&2; exit 1; }
+  # -I: isolated, so the source tree in the current directory cannot pass for an installed package
+  [ -x .venv/bin/mchub ] && .venv/bin/python -I -c 'import reconciler.cli, sandbox.server, webview.app' \
+    || { echo "MC Hub could not be installed into .venv (see pip's messages above)" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
