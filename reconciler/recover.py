@@ -23,7 +23,9 @@ def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -
     for name in sorted(names):
         status = read_status(hub.clusters, name)
         if status is None or status.phase not in RUNNING_PHASES:
-            _stale_lock(hub, name)
+            note = _stale_lock(hub, name)
+            if note and status is not None:
+                hub.record(status._to(hub.clock(), message=f"{status.message}; {note}".strip("; ")))
             continue
         record = runs.read_record(hub.clusters, name, status.run_id) if status.run_id else None
         if record is not None and runs.pid_alive(record.terraform_pid):
@@ -47,22 +49,29 @@ def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -
                 hub.clusters,
                 record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
             )
+        note = _stale_lock(hub, name)
+        if note:
+            message += f"; {note}"
         failed = status.failed(now, error_phase_for(status), Reason.INTERRUPTED, message, next_attempt_at=now)
         hub.record(failed)
-        _stale_lock(hub, name)
         recovered.append(name)
     return recovered
 
 
-def _stale_lock(hub: Hub, name: str) -> None:
+def _stale_lock(hub: Hub, name: str) -> str:
+    """What the cluster's status should say about a lock found at start-up ("" when none)."""
     workdir = hub.clusters / name
     info = lock_info(workdir)
     if info is None:
-        return
+        return ""
+    holder = (
+        f"lock {info.get('ID')} ({info.get('Operation')}) by {info.get('Who')} since {info.get('Created')}"
+    )
     if lock_is_held(workdir):
-        log.warning("%s: state lock %s is held by %s", name, info.get("ID"), info.get("Who"))
-        return
+        log.warning("%s: state %s is still held", name, holder)
+        return f"state {holder} is held by a live process"
     # The local backend locks with flock, which dies with its process: a lock file nobody holds
     # is only the leftover note of a dead run, safe to remove.
-    log.warning("%s: removing stale lock info %s left by %s", name, info.get("ID"), info.get("Who"))
+    log.warning("%s: removing the stale note of %s (no process holds it)", name, holder)
     (workdir / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
+    return f"removed the stale note of state {holder}: no process held it"

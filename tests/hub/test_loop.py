@@ -209,3 +209,45 @@ def test_clusters_dropped_together_build_in_parallel(hubenv: HubEnv) -> None:
 
         wait_for(all_built, timeout=240, what="every cluster to build")
     assert all(len(hubenv.servers(n)) == 3 for n in names)
+
+
+def test_start_up_reports_state_locks_and_removes_only_stale_ones(hubenv: HubEnv) -> None:
+    import json
+
+    from reconciler.recover import recover
+
+    now = dt.datetime.now(dt.UTC)
+    info = {"ID": "f00d", "Operation": "OperationTypeApply", "Who": "root@old", "Created": "2026-11-27"}
+    for name in ("stale", "held"):
+        workdir = hubenv.settings.clusters_dir / name
+        workdir.mkdir(parents=True)
+        (workdir / ".terraform.tfstate.lock.info").write_text(json.dumps(info))
+        (workdir / "terraform.tfstate").write_text("{}")
+        write_status(
+            hubenv.settings.clusters_dir, Status(name=name, phase=Phase.BUILD_SUCCESS, updated_at=now)
+        )
+    # Another live process holds the lock, as a running Terraform would (POSIX locks belong to a
+    # process, so the test cannot hold it itself).
+    holder_code = (
+        "import fcntl, sys, time; f = open(sys.argv[1], 'r+'); fcntl.lockf(f, fcntl.LOCK_EX); "
+        "print('locked', flush=True); time.sleep(60)"
+    )
+    state = hubenv.settings.clusters_dir / "held" / "terraform.tfstate"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holder_code, str(state)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        recover(hubenv.hub, ["stale", "held"])
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    held = read_status(hubenv.settings.clusters_dir, "held")
+    stale = read_status(hubenv.settings.clusters_dir, "stale")
+    assert stale is not None and "removed the stale note of state lock f00d" in stale.message
+    assert not (hubenv.settings.clusters_dir / "stale" / ".terraform.tfstate.lock.info").exists()
+    assert held is not None and "lock f00d (OperationTypeApply) by root@old" in held.message
+    assert "held by a live process" in held.message
+    assert (hubenv.settings.clusters_dir / "held" / ".terraform.tfstate.lock.info").exists()
