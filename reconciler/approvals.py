@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from reconciler.status import write_atomic
+from reconciler.atomic import write_atomic
 
 APPROVALS_DIR = ".approvals"
 

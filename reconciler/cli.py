@@ -152,15 +152,14 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from reconciler import runs
-    from reconciler.status import read_status
 
     settings = _settings(args)
     records = runs.list_records(settings.clusters_dir, args.name)
     run_id = args.run or (records[0].id if records else None)
-    if run_id is None:
-        print(f"{args.name}: no runs yet", file=sys.stderr)
+    path = runs.log_path(settings.clusters_dir, args.name, run_id) if run_id else None
+    if path is None or not path.exists():
+        print(f"{args.name}: {'no run ' + run_id if run_id else 'no runs yet'}", file=sys.stderr)
         return 1
-    path = runs.log_path(settings.clusters_dir, args.name, run_id)
     with open(path, encoding="utf-8", errors="replace") as f:
         sys.stdout.write(f.read())
         while args.follow:
@@ -169,12 +168,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 sys.stdout.write(line)
                 sys.stdout.flush()
                 continue
-            status = read_status(settings.clusters_dir, args.name)
-            if status is None or status.run_id != run_id or status.phase.value.endswith("_running") is False:
-                record = runs.read_record(settings.clusters_dir, args.name, run_id)
-                if record is None or record.result != "running":
-                    sys.stdout.write(f.read())
-                    break
+            # The run record says when the run is over (or its hub died without saying so).
+            record = runs.read_record(settings.clusters_dir, args.name, str(run_id))
+            if record is None or record.result != "running" or not runs.pid_alive(record.hub_pid):
+                sys.stdout.write(f.read())
+                break
             time.sleep(0.3)
     return 0
 

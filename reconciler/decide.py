@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 
 from reconciler.spec import ClusterSpec
-from reconciler.status import ERROR_PHASES, Phase, Reason, Status
+from reconciler.status import ERROR_PHASES, RUNNING_PHASES, Phase, Reason, Status
 
 DEFAULT_BACKOFF = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
@@ -62,7 +62,8 @@ def retry_delay(name: str, failures: int, backoff: tuple[float, ...] = DEFAULT_B
     return base * (0.8 + 0.4 * draw)
 
 
-def _deployed(status: Status | None) -> bool:
+def is_deployed(status: Status | None) -> bool:
+    """Whether anything of the cluster may exist in the cloud."""
     return status is not None and (bool(status.resources) or status.applied_hash is not None)
 
 
@@ -70,17 +71,13 @@ def decide(
     observed: Observed, status: Status | None, approval: str | None, now: dt.datetime, policy: Policy
 ) -> Decision:
     # A run is in progress: the loop never starts a second one for the same cluster.
-    if status is not None and status.phase in (
-        Phase.PLAN_RUNNING,
-        Phase.BUILD_RUNNING,
-        Phase.DESTROY_RUNNING,
-    ):
+    if status is not None and status.phase in RUNNING_PHASES:
         return Decision(Action.NOOP, status.reason, message="a run is in progress")
 
     # The spec file is gone: keep the cluster unless pruning is on, and then only when a person
     # has not been asked to confirm a mass removal.
     if observed.kind == "missing":
-        if status is None or status.phase == Phase.DESTROYED or not _deployed(status):
+        if status is None or status.phase == Phase.DESTROYED or not is_deployed(status):
             return Decision(Action.NOOP, Reason.NOTHING_DEPLOYED)
         if not policy.prune:
             return Decision(
@@ -105,7 +102,7 @@ def decide(
     if gone_reason is not None:
         if status is not None and status.phase == Phase.DESTROYED:
             return Decision(Action.NOOP, Reason.DESTROYED)
-        if status is None or not _deployed(status) and status.phase not in ERROR_PHASES:
+        if status is None or not is_deployed(status) and status.phase not in ERROR_PHASES:
             return Decision(
                 Action.DESTROY, gone_reason, message="nothing deployed; recording it as destroyed"
             )

@@ -19,11 +19,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from reconciler.approvals import APPROVALS_DIR
-from reconciler.decide import Policy
+from reconciler.decide import Policy, is_deployed
 from reconciler.hub import Hub
 from reconciler.reconcile import reconcile_one
 from reconciler.recover import recover
-from reconciler.settings import Settings
 from reconciler.spec import CLUSTER_NAME_RE
 from reconciler.status import ERROR_PHASES, Phase, Reason, Status, known_clusters, read_status
 
@@ -116,7 +115,8 @@ class Loop:
         if not policy.prune:
             return policy
         specs = spec_names(self.settings.specs_dir)
-        deployed = [n for n in known_clusters(self.settings.clusters_dir) if _deployed(self.settings, n)]
+        clusters = self.settings.clusters_dir
+        deployed = [n for n in known_clusters(clusters) if is_deployed(read_status(clusters, n))]
         missing = [n for n in deployed if n not in specs]
         held = len(missing) > 1 and len(missing) > self.settings.max_removed_fraction * len(deployed)
         if held != policy.prune_held:
@@ -194,13 +194,14 @@ class Loop:
 
     def run(self, once: bool = False) -> None:
         """Reconcile until stopped; with `once`, each cluster once, then return."""
-        recover(self.hub, self._universe())
+        names = sorted(self._universe())
+        recover(self.hub, names)
         if once:
-            futures = [self.pool.submit(self._work, n, self._policy()) for n in sorted(self._universe())]
+            policy = self._policy()
             with self.cond:
-                self.inflight.update(self._universe())
-            for f in futures:
-                f.result()
+                self.inflight.update(names)
+            for future in [self.pool.submit(self._work, name, policy) for name in names]:
+                future.result()
             return
         self.start_watching()
         last_resync = 0.0
@@ -228,11 +229,3 @@ class Loop:
             self.observer.stop()
         self.pool.shutdown(wait=True)
 
-
-def _deployed(settings: Settings, name: str) -> bool:
-    status = read_status(settings.clusters_dir, name)
-    return (
-        status is not None
-        and status.phase != Phase.DESTROYED
-        and bool(status.resources or status.applied_hash)
-    )

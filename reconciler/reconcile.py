@@ -11,13 +11,14 @@ from typing import TextIO, cast
 
 from reconciler import runs, secrets
 from reconciler.approvals import read_approval
+from reconciler.atomic import write_atomic
 from reconciler.decide import Action, Decision, Observed, Policy, decide
 from reconciler.hub import Hub
 from reconciler.render import render_main_tf
 from reconciler.runner import Runner
 from reconciler.settings import SettingsError
 from reconciler.spec import ClusterSpec, SpecError, load_spec, spec_digest
-from reconciler.status import Phase, Reason, Status, read_status, write_atomic
+from reconciler.status import Phase, Reason, Status, read_status
 from reconciler.terraform import FailureKind, TerraformEnv, TerraformError
 
 # -- load -> validate ------------------------------------------------------------------------

@@ -59,17 +59,17 @@ class Runner:
         previous = self.progress.get(address, ResourceProgress(action=action))
         self.progress[address] = ResourceProgress(action=previous.action or action, state=state)  # type: ignore[arg-type]
         now = self.hub.clock()
-        if state != "running" or (now.timestamp() - self._last_write) > 0.5:
+        # Ends of work are written at once; the bursts of queued/running events at most twice a second.
+        if state in ("done", "failed") or (now.timestamp() - self._last_write) > 0.5:
             self._last_write = now.timestamp()
             self.status = self.hub.record(self.status.progressed(now, dict(self.progress)))
 
     def _queue(self, plan: PlanSummary) -> None:
         self.progress = {
-            addr: ResourceProgress(action=action, state="queued")
-            for addr, action in plan.addresses.items()
-            if action not in ("no-op", "read")
+            addr: ResourceProgress(action=act, state="queued") for addr, act in plan.pending.items()
         }
-        self.status = self.hub.record(self.status.progressed(self.hub.clock(), dict(self.progress)))
+        if self.progress:
+            self.status = self.hub.record(self.status.progressed(self.hub.clock(), dict(self.progress)))
 
     def _plan_file(self, plan_id: str) -> Path:
         return self.hub.clusters / self.name / "plans" / f"{plan_id}.tfplan"
@@ -107,7 +107,7 @@ class Runner:
             summary = tf.plan_summary(planfile, exit_code=2)
         info = self._plan_info(summary, observed.hash, destroy)
         if decision.action == Action.CHECK_DRIFT:
-            drifted = [a for a, act in summary.addresses.items() if act not in ("no-op", "read")]
+            drifted = list(summary.pending)
             self.status = self.status.drift_checked(self.hub.clock(), drifted, decision.remediate)
             if not drifted or not decision.remediate:
                 back = self.status._to(self.hub.clock(), phase=Phase.BUILD_SUCCESS)

@@ -12,7 +12,7 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.status import write_atomic
+from reconciler.atomic import write_atomic
 
 Result = Literal["running", "succeeded", "failed", "interrupted"]
 

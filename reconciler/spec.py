@@ -278,12 +278,16 @@ def parse_yaml(text: str, source: str = "") -> ClusterSpec:
     return parse_spec(_load_yaml(text, source), source)
 
 
-def load_spec(path: Path) -> ClusterSpec:
-    """Read `specs/<name>.yaml`; the file stem must equal `cluster_name`. Reports every problem."""
+def read_spec_text(path: Path) -> str:
+    """A spec file's text; it must be UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+
+
+def parse_spec_file(text: str, path: Path) -> ClusterSpec:
+    """The text of `specs/<name>.yaml`; the file stem must equal `cluster_name`. Reports every problem."""
     data = _load_yaml(text, str(path))
     errors: list[FieldError] = []
     if isinstance(data, dict) and data.get("cluster_name") != path.stem:
@@ -299,6 +303,11 @@ def load_spec(path: Path) -> ClusterSpec:
     if errors:
         raise SpecError(errors, str(path))
     return spec
+
+
+def load_spec(path: Path) -> ClusterSpec:
+    """Read and validate `specs/<name>.yaml`."""
+    return parse_spec_file(read_spec_text(path), path)
 
 
 def dump_yaml(spec: ClusterSpec) -> str:

@@ -6,12 +6,13 @@ the real provider's registry address, and the CLI configuration that points Terr
 
 from __future__ import annotations
 
-import os
 import platform
 import shlex
 import site
 import sys
 from pathlib import Path
+
+from reconciler.atomic import write_atomic
 
 PROVIDER_VERSION = "3.0.0"
 PROVIDER_SOURCE = "registry.terraform.io/terraform-provider-openstack/openstack"
@@ -70,11 +71,7 @@ def _write_if_changed(path: Path, text: str, mode: int) -> None:
         if path.stat().st_mode & 0o777 != mode:
             path.chmod(mode)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode)
 
 
 def install_mirror(dest: Path) -> Path:

@@ -21,10 +21,11 @@ import httpx
 import uvicorn
 import yaml
 
+from reconciler.atomic import write_atomic
 from sandbox.cloud.app import create_app
 from sandbox.cloud.faults import FaultError, Faults
 from sandbox.cloud.seed import load_seed
-from sandbox.cloud.store import Credentials, Store, atomic_write
+from sandbox.cloud.store import Credentials, Store
 
 CLOUD_NAME = "sandbox"
 START_TIMEOUT = 15.0
@@ -53,7 +54,7 @@ def write_clouds_yaml(data_dir: Path, url: str, credentials: Credentials, region
             "application_credential_secret": credentials.application_credential_secret}, **common},
     }}
     path = data_dir / "clouds.yaml"
-    atomic_write(path, yaml.safe_dump(clouds, sort_keys=False))
+    write_atomic(path, yaml.safe_dump(clouds, sort_keys=False), mode=0o600)
     return path
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from reconciler.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_yaml
+from reconciler.spec import (
+    CLUSTER_NAME_RE,
+    ClusterSpec,
+    FieldError,
+    SpecError,
+    parse_spec_file,
+    read_spec_text,
+)
 from reconciler.status import Phase, Status, known_clusters, status_path
 from webview.specstore import spec_names, spec_path
 
@@ -80,18 +87,12 @@ class SpecFile:
 
 def _read_spec(path: Path) -> SpecFile:
     mtime = path.stat().st_mtime
+    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return SpecFile(path.stem, "", None, [FieldError(path="", message="file is not UTF-8 text")], mtime)
-    try:
-        spec = parse_yaml(text, str(path))
+        text = read_spec_text(path)
+        return SpecFile(path.stem, text, parse_spec_file(text, path), [], mtime)
     except SpecError as exc:
         return SpecFile(path.stem, text, None, exc.errors, mtime)
-    if spec.cluster_name != path.stem:
-        msg = f'"{spec.cluster_name}" must equal the file name "{path.stem}"'
-        return SpecFile(path.stem, text, None, [FieldError(path="cluster_name", message=msg)], mtime)
-    return SpecFile(path.stem, text, spec, [], mtime)
 
 
 def _read_status(path: Path) -> Status | None:

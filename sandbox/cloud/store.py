@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.atomic import write_atomic
 from sandbox.cloud.seed import Seed
 from sandbox.cloud.web import Record, new_id
 
@@ -47,27 +46,6 @@ class Credentials:
         )
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class Store:
     """Tables of records keyed by id; mutate only inside `with store.change():`."""
 
@@ -88,7 +66,7 @@ class Store:
             credentials = Credentials(**json.loads(cred_path.read_text()))
         else:
             credentials = Credentials.generate(seed)
-            atomic_write(cred_path, json.dumps(asdict(credentials), indent=1) + "\n")
+            write_atomic(cred_path, json.dumps(asdict(credentials), indent=1) + "\n", mode=0o600)
         state_path = data_dir / "state.json"
         if state_path.exists():
             try:
@@ -143,7 +121,7 @@ class Store:
         with self.lock:
             text = json.dumps(self.state, sort_keys=True, indent=1)
             if text != self._saved:
-                atomic_write(self.data_dir / "state.json", text + "\n")
+                write_atomic(self.data_dir / "state.json", text + "\n", mode=0o600)
                 self._saved = text
 
     def put(self, table: str, record: Record) -> Record:

@@ -253,3 +253,17 @@ def wait_for(describe: str, probe: Callable[[], Any], done: Callable[[Any], bool
             raise CloudError(f"Timed out after {timeout:.0f} s waiting for {describe}", None, describe)
         sleep(delay)
         delay = min(delay * 1.6, 1.0)
+
+
+def wait_gone(describe: str, fetch: Callable[[], Any], gone: Callable[[Any], bool], timeout: float,
+              failed: Callable[[Any], str | None] = lambda _: None) -> None:
+    """Poll `fetch()` until it raises NotFound or `gone(value)` (e.g. a DELETED status)."""
+
+    def probe() -> Any:
+        try:
+            return fetch()
+        except NotFound:
+            return None
+
+    wait_for(describe, probe, lambda v: v is None or gone(v), timeout,
+             lambda v: None if v is None else failed(v))

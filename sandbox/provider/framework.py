@@ -8,6 +8,7 @@ into Terraform diagnostics instead of exceptions.
 from __future__ import annotations
 
 import traceback
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tf.blocks import SetNestedBlock
@@ -137,7 +138,7 @@ class _OnCloud:
         return cls.schema
 
 
-class CloudResource(_OnCloud):
+class CloudResource(_OnCloud, ABC):
     """Base of the resources: subclasses implement `_create/_read/_update/_delete` on `self.cloud`."""
 
     @classmethod
@@ -189,20 +190,24 @@ class CloudResource(_OnCloud):
             _report(ctx, "deleting", exc)
             return current
 
+    @abstractmethod
     def _create(self, planned: State) -> State:
-        raise NotImplementedError
+        """Each resource type's own cloud calls."""
 
+    @abstractmethod
     def _read(self, current: State) -> State | None:
-        raise NotImplementedError
+        """Each resource type's own cloud calls."""
 
+    @abstractmethod
     def _update(self, current: State, planned: State) -> State:
-        raise NotImplementedError
+        """Each resource type's own cloud calls."""
 
+    @abstractmethod
     def _delete(self, current: State) -> None:
-        raise NotImplementedError
+        """Each resource type's own cloud calls."""
 
 
-class CloudDataSource(_OnCloud):
+class CloudDataSource(_OnCloud, ABC):
     """Base of the data sources: subclasses implement `_read(config) -> state`."""
 
     def validate(self, diags: Any, type_name: str, config: State) -> None:
@@ -217,8 +222,9 @@ class CloudDataSource(_OnCloud):
         # Every attribute must be present in the answer; the ones left out are null.
         return {a.name: found.get(a.name, config.get(a.name)) for a in self.schema.attributes}
 
+    @abstractmethod
     def _read(self, config: State) -> State:
-        raise NotImplementedError
+        """Each data source's own cloud calls."""
 
 
 def _unknown_nested_computed(schema: Schema, planned: State) -> State:

@@ -12,7 +12,7 @@ import binascii
 from typing import Any
 
 from sandbox.provider import lookup
-from sandbox.provider.client import Cloud, CloudError, NotFound, wait_for
+from sandbox.provider.client import Cloud, CloudError, NotFound, wait_for, wait_gone
 from sandbox.provider.framework import (
     BOOL,
     NUM,
@@ -283,12 +283,5 @@ class Instance(CloudResource):
     def _delete(self, current: State) -> None:
         cloud, server_id = self.cloud, current["id"]
         cloud.delete("compute", f"/servers/{server_id}")
-
-        def probe() -> dict[str, Any]:
-            try:
-                return _server(cloud, server_id)
-            except NotFound:
-                return {"status": "DELETED"}
-
-        wait_for(f"server {server_id} to be deleted", probe,
-                 lambda s: s.get("status") in ("DELETED", "SOFT_DELETED"), DELETE_TIMEOUT, _fault)
+        wait_gone(f"server {server_id} to be deleted", lambda: _server(cloud, server_id),
+                  lambda s: s.get("status") in ("DELETED", "SOFT_DELETED"), DELETE_TIMEOUT, _fault)

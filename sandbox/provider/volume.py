@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.provider.client import Cloud, CloudError, NotFound, wait_for
+from sandbox.provider.client import Cloud, CloudError, NotFound, wait_for, wait_gone
 from sandbox.provider.framework import (
     BOOL,
     NUM,
@@ -114,12 +114,5 @@ class Volume(CloudResource):
     def _delete(self, current: State) -> None:
         cloud, volume_id = self.cloud, current["id"]
         cloud.delete("volume", f"/volumes/{volume_id}")
-
-        def probe() -> dict[str, Any]:
-            try:
-                return _volume(cloud, volume_id)
-            except NotFound:
-                return {"id": volume_id, "status": "deleted"}
-
-        wait_for(f"volume {volume_id} to be deleted", probe, lambda v: v.get("status") == "deleted",
-                 DELETE_TIMEOUT, _failed)
+        wait_gone(f"volume {volume_id} to be deleted", lambda: _volume(cloud, volume_id),
+                  lambda v: v.get("status") == "deleted", DELETE_TIMEOUT, _failed)
