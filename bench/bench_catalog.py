@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler.catalog import Catalog, fetch_snapshot  # noqa: E402
-from reconciler.settings import CloudConfig, Settings  # noqa: E402
+from reconciler.cloud.catalog import Catalog, fetch_snapshot  # noqa: E402
+from reconciler.model.settings import CloudConfig, Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -31,11 +31,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconciler.hub import Hub, make_hub  # noqa: E402
-from reconciler.loop import Loop  # noqa: E402
-from reconciler.reconcile import observe, reconcile_one  # noqa: E402
-from reconciler.settings import Settings, sandbox_cloud  # noqa: E402
-from reconciler.status import Phase, Status, read_status, write_status  # noqa: E402
+from reconciler.engine.hub import Hub, make_hub  # noqa: E402
+from reconciler.engine.loop import Loop  # noqa: E402
+from reconciler.engine.reconcile import observe, reconcile_one  # noqa: E402
+from reconciler.model.settings import Settings, sandbox_cloud  # noqa: E402
+from reconciler.model.status import Phase, Status, read_status, write_status  # noqa: E402
 from reconciler.terraform import PlanSummary  # noqa: E402
 from sandbox.cloud.faults import Faults  # noqa: E402
 from sandbox.server import Sandbox, SandboxInfo  # noqa: E402
@@ -128,7 +128,7 @@ def overhead(info: SandboxInfo, box: Sandbox, runs: int) -> None:
 
 
 def by_hand_env(hub: Hub, settings: Settings) -> dict[str, str]:
-    from reconciler.tfenv import TerraformEnv
+    from reconciler.terraform.env import TerraformEnv
 
     cloud = settings.cloud("sandbox")
     env = TerraformEnv(

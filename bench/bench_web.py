@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from reconciler.status import Phase, PlanInfo, Reason, ResourceProgress, Status, write_status  # noqa: E402
+from reconciler.model.status import Phase, PlanInfo, Reason, ResourceProgress, Status, write_status  # noqa: E402
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI bench@example.org"
 FLAVORS = [("p2-3gb", 2, 3072), ("p4-6gb", 4, 6144), ("p8-12gb", 8, 12288)]
@@ -149,7 +149,7 @@ def make_data(root: Path, count: int, absent: bool = False) -> list[str]:
 def serve(data: Path, port: int) -> None:
     import uvicorn
 
-    from reconciler.settings import Settings
+    from reconciler.model.settings import Settings
     from webview.app import create_app
 
     app = create_app(Settings(specs_dir=data / "specs", clusters_dir=data / "clusters"), FixedCatalog())

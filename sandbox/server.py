@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 import yaml
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 from sandbox.cloud.app import create_app
 from sandbox.cloud.faults import FaultError, Faults
 from sandbox.cloud.seed import load_seed

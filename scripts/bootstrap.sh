@@ -22,10 +22,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
+  # setuptools' notices about editable installs are for package authors, not for someone setting up
+  # the hub: they are silenced; pip's own errors still show.
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
     | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
   # -I: isolated, so the source tree in the current directory cannot pass for an installed package
-  [ -x .venv/bin/mchub ] && .venv/bin/python -I -c 'import reconciler.cli, sandbox.server, webview.app' \
+  [ -x .venv/bin/mchub ] && .venv/bin/python -I -c 'import reconciler.entry.cli, sandbox.server, webview.app' \
     || { echo "MC Hub could not be installed into .venv (see pip's messages above)" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

@@ -15,9 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from reconciler import approvals, runs
-from reconciler.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_spec
-from reconciler.status import Phase
+from reconciler.model import approvals, runs
+from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_spec
+from reconciler.model.status import Phase
 from webview import csrf, present, specstore
 from webview.context import Web, cluster_name
 

@@ -19,8 +19,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.settings import Settings
-from reconciler.spec import SpecError
+from reconciler.model.settings import Settings
+from reconciler.model.spec import SpecError
 from webview import forms
 from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware

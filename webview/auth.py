@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 
 log = logging.getLogger("mchub.webview")
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from reconciler.settings import Settings
+from reconciler.model.settings import Settings
 from webview import csrf, present
 from webview.auth import AuthConfig
 from webview.specstore import BadName, checked_name

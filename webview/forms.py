@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.spec import PUBLIC_KEY_RE, FieldError, SpecError
+from reconciler.model.spec import PUBLIC_KEY_RE, FieldError, SpecError
 
 INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
 VOLUME_FIELDS = ("tag", "name", "size", "type")

@@ -16,10 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from reconciler import approvals, runs, secrets
-from reconciler.sizing import Flavor, needs
-from reconciler.spec import KNOWN_TAGS, FieldError, SpecError, parse_spec
-from reconciler.status import Phase
+from reconciler.cloud.sizing import Flavor, needs
+from reconciler.model import approvals, runs, secrets
+from reconciler.model.spec import KNOWN_TAGS, FieldError, SpecError, parse_spec
+from reconciler.model.status import Phase
 from webview import csrf, forms, present, specstore
 from webview.api import RUN_ID_RE, if_none_match, not_modified
 from webview.context import Web, cluster_name, form_text

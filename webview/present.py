@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconciler.sizing import QUOTA_KEYS
-from reconciler.spec import ClusterSpec
-from reconciler.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
+from reconciler.cloud.sizing import QUOTA_KEYS
+from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
 
 HIDDEN = "(hidden)"
 # phase -> (words shown on the chip, tone used by the stylesheet)

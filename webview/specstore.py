@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from reconciler.atomic import write_atomic
-from reconciler.spec import CLUSTER_NAME_RE, ClusterSpec, SpecError, dump_yaml, parse_yaml
+from reconciler.model.atomic import write_atomic
+from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, SpecError, dump_yaml, parse_yaml
 
 log = logging.getLogger("mchub.webview")
 GIT_TIMEOUT = 30.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from reconciler.spec import (
+from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
     FieldError,
@@ -19,7 +19,7 @@ from reconciler.spec import (
     parse_spec_file,
     read_spec_text,
 )
-from reconciler.status import Phase, Status, known_clusters, status_path
+from reconciler.model.status import Phase, Status, known_clusters, status_path
 from webview.specstore import spec_names, spec_path
 
 T = TypeVar("T")
@@ -27,13 +27,13 @@ CACHE_LIMIT = 20_000
 
 
 class CatalogLike(Protocol):
-    """The catalog as the web view uses it (reconciler.catalog.Catalog, or a test's fake)."""
+    """The catalog as the web view uses it (reconciler.cloud.catalog.Catalog, or a test's fake)."""
 
     def payload(self, cloud_name: str | None, cluster: str | None, clusters_dir: Path) -> dict[str, Any]: ...
 
 
 class MetricsLike(Protocol):
-    """The hub's Prometheus metrics (reconciler.metrics.Metrics): the exposition text."""
+    """The hub's Prometheus metrics (reconciler.engine.metrics.Metrics): the exposition text."""
 
     def render(self) -> bytes: ...
 

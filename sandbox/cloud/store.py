@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 from sandbox.cloud.seed import Seed
 from sandbox.cloud.web import Record, new_id
 

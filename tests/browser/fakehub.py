@@ -21,7 +21,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "web"))  # webfakes
 
 from webfakes import FakeCatalog, FakeReconciler  # noqa: E402
 
-from reconciler.settings import Settings  # noqa: E402
+from reconciler.model.settings import Settings  # noqa: E402
 from webview.app import create_app  # noqa: E402
 from webview.auth import AuthConfig  # noqa: E402
 

@@ -15,7 +15,7 @@ from fakehub import FakeHub
 from playwright.sync_api import Page, expect
 from webfakes import KEY, spec_dict
 
-from reconciler.secrets import guest_password
+from reconciler.model.secrets import guest_password
 
 pytestmark = pytest.mark.browser
 Shot = Callable[[Any, str], None]

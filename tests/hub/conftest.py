@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.hub import Hub, make_hub
-from reconciler.reconcile import reconcile_one
-from reconciler.settings import Settings, sandbox_cloud
-from reconciler.status import Status, read_status
+from reconciler.engine.hub import Hub, make_hub
+from reconciler.engine.reconcile import reconcile_one
+from reconciler.model.settings import Settings, sandbox_cloud
+from reconciler.model.status import Status, read_status
 from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import runs
-from reconciler.approvals import approve
-from reconciler.status import Phase, Reason
+from reconciler.model import runs
+from reconciler.model.approvals import approve
+from reconciler.model.status import Phase, Reason
 
 from .conftest import HubEnv
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import runs
-from reconciler.loop import Loop
-from reconciler.status import Phase, Reason, Status, read_status, write_status
+from reconciler.engine.loop import Loop
+from reconciler.model import runs
+from reconciler.model.status import Phase, Reason, Status, read_status, write_status
 
 from .conftest import HubEnv
 
@@ -109,7 +109,7 @@ def _hub_command(env: HubEnv, *args: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "reconciler.cli",
+        "reconciler.entry.cli",
         "reconcile",
         "--specs",
         str(env.settings.specs_dir),
@@ -159,7 +159,7 @@ def test_kill_9_during_apply_converges_without_duplicates(hubenv: HubEnv) -> Non
 
 
 def test_second_hub_on_the_same_clusters_is_refused(hubenv: HubEnv, tmp_path: Path) -> None:
-    from reconciler.loop import HubBusy, take_hub_lock
+    from reconciler.engine.loop import HubBusy, take_hub_lock
 
     lock = take_hub_lock(hubenv.settings.clusters_dir)
     try:
@@ -214,7 +214,7 @@ def test_clusters_dropped_together_build_in_parallel(hubenv: HubEnv) -> None:
 def test_start_up_reports_state_locks_and_removes_only_stale_ones(hubenv: HubEnv) -> None:
     import json
 
-    from reconciler.recover import recover
+    from reconciler.engine.recover import recover
 
     now = dt.datetime.now(dt.UTC)
     info = {"ID": "f00d", "Operation": "OperationTypeApply", "Who": "root@old", "Created": "2026-11-27"}

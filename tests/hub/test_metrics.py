@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from starlette.testclient import TestClient
 
-from reconciler.catalog import Catalog
-from reconciler.hub import make_hub
-from reconciler.metrics import Metrics
-from reconciler.status import Phase
+from reconciler.cloud.catalog import Catalog
+from reconciler.engine.hub import make_hub
+from reconciler.engine.metrics import Metrics
+from reconciler.model.status import Phase
 from webview.app import create_app
 from webview.auth import AuthConfig
 

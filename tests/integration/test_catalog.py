@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import resources_cli
-from reconciler.catalog import Catalog, CatalogError, Snapshot, fetch_snapshot
-from reconciler.hub import Hub
-from reconciler.preflight import make_preflight
-from reconciler.reconcile import reconcile_one
-from reconciler.settings import CloudConfig, Settings
-from reconciler.spec import parse_spec
-from reconciler.status import Phase, Reason, read_status
+from reconciler.cloud.catalog import Catalog, CatalogError, Snapshot, fetch_snapshot
+from reconciler.cloud.preflight import make_preflight
+from reconciler.engine.hub import Hub
+from reconciler.engine.reconcile import reconcile_one
+from reconciler.entry import resources as resources_cli
+from reconciler.model.settings import CloudConfig, Settings
+from reconciler.model.spec import parse_spec
+from reconciler.model.status import Phase, Reason, read_status
 from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
 
@@ -258,7 +258,7 @@ def test_stopped_cloud_leaves_stale_figures_with_their_age(
             clock.now += 61
             _wait_for(lambda: catalog.get("sandbox"), lambda s: s.error is not None)
             time.sleep(0.05)
-        logged = [r.message for r in caplog.records if r.name == "reconciler.catalog"]
+        logged = [r.message for r in caplog.records if r.name == "reconciler.cloud.catalog"]
         assert len(logged) == 1 and "did not answer" in logged[0]
     finally:
         catalog.stop()

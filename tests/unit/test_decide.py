@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.decide import Observed, Policy, decide, retry_delay
-from reconciler.spec import parse_spec
-from reconciler.status import Drift, PlanInfo, Status
+from reconciler.engine.decide import Observed, Policy, decide, retry_delay
+from reconciler.model.spec import parse_spec
+from reconciler.model.status import Drift, PlanInfo, Status
 
 DATA = Path(__file__).parent.parent / "data"
 BASE = yaml.safe_load((DATA / "specs" / "base.yaml").read_text())

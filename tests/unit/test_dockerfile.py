@@ -120,7 +120,7 @@ def test_dockerignore_keeps_what_the_image_needs_and_drops_state() -> None:
     for needed in (
         "pyproject.toml",
         "README.md",
-        "reconciler/cli.py",
+        "reconciler/entry/cli.py",
         "webview/app.py",
         "templates/main.tf.j2",
     ):

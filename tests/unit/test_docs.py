@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.settings import CloudConfig, DnsConfig, Settings
+from reconciler.model.settings import CloudConfig, DnsConfig, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "docs" / "configuration.md").read_text()

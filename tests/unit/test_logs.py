@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.logs import configure_logging
+from reconciler.entry.logs import configure_logging
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ import pytest
 import yaml
 from hcl2.utils import SerializationOptions
 
-from reconciler import cli, secrets
-from reconciler.render import render_main_tf
-from reconciler.settings import CloudConfig, DnsConfig, Settings
-from reconciler.spec import ClusterSpec, parse_yaml
+from reconciler.engine.render import render_main_tf
+from reconciler.entry import cli
+from reconciler.model import secrets
+from reconciler.model.settings import CloudConfig, DnsConfig, Settings
+from reconciler.model.spec import ClusterSpec, parse_yaml
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN = DATA / "golden"

@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.render import render_main_tf
-from reconciler.settings import CloudConfig, Settings
-from reconciler.spec import ClusterSpec, Instance, Volume, parse_yaml
+from reconciler.engine.render import render_main_tf
+from reconciler.model.settings import CloudConfig, Settings
+from reconciler.model.spec import ClusterSpec, Instance, Volume, parse_yaml
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN = DATA / "golden"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.render import module_digest
-from reconciler.settings import CloudConfig, DnsConfig, Settings, SettingsError, load_settings
+from reconciler.engine.render import module_digest
+from reconciler.model.settings import CloudConfig, DnsConfig, Settings, SettingsError, load_settings
 
 TEMPLATES = Settings().templates_dir
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.catalog import Image, Snapshot
-from reconciler.sizing import (
+from reconciler.cloud.catalog import Image, Snapshot
+from reconciler.cloud.sizing import (
     Flavor,
     Quota,
     Usage,
@@ -26,7 +26,7 @@ from reconciler.sizing import (
     remaining,
     state_usage,
 )
-from reconciler.spec import ClusterSpec, parse_spec
+from reconciler.model.spec import ClusterSpec, parse_spec
 
 BASE = yaml.safe_load((Path(__file__).parent.parent / "data" / "specs" / "base.yaml").read_text())
 

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.spec import SpecError, dump_yaml, json_schema, load_spec, parse_spec, parse_yaml, spec_digest
+from reconciler.model.spec import (
+    SpecError,
+    dump_yaml,
+    json_schema,
+    load_spec,
+    parse_spec,
+    parse_yaml,
+    spec_digest,
+)
 
 DATA = Path(__file__).parent.parent / "data"
 BASE = yaml.safe_load((DATA / "specs" / "base.yaml").read_text())

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import tfenv
 from reconciler.terraform import (
     FailureKind,
     Terraform,
@@ -29,7 +28,8 @@ from reconciler.terraform import (
     lock_is_held,
     terraform_version,
 )
-from reconciler.tflog import Redactor
+from reconciler.terraform import env as tfenv
+from reconciler.terraform.runlog import Redactor
 
 DATA = Path(__file__).parent / "data"
 PYPI = tfenv.pypi_terraform()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import tfjson
-from reconciler.tferrors import (
+from reconciler.terraform import output as tfjson
+from reconciler.terraform.errors import (
     FailureKind,
     classify,
     classify_one,

@@ -12,7 +12,7 @@ import pytest
 from webfakes import FakeCatalog
 from webhelpers import BASE_URL, TestClient
 
-from reconciler.settings import Settings
+from reconciler.model.settings import Settings
 from webview.app import create_app
 from webview.auth import AuthConfig
 

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 from webfakes import KEY, spec_dict, write_phase
 from webhelpers import read_spec, write_spec
 
-from reconciler import runs
-from reconciler.approvals import read_approval
-from reconciler.settings import Settings
+from reconciler.model import runs
+from reconciler.model.approvals import read_approval
+from reconciler.model.settings import Settings
 
 JSON = {"Content-Type": "application/json"}
 

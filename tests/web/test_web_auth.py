@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from webfakes import KEY, spec_dict
 from webhelpers import csrf_from, form_fields, write_spec
 
-from reconciler.settings import Settings
+from reconciler.model.settings import Settings
 from webview.auth import KEY_FILE, AccessError, AuthConfig, BindRefused, check_bind
 
 TOKEN = "correct-horse-battery-staple"

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 from webfakes import KEY, FakeCatalog, spec_dict, write_phase
 from webhelpers import csrf_from, form_fields, read_spec, write_spec
 
-from reconciler.approvals import read_approval
-from reconciler.secrets import guest_password
-from reconciler.settings import Settings
+from reconciler.model.approvals import read_approval
+from reconciler.model.secrets import guest_password
+from reconciler.model.settings import Settings
 
 
 def test_dashboard_empty(client: TestClient) -> None:
@@ -30,13 +30,13 @@ def test_dashboard_lists_phase_progress_marks_and_quota(
     write_phase(settings.clusters_dir, "alpha", "build_running", done=4)
     write_spec(settings, "beta")
     status = write_phase(settings.clusters_dir, "beta", "build_success")
-    from reconciler.status import write_status
+    from reconciler.model.status import write_status
 
     write_status(
         settings.clusters_dir, status.drift_checked(status.updated_at, ["module.x"], remediating=False)
     )  # type: ignore[arg-type]
     write_phase(settings.clusters_dir, "gamma", "build_success", spec_dict("gamma"))
-    from reconciler.status import read_status
+    from reconciler.model.status import read_status
 
     gamma = read_status(settings.clusters_dir, "gamma")
     assert gamma is not None and gamma.updated_at is not None

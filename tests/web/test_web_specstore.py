@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from webfakes import spec_dict
 
-from reconciler.spec import FieldError, SpecError, parse_spec
+from reconciler.model.spec import FieldError, SpecError, parse_spec
 from webview import forms, specstore
 
 

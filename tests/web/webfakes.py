@@ -10,9 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reconciler import runs
-from reconciler.spec import SpecError, load_spec, spec_digest
-from reconciler.status import Phase, PlanInfo, Reason, ResourceProgress, Status, read_status, write_status
+from reconciler.model import runs
+from reconciler.model.spec import SpecError, load_spec, spec_digest
+from reconciler.model.status import (
+    Phase,
+    PlanInfo,
+    Reason,
+    ResourceProgress,
+    Status,
+    read_status,
+    write_status,
+)
 
 FLAVORS = [
     {"name": "p1-1.5gb", "vcpus": 1, "ram": 1536, "disk": 0, "roles": []},
@@ -36,7 +44,7 @@ class FakeCatalog:
         self.refreshes: list[str | None] = []
 
     def refresh(self, cloud_name: str | None = None) -> None:
-        """Like reconciler.catalog.Catalog.refresh: fetch now (here: just say so)."""
+        """Like reconciler.cloud.catalog.Catalog.refresh: fetch now (here: just say so)."""
         self.refreshes.append(cloud_name)
         self.fetched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

@@ -11,7 +11,7 @@ import yaml
 from starlette.testclient import TestClient  # on httpx2, which the dev extras bring
 from webfakes import spec_dict
 
-from reconciler.settings import Settings
+from reconciler.model.settings import Settings
 
 BASE_URL = "http://127.0.0.1:5000"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.decide import Observed, Policy
-from reconciler.render import module_digest
-from reconciler.runs import RunRecord
-from reconciler.settings import Settings
-from reconciler.status import Phase, Reason, Status, write_status
+from reconciler.engine.decide import Observed, Policy
+from reconciler.engine.render import module_digest
+from reconciler.model.runs import RunRecord
+from reconciler.model.settings import Settings
+from reconciler.model.status import Phase, Reason, Status, write_status
 from reconciler.terraform import Terraform
 
 log = logging.getLogger("mchub.reconcile")
@@ -88,7 +88,7 @@ class Hub:
 def make_hub(settings: Settings, catalog: Any = None, metrics: Any = None) -> Hub:
     """The hub for these settings: Terraform found and its version read once; with a catalog,
     the quota pre-flight runs before every plan; with metrics, every status and run is counted."""
-    from reconciler.preflight import make_preflight
+    from reconciler.cloud.preflight import make_preflight
     from reconciler.terraform import find_terraform, terraform_version
 
     binary = find_terraform(settings.terraform)

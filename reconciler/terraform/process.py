@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler import tfjson
-from reconciler.tfenv import TerraformEnv, find_terraform
-from reconciler.tferrors import (
+from reconciler.terraform import output as tfjson
+from reconciler.terraform.env import TerraformEnv, find_terraform
+from reconciler.terraform.errors import (
     FailureKind,
     TerraformError,
     classify,
@@ -34,9 +34,9 @@ from reconciler.tferrors import (
     parse_text_diagnostics,
     strip_ansi,
 )
-from reconciler.tfjson import PlanSummary, ProgressCallback
-from reconciler.tflock import STATE_FILE, lock_info, lock_is_held, remove_stale_lock_info
-from reconciler.tflog import Redactor, RunLog, Sink, Tail
+from reconciler.terraform.lock import STATE_FILE, lock_info, lock_is_held, remove_stale_lock_info
+from reconciler.terraform.output import PlanSummary, ProgressCallback
+from reconciler.terraform.runlog import Redactor, RunLog, Sink, Tail
 
 __all__ = [
     "FailureKind", "PlanSummary", "Terraform", "TerraformEnv", "TerraformError", "find_terraform",

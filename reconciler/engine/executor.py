@@ -7,10 +7,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from reconciler import runs
-from reconciler.decide import Action, Decision, Observed, retry_delay
-from reconciler.hub import Hub
-from reconciler.status import ERROR_PHASES, Phase, PlanInfo, Reason, ResourceProgress, Status
+from reconciler.engine.decide import Action, Decision, Observed, retry_delay
+from reconciler.engine.hub import Hub
+from reconciler.model import runs
+from reconciler.model.status import ERROR_PHASES, Phase, PlanInfo, Reason, ResourceProgress, Status
 from reconciler.terraform import FailureKind, PlanSummary, Terraform, TerraformError
 
 FAILURE_REASONS = {

@@ -10,9 +10,9 @@ from typing import Any
 
 import jinja2
 
-from reconciler.hcl import hcl
-from reconciler.settings import MAGIC_CASTLE_DNS_GIT, MAGIC_CASTLE_GIT, CloudConfig
-from reconciler.spec import ClusterSpec
+from reconciler.engine.hcl import hcl
+from reconciler.model.settings import MAGIC_CASTLE_DNS_GIT, MAGIC_CASTLE_GIT, CloudConfig
+from reconciler.model.spec import ClusterSpec
 
 BUNDLED_MODULE = Path("modules") / "openstack-vms"
 

@@ -12,7 +12,7 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 
 Result = Literal["running", "succeeded", "failed", "interrupted"]
 

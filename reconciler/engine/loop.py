@@ -18,13 +18,13 @@ from typing import IO, Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from reconciler.approvals import APPROVALS_DIR
-from reconciler.decide import Policy, is_deployed
-from reconciler.hub import Hub
-from reconciler.reconcile import reconcile_one
-from reconciler.recover import recover
-from reconciler.spec import CLUSTER_NAME_RE
-from reconciler.status import ERROR_PHASES, Phase, Reason, Status, known_clusters, read_status
+from reconciler.engine.decide import Policy, is_deployed
+from reconciler.engine.hub import Hub
+from reconciler.engine.reconcile import reconcile_one
+from reconciler.engine.recover import recover
+from reconciler.model.approvals import APPROVALS_DIR
+from reconciler.model.spec import CLUSTER_NAME_RE
+from reconciler.model.status import ERROR_PHASES, Phase, Reason, Status, known_clusters, read_status
 
 log = logging.getLogger("mchub.loop")
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from reconciler.spec import ClusterSpec
-from reconciler.status import ERROR_PHASES, RUNNING_PHASES, Phase, Reason, Status
+from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Reason, Status
 
 DEFAULT_BACKOFF = (15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 

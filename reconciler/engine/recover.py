@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Iterable
 
-from reconciler import runs
-from reconciler.hub import Hub
-from reconciler.runner import error_phase_for
-from reconciler.status import RUNNING_PHASES, Reason, read_status
+from reconciler.engine.executor import error_phase_for
+from reconciler.engine.hub import Hub
+from reconciler.model import runs
+from reconciler.model.status import RUNNING_PHASES, Reason, read_status
 from reconciler.terraform import lock_info, lock_is_held
 
 log = logging.getLogger("mchub.recover")

@@ -7,7 +7,7 @@ import json
 import secrets as _random
 from pathlib import Path
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.settings import CloudConfig, Settings, SettingsError
-from reconciler.sizing import (
+from reconciler.cloud.sizing import (
     MGMT_ROOT_DISK_GB,
     QUOTA_KEYS,
     Flavor,
@@ -29,7 +28,8 @@ from reconciler.sizing import (
     remaining,
     state_usage,
 )
-from reconciler.spec import CLUSTER_NAME_RE, SpecError, load_spec
+from reconciler.model.settings import CloudConfig, Settings, SettingsError
+from reconciler.model.spec import CLUSTER_NAME_RE, SpecError, load_spec
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-from reconciler import tfjson
-from reconciler.tferrors import strip_ansi
+from reconciler.terraform import output as tfjson
+from reconciler.terraform.errors import strip_ansi
 
 Sink = Callable[[str], None] | IO[str]
 

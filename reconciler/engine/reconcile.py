@@ -9,16 +9,16 @@ import os
 from pathlib import Path
 from typing import TextIO, cast
 
-from reconciler import runs, secrets
-from reconciler.approvals import read_approval
-from reconciler.atomic import write_atomic
-from reconciler.decide import Action, Decision, Observed, Policy, decide
-from reconciler.hub import Hub
-from reconciler.render import render_main_tf
-from reconciler.runner import Runner
-from reconciler.settings import SettingsError
-from reconciler.spec import ClusterSpec, SpecError, load_spec, spec_digest
-from reconciler.status import Phase, Reason, Status, read_status
+from reconciler.engine.decide import Action, Decision, Observed, Policy, decide
+from reconciler.engine.executor import Runner
+from reconciler.engine.hub import Hub
+from reconciler.engine.render import render_main_tf
+from reconciler.model import runs, secrets
+from reconciler.model.approvals import read_approval
+from reconciler.model.atomic import write_atomic
+from reconciler.model.settings import SettingsError
+from reconciler.model.spec import ClusterSpec, SpecError, load_spec, spec_digest
+from reconciler.model.status import Phase, Reason, Status, read_status
 from reconciler.terraform import FailureKind, TerraformEnv, TerraformError
 
 # -- load -> validate ------------------------------------------------------------------------

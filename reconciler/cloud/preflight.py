@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from reconciler.catalog import Catalog, CatalogError, Snapshot
-from reconciler.settings import Settings
-from reconciler.sizing import preflight, state_usage
-from reconciler.spec import ClusterSpec
+from reconciler.cloud.catalog import Catalog, CatalogError, Snapshot
+from reconciler.cloud.sizing import preflight, state_usage
+from reconciler.model.settings import Settings
+from reconciler.model.spec import ClusterSpec
 
 log = logging.getLogger(__name__)
 

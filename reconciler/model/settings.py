@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MAGIC_CASTLE_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//openstack?ref={version}"
 MAGIC_CASTLE_DNS_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//dns/{provider}?ref={version}"
 PUPPET_MAGIC_CASTLE_GIT = "https://github.com/ComputeCanada/puppet-magic_castle.git"

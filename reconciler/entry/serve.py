@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.settings import Settings, SettingsError
+from reconciler.model.settings import Settings, SettingsError
 
 log = logging.getLogger("mchub.serve")
 
@@ -82,10 +82,10 @@ def _listen(host: str, port: int) -> socket.socket:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from reconciler.catalog import Catalog
-    from reconciler.hub import make_hub
-    from reconciler.loop import Loop, take_hub_lock
-    from reconciler.metrics import Metrics
+    from reconciler.cloud.catalog import Catalog
+    from reconciler.engine.hub import make_hub
+    from reconciler.engine.loop import Loop, take_hub_lock
+    from reconciler.engine.metrics import Metrics
     from webview.app import create_app
     from webview.auth import AuthConfig, BindRefused, check_bind
 

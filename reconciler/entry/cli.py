@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reconciler.logs import configure_logging
-from reconciler.settings import Settings, SettingsError, load_settings
+from reconciler.entry.logs import configure_logging
+from reconciler.model.settings import Settings, SettingsError, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -30,14 +30,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from reconciler.spec import json_schema
+    from reconciler.model.spec import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reconciler.spec import SpecError, load_spec
+    from reconciler.model.spec import SpecError, load_spec
 
     bad = 0
     for name in args.files:
@@ -57,8 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from reconciler.render import render_main_tf
-    from reconciler.spec import SpecError, load_spec
+    from reconciler.engine.render import render_main_tf
+    from reconciler.model.spec import SpecError, load_spec
 
     settings = _settings(args)
     try:
@@ -74,9 +74,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from reconciler.catalog import Catalog
-    from reconciler.hub import make_hub
-    from reconciler.loop import Loop, take_hub_lock
+    from reconciler.cloud.catalog import Catalog
+    from reconciler.engine.hub import make_hub
+    from reconciler.engine.loop import Loop, take_hub_lock
 
     settings = _settings(args)
     if args.prune:
@@ -99,8 +99,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> int:
-    from reconciler.loop import spec_names
-    from reconciler.status import ERROR_PHASES, Phase, known_clusters, read_status
+    from reconciler.engine.loop import spec_names
+    from reconciler.model.status import ERROR_PHASES, Phase, known_clusters, read_status
 
     wanted = names or sorted(spec_names(settings.specs_dir) | set(known_clusters(settings.clusters_dir)))
     rows = [(n, read_status(settings.clusters_dir, n)) for n in wanted]
@@ -127,8 +127,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from reconciler.approvals import approve
-    from reconciler.status import Phase, read_status
+    from reconciler.model.approvals import approve
+    from reconciler.model.status import Phase, read_status
 
     settings = _settings(args)
     status = read_status(settings.clusters_dir, args.name)
@@ -151,7 +151,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from reconciler import runs
+    from reconciler.model import runs
 
     settings = _settings(args)
     records = runs.list_records(settings.clusters_dir, args.name)
@@ -178,7 +178,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
-    from reconciler import resources_cli
+    from reconciler.entry import resources as resources_cli
 
     return resources_cli.run(args, _settings(args))
 
@@ -190,7 +190,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from reconciler.serve import serve
+    from reconciler.entry.serve import serve
 
     return serve(args, _settings(args))
 
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="a run id (default: the latest)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run goes on")
     p = command("resources", cmd_resources, "the cloud's flavors, images, networks and free quota")
-    from reconciler import resources_cli
+    from reconciler.entry import resources as resources_cli
 
     resources_cli.add_arguments(p)
     p = command("sandbox", cmd_sandbox, "run the local OpenStack-compatible sandbox cloud", dirs=False)
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     server.add_arguments(p)
     p = command("serve", cmd_serve, "run the hub: reconciler loop (and, with --sandbox, the sandbox cloud)")
-    from reconciler.serve import add_arguments
+    from reconciler.entry.serve import add_arguments
 
     add_arguments(p)
     return parser

@@ -8,8 +8,8 @@ import json
 import sys
 from typing import Any
 
-from reconciler.catalog import Catalog, CatalogError
-from reconciler.settings import Settings
+from reconciler.cloud.catalog import Catalog, CatalogError
+from reconciler.model.settings import Settings
 
 QUOTA_LABELS = {
     "instances": "instances",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.tferrors import FailureKind, TerraformError
+from reconciler.terraform.errors import FailureKind, TerraformError
 
 _PASSED = "PATH HOME LANG LANGUAGE LC_ALL LC_CTYPE TZ TMPDIR SSL_CERT_FILE SSL_CERT_DIR".split()
 _PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")

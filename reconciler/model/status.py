@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 
 MESSAGE_LIMIT = 2000
 

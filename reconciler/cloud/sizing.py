@@ -10,10 +10,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.spec import ClusterSpec, Instance
+from reconciler.model.spec import ClusterSpec, Instance
 
 if TYPE_CHECKING:
-    from reconciler.catalog import Snapshot
+    from reconciler.cloud.catalog import Snapshot
 
 QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes", "floating_ips")
 UNITS = {"ram": " MiB", "gigabytes": " GB"}

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from reconciler.atomic import write_atomic
+from reconciler.model.atomic import write_atomic
 
 APPROVALS_DIR = ".approvals"
 
