@@ -1,17 +1,24 @@
-"""One Terraform run of one cluster: drives init -> plan -> apply|destroy through the wrapper and
-turns every outcome (success, each kind of failure) into a recorded status and run record."""
+"""Execute stage of the flow: one Terraform run of one cluster, render -> init -> plan ->
+apply|destroy, ending in ONE value: the status the run leaves the cluster in (reconcile records it).
+Meanwhile the running phase and per-resource progress are recorded as they happen, for the web view.
+Every failure becomes a status here, and only here: `FailureKind.permanent` decides wait or retry."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from reconciler.engine.decide import Action, Decision, Observed, retry_delay
 from reconciler.engine.hub import Hub
-from reconciler.model import runs
-from reconciler.model.status import ERROR_PHASES, Phase, PlanInfo, Reason, ResourceProgress, Status
-from reconciler.terraform import FailureKind, PlanSummary, Terraform, TerraformError
+from reconciler.engine.render import render_main_tf
+from reconciler.model import runs, secrets
+from reconciler.model.atomic import write_atomic
+from reconciler.model.settings import SettingsError
+from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import Phase, PlanInfo, Reason, ResourceProgress, Status
+from reconciler.terraform import FailureKind, PlanSummary, TerraformEnv, TerraformError
 
 FAILURE_REASONS = {
     FailureKind.CONFIG: Reason.CONFIG_ERROR,
@@ -22,34 +29,189 @@ FAILURE_REASONS = {
     FailureKind.TIMEOUT: Reason.TIMEOUT,
     FailureKind.INTERRUPTED: Reason.INTERRUPTED,
 }
+# The phase a run shows while it plans. A drift check is no news: the cluster stays built meanwhile.
+RUNNING_PHASE = {
+    Action.PLAN: Phase.PLAN_RUNNING,
+    Action.APPLY: Phase.BUILD_RUNNING,
+    Action.DESTROY: Phase.DESTROY_RUNNING,
+}
 
 
-class Runner:
-    """Drives Terraform for one run and turns each outcome into a recorded status."""
+def execute(name: str, observed: Observed, status: Status, decision: Decision, hub: Hub) -> Status:
+    """Run Terraform for `decision` and return the status it ends in (not yet recorded)."""
+    workdir = _workdir(hub, name)
+    if decision.action == Action.DESTROY and not _has_state(workdir):
+        return status.destroyed(hub.clock(), decision.reason, observed.hash)
+    run = _Run(hub, name, observed, decision, status)
+    try:
+        env = _environment(hub, name, observed.spec)
+        with hub.terraform.session(name, workdir, env, cast(TextIO, run.log)) as tf:
+            if observed.spec is not None:
+                _render(hub, workdir, observed.spec)
+            return run.go(tf)
+    except TerraformError as exc:
+        return run.failed(exc)
+    except (SettingsError, OSError, ValueError) as exc:
+        return run.failed(TerraformError(FailureKind.CONFIG, str(exc), ""))
+    finally:
+        run.log.close()
+        runs.prune(hub.clusters, name, hub.settings.runs_kept)
 
-    def __init__(self, hub: Hub, name: str, status: Status, record: runs.RunRecord, log: Any) -> None:
-        self.hub, self.name, self.status, self.record, self.log = hub, name, status, record, log
-        self.tf: Terraform | None = None
+
+class _Run:
+    """The state of one run: its record, its log, its Terraform and the progress seen so far."""
+
+    def __init__(self, hub: Hub, name: str, observed: Observed, decision: Decision, status: Status) -> None:
+        self.hub, self.name, self.observed, self.decision = hub, name, observed, decision
+        now = hub.clock()
+        action = _run_name(decision, observed.spec)
+        run_id = runs.new_run_id(now, action)
+        self.record = runs.RunRecord(
+            id=run_id, cluster=name, action=action, reason=decision.reason.value,
+            spec_hash=observed.hash, started_at=now, hub_pid=os.getpid(),
+        )  # fmt: skip
+        runs.write_record(hub.clusters, self.record)
+        phase = RUNNING_PHASE.get(decision.action, status.phase)
+        self.status = self._show(status.started(now, phase, decision.reason, run_id, observed.hash))
+        self.log = runs.open_log(hub.clusters, name, run_id)
+        self.log.write(f"# {decision.action.value} of {name}: {decision.reason.value}\n")
+        self.tf: Any = None
         self.progress: dict[str, ResourceProgress] = {}
         self._last_write = 0.0
 
-    def _finish(
-        self, status: Status, result: runs.Result, kind: str | None = None, summary: str = ""
-    ) -> Status:
-        end = self.hub.clock()
-        self.record = self.record.model_copy(
-            update={
-                "finished_at": end,
-                "result": result,
-                "error_kind": kind,
-                "message": status.message,
-                "summary": summary,
-            }
-        )
-        runs.write_record(self.hub.clusters, self.record)
-        self.hub.on_run(self.record)
-        self.status = self.hub.record(status)
+    def _show(self, status: Status) -> Status:
+        """Record a status the run passes through (the web view polls it); the end is returned."""
+        self.status = self.hub.recorder.record(status)
         return self.status
+
+    # -- init -> plan -> apply|destroy ----------------------------------------------------------
+    def go(self, tf: Any) -> Status:
+        self.tf = tf
+        tf.on_start = self._on_pid
+        spec, decision = self.observed.spec, self.decision
+        self._init(spec.cloud if spec is not None else None, spec is not None)
+        if decision.action == Action.APPLY:
+            plan = self.status.plan
+            assert plan is not None
+            return self._apply(self._plan_file(plan.id), plan, Reason.APPROVED)
+        destroy = decision.action == Action.DESTROY
+        planfile = self._plan_file(self.record.id)
+        planfile.parent.mkdir(parents=True, exist_ok=True)
+        summary = tf.plan(planfile, destroy=destroy)
+        manual = spec is not None and spec.apply == "manual" and not destroy
+        if summary.has_changes and (manual or decision.action == Action.CHECK_DRIFT):
+            # A person (or the drift report) needs the addresses: read them from the saved plan.
+            summary = tf.plan_summary(planfile, exit_code=2)
+        info = self._plan_info(summary, destroy)
+        if decision.action == Action.CHECK_DRIFT:
+            return self._drift_checked(planfile, summary, info)
+        if not summary.has_changes and not destroy:
+            planfile.unlink(missing_ok=True)
+            return self._succeeded(Reason.UP_TO_DATE, "no changes", info)
+        if manual:
+            return self._finish(self.status.planned(self.hub.clock(), info), "succeeded", info)
+        return self._apply(planfile, info, Reason.APPLIED, destroy, summary)
+
+    def _init(self, cloud: str | None, known: bool) -> None:
+        """`init`, with `-upgrade` when the module behind the cluster changed since the last one
+        (a new Magic Castle release may need newer providers than the lock file records)."""
+        stamp = self.hub.clusters / self.name / ".mchub-init"
+        digest = self.hub.specs.module_digest(cloud) if known else None
+        previous = stamp.read_text().strip() if stamp.exists() else None
+        upgrade = digest is not None and previous is not None and previous != digest
+        with self.hub.terraform.init_lock:  # Terraform's shared plugin cache is not safe for concurrent inits
+            self.tf.init(upgrade=upgrade)
+        if digest is not None and digest != previous:
+            stamp.write_text(digest + "\n")
+
+    def _drift_checked(self, planfile: Path, summary: PlanSummary, info: PlanInfo) -> Status:
+        drifted = list(summary.pending)
+        remediate = self.decision.remediate
+        self.status = self.status.drift_checked(self.hub.clock(), drifted, remediate)
+        if not drifted or not remediate:
+            planfile.unlink(missing_ok=True)
+            return self._finish(self.status.drift_settled(self.hub.clock()), "succeeded", info)
+        return self._apply(planfile, info, Reason.DRIFT_REMEDIATED, summary=summary)
+
+    def _apply(
+        self,
+        planfile: Path,
+        info: PlanInfo,
+        reason: Reason,
+        destroy: bool = False,
+        summary: PlanSummary | None = None,
+    ) -> Status:
+        """Apply a saved plan; `summary` is that plan's (read again from the file when not given)."""
+        self._show(self.status.applying(self.hub.clock(), destroy, reason, info.summary()))
+        # Without a summary (an approved plan) read the saved plan; with one, the apply's own
+        # `planned_change` events queue the resources.
+        self._queue(summary or self.tf.plan_summary(planfile))
+        self.tf.apply(planfile, on_progress=self._on_progress)
+        planfile.unlink(missing_ok=True)
+        replaced = sorted(a for a, p in self.progress.items() if p.action == "replace")
+        destroyed = sorted(a for a, p in self.progress.items() if p.action == "delete")
+        if not info.replace and not info.destroyed and (replaced or destroyed):
+            info = info.model_copy(update={"replace": replaced, "destroyed": [] if destroy else destroyed})
+        if destroy:
+            now = self.hub.clock()
+            end = self.status.destroyed(now, self.status.reason, self.observed.hash)
+            return self._finish(end.progressed(now, dict(self.progress)), "succeeded", info)
+        return self._succeeded(reason, info.summary(), info)
+
+    def _succeeded(self, reason: Reason, message: str, info: PlanInfo) -> Status:
+        outputs = redact(self.tf.outputs())
+        resources = self.tf.state_resources()
+        now = self.hub.clock()
+        done = self.status.applied(now, self.observed.hash or "", outputs, resources, reason, message)
+        return self._finish(done.progressed(now, dict(self.progress)), "succeeded", info)
+
+    # -- failures -------------------------------------------------------------------------------
+    def failed(self, exc: TerraformError) -> Status:
+        now = self.hub.clock()
+        next_at = self._next_attempt(exc.kind, now)
+        message = exc.message
+        if exc.kind == FailureKind.INTERRUPTED:
+            words = exc.command.split()
+            step = words[1] if len(words) > 1 else "its run"
+            message = (
+                f"interrupted during terraform {step}: the hub stopped; Terraform saved its state, "
+                "and the next start plans again from it"
+            )
+        elif next_at is not None:
+            message += f" (attempt {self.status.failures + 1}; next at {next_at:%H:%M:%S} UTC)"
+        self.log.write(f"# failed ({exc.kind.value}): {exc.message}\n")
+        fail = self.status.failed(now, FAILURE_REASONS.get(exc.kind, Reason.CLOUD_ERROR), message, next_at)
+        if self.progress:
+            fail = fail.progressed(now, {
+                a: p if p.state != "running" else ResourceProgress(action=p.action, state="failed")
+                for a, p in self.progress.items()
+            })  # fmt: skip
+        result: runs.Result = "interrupted" if exc.kind == FailureKind.INTERRUPTED else "failed"
+        return self._finish(fail, result, kind=exc.kind.value)
+
+    def _next_attempt(self, kind: FailureKind, now: dt.datetime) -> dt.datetime | None:
+        """When to try again: never by itself for a permanent failure (the spec or template must
+        change); at once after an interruption (re-plan from Terraform's state on the next start);
+        else after a backoff that grows with each failure in a row."""
+        if kind.permanent:
+            return None
+        if kind == FailureKind.INTERRUPTED:
+            return now
+        delay = retry_delay(self.name, self.status.failures + 1, self.hub.policy.backoff)
+        return now + dt.timedelta(seconds=delay)
+
+    # -- records --------------------------------------------------------------------------------
+    def _finish(
+        self, status: Status, result: runs.Result, plan: PlanInfo | None = None, kind: str | None = None
+    ) -> Status:
+        """The run's record closed with how it ended; the status is returned for reconcile to record."""
+        self.record = self.record.model_copy(update={
+            "finished_at": self.hub.clock(), "result": result, "error_kind": kind,
+            "message": status.message, "summary": plan.summary() if plan else "",
+        })  # fmt: skip
+        runs.write_record(self.hub.clusters, self.record)
+        self.hub.recorder.run_finished(self.record)
+        return status
 
     def _on_pid(self, pid: int) -> None:
         self.record = self.record.model_copy(update={"terraform_pid": pid})
@@ -62,155 +224,68 @@ class Runner:
         # Ends of work are written at once; the bursts of queued/running events at most twice a second.
         if state in ("done", "failed") or (now.timestamp() - self._last_write) > 0.5:
             self._last_write = now.timestamp()
-            self.status = self.hub.record(self.status.progressed(now, dict(self.progress)))
+            self._show(self.status.progressed(now, dict(self.progress)))
 
     def _queue(self, plan: PlanSummary) -> None:
-        self.progress = {
-            addr: ResourceProgress(action=act, state="queued") for addr, act in plan.pending.items()
-        }
+        self.progress = {a: ResourceProgress(action=act, state="queued") for a, act in plan.pending.items()}
         if self.progress:
-            self.status = self.hub.record(self.status.progressed(self.hub.clock(), dict(self.progress)))
+            self._show(self.status.progressed(self.hub.clock(), dict(self.progress)))
 
     def _plan_file(self, plan_id: str) -> Path:
         return self.hub.clusters / self.name / "plans" / f"{plan_id}.tfplan"
 
-    def _plan_info(self, summary: PlanSummary, spec_hash: str | None, destroy: bool) -> PlanInfo:
+    def _plan_info(self, summary: PlanSummary, destroy: bool) -> PlanInfo:
         return PlanInfo(
-            id=self.record.id,
-            spec_hash=spec_hash or "",
-            add=summary.add,
-            change=summary.change,
-            destroy=summary.destroy,
-            replace=summary.replace,
-            destroyed=summary.destroyed,
-            destroy_plan=destroy,
-            created_at=self.hub.clock(),
-        )
+            id=self.record.id, spec_hash=self.observed.hash or "", add=summary.add, change=summary.change,
+            destroy=summary.destroy, replace=summary.replace, destroyed=summary.destroyed,
+            destroy_plan=destroy, created_at=self.hub.clock(),
+        )  # fmt: skip
 
-    def go(self, decision: Decision, observed: Observed) -> Status:
-        assert self.tf is not None
-        tf = self.tf
-        tf.on_start = self._on_pid
-        spec = observed.spec
-        self._init(tf, spec.cloud if spec is not None else None, spec is not None)
-        if decision.action == Action.APPLY:
-            plan = self.status.plan
-            assert plan is not None
-            return self._apply(self._plan_file(plan.id), observed.hash, plan, Reason.APPROVED)
-        destroy = decision.action == Action.DESTROY
-        planfile = self._plan_file(self.record.id)
-        planfile.parent.mkdir(parents=True, exist_ok=True)
-        summary = tf.plan(planfile, destroy=destroy)
-        manual = spec is not None and spec.apply == "manual" and not destroy
-        if summary.has_changes and (manual or decision.action == Action.CHECK_DRIFT):
-            # A person (or the drift report) needs the addresses: read them from the saved plan.
-            summary = tf.plan_summary(planfile, exit_code=2)
-        info = self._plan_info(summary, observed.hash, destroy)
-        if decision.action == Action.CHECK_DRIFT:
-            drifted = list(summary.pending)
-            self.status = self.status.drift_checked(self.hub.clock(), drifted, decision.remediate)
-            if not drifted or not decision.remediate:
-                back = self.status._to(self.hub.clock(), phase=Phase.BUILD_SUCCESS)
-                return self._finish(back, "succeeded", summary=info.summary())
-            return self._apply(planfile, observed.hash, info, Reason.DRIFT_REMEDIATED, summary=summary)
-        if not summary.has_changes and not destroy:
-            planfile.unlink(missing_ok=True)
-            return self._succeeded(observed.hash, Reason.UP_TO_DATE, "no changes", info)
-        if manual:
-            return self._finish(
-                self.status.planned(self.hub.clock(), info), "succeeded", summary=info.summary()
-            )
-        return self._apply(planfile, observed.hash, info, Reason.APPLIED, destroy, summary)
 
-    def _init(self, tf: Terraform, cloud: str | None, known: bool) -> None:
-        """`init`, with `-upgrade` when the module behind the cluster changed since the last one
-        (a new Magic Castle release may need newer providers than the lock file records)."""
-        stamp = self.hub.clusters / self.name / ".mchub-init"
-        digest = self.hub.module_digest(cloud) if known else None
-        previous = stamp.read_text().strip() if stamp.exists() else None
-        upgrade = digest is not None and previous is not None and previous != digest
-        with self.hub.init_lock:  # Terraform's shared plugin cache is not safe for concurrent inits
-            tf.init(upgrade=upgrade)
-        if digest is not None and digest != previous:
-            stamp.write_text(digest + "\n")
+# -- the run's surroundings ----------------------------------------------------------------------
 
-    def _apply(
-        self,
-        planfile: Path,
-        spec_hash: str | None,
-        info: PlanInfo,
-        reason: Reason,
-        destroy: bool = False,
-        summary: PlanSummary | None = None,
-    ) -> Status:
-        """Apply a saved plan; `summary` is that plan's (read again from the file when not given)."""
-        assert self.tf is not None
-        phase = Phase.DESTROY_RUNNING if destroy else Phase.BUILD_RUNNING
-        self.status = self.hub.record(
-            self.status._to(self.hub.clock(), phase=phase, reason=reason, message=info.summary())
-        )
-        # Without a summary (an approved plan) read the saved plan; with one, the apply's own
-        # `planned_change` events queue the resources.
-        self._queue(summary or self.tf.plan_summary(planfile))
-        self.tf.apply(planfile, on_progress=self._on_progress)
-        planfile.unlink(missing_ok=True)
-        replaced = sorted(a for a, p in self.progress.items() if p.action == "replace")
-        destroyed = sorted(a for a, p in self.progress.items() if p.action == "delete")
-        if not info.replace and not info.destroyed and (replaced or destroyed):
-            info = info.model_copy(update={"replace": replaced, "destroyed": [] if destroy else destroyed})
-        if destroy:
-            end = self.status.destroyed(self.hub.clock(), self.status.reason, spec_hash)
-            return self._finish(
-                end.progressed(self.hub.clock(), dict(self.progress)), "succeeded", summary=info.summary()
-            )
-        return self._succeeded(spec_hash, reason, info.summary(), info)
 
-    def _succeeded(self, spec_hash: str | None, reason: Reason, message: str, info: PlanInfo) -> Status:
-        assert self.tf is not None
-        outputs = redact(self.tf.outputs())
-        resources = self.tf.state_resources()
-        now = self.hub.clock()
-        done = self.status.applied(now, spec_hash or "", outputs, resources, reason, message)
-        if reason == Reason.DRIFT_REMEDIATED:
-            done = done._to(now, drift=self.status.drift.model_copy(update={"checked_at": now}))
-        elif self.status.drift.detected:
-            done = done._to(
-                now, drift=self.status.drift.model_copy(update={"detected": False, "remediations": 0})
-            )
-        return self._finish(done.progressed(now, dict(self.progress)), "succeeded", summary=info.summary())
+def _workdir(hub: Hub, name: str) -> Path:
+    path = hub.clusters / name
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # Terraform's state and saved plans hold generated secrets
+    return path
 
-    def failed(self, exc: TerraformError, error_phase: Phase) -> Status:
-        now = self.hub.clock()
-        reason = FAILURE_REASONS.get(exc.kind, Reason.CLOUD_ERROR)
-        if exc.kind == FailureKind.CONFIG:
-            next_at = None  # permanent: wait for the spec (or the template) to change
-        elif exc.kind == FailureKind.INTERRUPTED:
-            next_at = now  # re-plan from Terraform's state on the next start
-        else:
-            delay = retry_delay(self.name, self.status.failures + 1, self.hub.policy.backoff)
-            next_at = now + dt.timedelta(seconds=delay)
-        phase = error_phase
-        if self.status.phase == Phase.BUILD_RUNNING and error_phase == Phase.PLAN_ERROR:
-            phase = Phase.BUILD_ERROR
-        message = exc.message
-        if exc.kind == FailureKind.INTERRUPTED:
-            step = exc.command.split()[1] if len(exc.command.split()) > 1 else "its run"
-            message = (
-                f"interrupted during terraform {step}: the hub stopped; Terraform saved its state, "
-                "and the next start plans again from it"
-            )
-        elif next_at is not None:
-            message += f" (attempt {self.status.failures + 1}; next at {next_at:%H:%M:%S} UTC)"
-        self.log.write(f"# failed ({exc.kind.value}): {exc.message}\n")
-        fail = self.status.failed(now, phase, reason, message, next_at)
-        result: runs.Result = "interrupted" if exc.kind == FailureKind.INTERRUPTED else "failed"
-        if self.progress:
-            marked = {
-                a: p if p.state != "running" else ResourceProgress(action=p.action, state="failed")
-                for a, p in self.progress.items()
-            }
-            fail = fail.progressed(now, marked)
-        return self._finish(fail, result, kind=exc.kind.value)
+
+def _environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
+    cloud = hub.settings.cloud(spec.cloud if spec is not None else None)
+    extra = cloud.passthrough_env()  # the DNS provider's credentials, from the hub's environment
+    passwd = secrets.guest_password(hub.clusters, name, spec.guest_passwd if spec else None)
+    if passwd:
+        extra["TF_VAR_guest_passwd"] = passwd
+    return hub.terraform.environment(
+        cli_config=cloud.terraform_cli_config,
+        # A shared plugin cache saves downloads from a registry, but Terraform does not make it
+        # safe for concurrent use: with a CLI config of its own (the sandbox's filesystem mirror)
+        # the providers are local already, and each cluster installs its own copy.
+        plugin_cache=None if cloud.terraform_cli_config else hub.clusters / ".plugin-cache",
+        clouds_yaml=cloud.clouds_yaml,
+        cloud=cloud.name,
+        extra=extra,
+    )
+
+
+def _render(hub: Hub, workdir: Path, spec: ClusterSpec) -> None:
+    cloud = hub.settings.cloud(spec.cloud)
+    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir)
+    write_atomic(workdir / "main.tf", main_tf.encode())
+
+
+def _run_name(decision: Decision, spec: ClusterSpec | None) -> str:
+    """What the run history calls a run: a plan that applies at once is a build."""
+    if decision.action == Action.PLAN:
+        return "plan" if spec is not None and spec.apply == "manual" else "build"
+    return {Action.CHECK_DRIFT: "drift", Action.APPLY: "apply"}.get(decision.action, decision.action.value)
+
+
+def _has_state(workdir: Path) -> bool:
+    state = workdir / "terraform.tfstate"
+    return state.exists() and '"resources": []' not in state.read_text()
 
 
 def redact(value: Any) -> Any:
@@ -220,11 +295,3 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
-
-
-def error_phase_for(status: Status) -> Phase:
-    if status.phase in ERROR_PHASES:
-        return status.phase
-    return {Phase.DESTROY_RUNNING: Phase.DESTROY_ERROR, Phase.BUILD_RUNNING: Phase.BUILD_ERROR}.get(
-        status.phase, Phase.PLAN_ERROR
-    )

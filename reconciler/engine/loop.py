@@ -20,11 +20,12 @@ from watchdog.observers import Observer
 
 from reconciler.engine.decide import Policy, is_deployed
 from reconciler.engine.hub import Hub
-from reconciler.engine.reconcile import reconcile_one
+from reconciler.engine.reconcile import reconcile
 from reconciler.engine.recover import recover
 from reconciler.model.approvals import APPROVALS_DIR
 from reconciler.model.spec import CLUSTER_NAME_RE
-from reconciler.model.status import ERROR_PHASES, Phase, Reason, Status, known_clusters, read_status
+from reconciler.model.specfiles import spec_names
+from reconciler.model.status import known_clusters, read_status
 
 log = logging.getLogger("mchub.loop")
 
@@ -51,17 +52,12 @@ def take_hub_lock(clusters_dir: Path) -> IO[str]:
     return handle
 
 
-def spec_names(specs_dir: Path) -> set[str]:
-    if not specs_dir.is_dir():
-        return set()
-    return {p.stem for p in specs_dir.glob("*.yaml") if CLUSTER_NAME_RE.match(p.stem)}
-
-
 def _name_of(path: str, specs_dir: Path) -> str | None:
     p = Path(path)
-    if p.parent == specs_dir and p.suffix == ".yaml" and CLUSTER_NAME_RE.match(p.stem):
+    if p.parent == specs_dir and p.suffix == ".yaml" and CLUSTER_NAME_RE.fullmatch(p.stem):
         return p.stem
-    if p.parent.name == APPROVALS_DIR and p.parent.parent == specs_dir and p.suffix == ".json":
+    in_approvals = p.parent.name == APPROVALS_DIR and p.parent.parent == specs_dir
+    if in_approvals and p.suffix == ".json" and CLUSTER_NAME_RE.fullmatch(p.stem):
         return p.stem
     return None
 
@@ -91,7 +87,7 @@ class Loop:
         self.cond = threading.Condition()
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile")
         self.observer: Any = None
-        self.runs_started = 0
+        self.stopping = threading.Event()
 
     # -- scheduling ------------------------------------------------------------------------------
     def poke(self, name: str, delay: float | None = None) -> None:
@@ -106,7 +102,7 @@ class Loop:
             self.cond.notify_all()
 
     def _universe(self) -> set[str]:
-        names = spec_names(self.settings.specs_dir) | set(known_clusters(self.settings.clusters_dir))
+        names = set(spec_names(self.settings.specs_dir)) | set(known_clusters(self.settings.clusters_dir))
         return names if self.only is None else names & self.only
 
     def _policy(self) -> Policy:
@@ -114,7 +110,7 @@ class Loop:
         policy = self.hub.policy
         if not policy.prune:
             return policy
-        specs = spec_names(self.settings.specs_dir)
+        specs = set(spec_names(self.settings.specs_dir))
         clusters = self.settings.clusters_dir
         deployed = [n for n in known_clusters(clusters) if is_deployed(read_status(clusters, n))]
         missing = [n for n in deployed if n not in specs]
@@ -128,43 +124,32 @@ class Loop:
             )
         return Policy(**{**policy.__dict__, "prune_held": held})
 
-    def _next_look(self, status: Status | None) -> float:
-        """Seconds until this cluster needs a look without any file event."""
-        resync = self.settings.resync_interval
-        if status is None:
-            return resync
-        now = self.hub.clock()
-        candidates = [resync]
-        if status.phase in ERROR_PHASES and status.next_attempt_at is not None:
-            candidates.append((status.next_attempt_at - now).total_seconds())
-        if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED and status.updated_at:
-            due = status.updated_at + dt.timedelta(seconds=self.hub.policy.preflight_recheck)
-            candidates.append((due - now).total_seconds())
-        if status.phase == Phase.BUILD_SUCCESS and status.drift.checked_at is not None:
-            due = status.drift.checked_at + dt.timedelta(seconds=self.hub.policy.drift_interval)
-            candidates.append((due - now).total_seconds())
-        return max(0.0, min(candidates))
-
     def _work(self, name: str, policy: Policy) -> None:
-        status: Status | None
+        next_at: dt.datetime | None = None
         try:
-            status = reconcile_one(name, self.hub, policy)
-        except Exception:  # the loop never dies: log and look again later
+            next_at = reconcile(name, self.hub, policy).next_at
+        except Exception:  # the loop never dies: log and look again at the next resync
             log.exception("reconcile of %s failed unexpectedly", name)
-            status = read_status(self.settings.clusters_dir, name)
         with self.cond:
             self.inflight.discard(name)
             if name in self.again:
                 self.again.discard(name)
                 self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
             else:
-                self.due.setdefault(name, time.monotonic() + self._next_look(status))
+                self.due.setdefault(name, time.monotonic() + self._seconds_until(next_at))
             self._report_queue()
             self.cond.notify_all()
 
+    def _seconds_until(self, when: dt.datetime | None) -> float:
+        """From decide's wall-clock time to the loop's monotonic schedule, at most one resync away."""
+        resync = self.settings.resync_interval
+        if when is None:
+            return resync
+        return max(0.0, min(resync, (when - self.hub.clock()).total_seconds()))
+
     def _report_queue(self) -> None:
         now = time.monotonic()
-        self.hub.on_queue(
+        self.hub.recorder.queue(
             len(self.inflight) + sum(1 for n, t in self.due.items() if t <= now and n not in self.inflight)
         )
 
@@ -206,7 +191,7 @@ class Loop:
         self.start_watching()
         last_resync = 0.0
         with self.cond:
-            while not self.hub.stopping.is_set():
+            while not self.stopping.is_set():
                 if time.monotonic() - last_resync >= self.settings.resync_interval:
                     last_resync = time.monotonic()
                     for name in self._universe():
@@ -218,14 +203,10 @@ class Loop:
 
     def stop(self) -> None:
         """Ask running Terraform processes to stop (SIGINT, then their grace period) and wait."""
-        self.hub.stopping.set()
+        self.stopping.set()
         with self.cond:
             self.cond.notify_all()
-        with self.hub.lock:
-            running = list(self.hub.running.values())
-        for tf in running:
-            tf.stop()
+        self.hub.terraform.stop_all()
         if self.observer is not None:
             self.observer.stop()
         self.pool.shutdown(wait=True)
-

@@ -8,11 +8,11 @@ import logging
 import time
 from collections.abc import Iterable
 
-from reconciler.engine.executor import error_phase_for
 from reconciler.engine.hub import Hub
 from reconciler.model import runs
 from reconciler.model.status import RUNNING_PHASES, Reason, read_status
 from reconciler.terraform import lock_info, lock_is_held
+from reconciler.terraform.lock import remove_stale_lock_info
 
 log = logging.getLogger("mchub.recover")
 
@@ -25,7 +25,7 @@ def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -
         if status is None or status.phase not in RUNNING_PHASES:
             note = _stale_lock(hub, name)
             if note and status is not None:
-                hub.record(status._to(hub.clock(), message=f"{status.message}; {note}".strip("; ")))
+                hub.recorder.record(status.noted(hub.clock(), note))
             continue
         record = runs.read_record(hub.clusters, name, status.run_id) if status.run_id else None
         if record is not None and runs.pid_alive(record.terraform_pid):
@@ -52,8 +52,7 @@ def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -
         note = _stale_lock(hub, name)
         if note:
             message += f"; {note}"
-        failed = status.failed(now, error_phase_for(status), Reason.INTERRUPTED, message, next_attempt_at=now)
-        hub.record(failed)
+        hub.recorder.record(status.failed(now, Reason.INTERRUPTED, message, next_attempt_at=now))
         recovered.append(name)
     return recovered
 
@@ -72,6 +71,7 @@ def _stale_lock(hub: Hub, name: str) -> str:
         return f"state {holder} is held by a live process"
     # The local backend locks with flock, which dies with its process: a lock file nobody holds
     # is only the leftover note of a dead run, safe to remove.
-    log.warning("%s: removing the stale note of %s (no process holds it)", name, holder)
-    (workdir / ".terraform.tfstate.lock.info").unlink(missing_ok=True)
+    if not remove_stale_lock_info(workdir, str(info.get("ID"))):
+        return ""  # taken or released meanwhile
+    log.warning("%s: removed the stale note of %s (no process held it)", name, holder)
     return f"removed the stale note of state {holder}: no process held it"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +88,27 @@ def module_digest(cloud: CloudConfig, templates_dir: Path) -> str:
             h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     h.update((templates_dir / "main.tf.j2").read_bytes())
     return h.hexdigest()
+
+
+class ModuleDigests:
+    """`module_digest` per cloud, computed again only when a file under the templates changed
+    (walked at most every 2 s): a resync of many idle specs reads no module files."""
+
+    def __init__(self, templates_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.templates_dir, self.clock = templates_dir, clock
+        self._digests: dict[str, tuple[float, str]] = {}
+        self._stamp: tuple[float, float] = (-1e9, 0.0)  # (checked at, newest mtime)
+        self._lock = threading.Lock()
+
+    def of(self, cloud: CloudConfig) -> str:
+        with self._lock:
+            checked, newest = self._stamp
+            if self.clock() - checked > 2.0:
+                files = (p for p in self.templates_dir.rglob("*") if p.is_file())
+                newest = max((p.stat().st_mtime for p in files), default=0.0)
+                self._stamp = (self.clock(), newest)
+            cached = self._digests.get(cloud.name)
+            if cached is None or cached[0] != newest:
+                cached = (newest, module_digest(cloud, self.templates_dir))
+                self._digests[cloud.name] = cached
+            return cached[1]

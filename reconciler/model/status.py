@@ -184,6 +184,12 @@ class Status(BaseModel):
         reason: Reason = Reason.APPLIED,
         message: str = "",
     ) -> Status:
+        """Terraform made the cloud match the spec. A drift that this run remediated stays on record
+        (the next check tells whether it came back); any other run clears the drift."""
+        if reason == Reason.DRIFT_REMEDIATED:
+            drift = self.drift.model_copy(update={"checked_at": now})
+        else:
+            drift = self.drift.model_copy(update={"checked_at": now, "detected": False, "remediations": 0})
         return self._to(
             now,
             phase=Phase.BUILD_SUCCESS,
@@ -196,24 +202,34 @@ class Status(BaseModel):
             plan=None,
             outputs=outputs,
             resources=resources,
-            drift=self.drift.model_copy(update={"checked_at": now}),
+            drift=drift,
         )
 
+    def applying(self, now: dt.datetime, destroy: bool, reason: Reason, message: str) -> Status:
+        """A saved plan is being applied (a build, or a destroy)."""
+        phase = Phase.DESTROY_RUNNING if destroy else Phase.BUILD_RUNNING
+        return self._to(now, phase=phase, reason=reason, message=message)
+
     def failed(
-        self,
-        now: dt.datetime,
-        phase: Phase,
-        reason: Reason,
-        message: str,
-        next_attempt_at: dt.datetime | None,
+        self, now: dt.datetime, reason: Reason, message: str, next_attempt_at: dt.datetime | None
     ) -> Status:
+        """The run failed; its error phase follows from how far it got (see `error_phase`)."""
         return self._to(
             now,
-            phase=phase,
+            phase=self.error_phase(),
             reason=reason,
             message=message,
             failures=self.failures + 1,
             next_attempt_at=next_attempt_at,
+        )
+
+    def error_phase(self) -> Phase:
+        """Where a failure now leaves the cluster: a failed destroy or apply says so; a failure while
+        planning (or checking a built cluster for drift) is a plan error; an error phase stays."""
+        if self.phase in ERROR_PHASES:
+            return self.phase
+        return {Phase.DESTROY_RUNNING: Phase.DESTROY_ERROR, Phase.BUILD_RUNNING: Phase.BUILD_ERROR}.get(
+            self.phase, Phase.PLAN_ERROR
         )
 
     def destroyed(self, now: dt.datetime, reason: Reason, spec_hash: str | None) -> Status:
@@ -244,6 +260,17 @@ class Status(BaseModel):
         reason = Reason.DRIFT_DETECTED if remediating else Reason.DRIFT_PERSISTS
         what = "remediating" if remediating else "reported, not remediated"
         return self._to(now, drift=drift, reason=reason, message=f"drift in {', '.join(addresses)}: {what}")
+
+    def drift_settled(self, now: dt.datetime) -> Status:
+        """A drift check that changes nothing (no drift, or drift reported only): still built."""
+        return self._to(now, phase=Phase.BUILD_SUCCESS)
+
+    def approval_stale(self, now: dt.datetime, message: str) -> Status:
+        return self._to(now, reason=Reason.STALE_APPROVAL, message=message)
+
+    def noted(self, now: dt.datetime, note: str) -> Status:
+        """A remark added to the current message (e.g. a state lock found at start-up)."""
+        return self._to(now, message=f"{self.message}; {note}".strip("; "))
 
     def marked_orphaned(self, now: dt.datetime, orphaned: bool, reason: Reason, message: str = "") -> Status:
         return self._to(now, orphaned=orphaned, reason=reason, message=message)

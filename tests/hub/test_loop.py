@@ -38,7 +38,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 120, what: str = "condi
 
 @contextmanager
 def running_loop(env: HubEnv) -> Iterator[Loop]:
-    env.hub.clock = lambda: dt.datetime.now(dt.UTC)
+    env.hub = replace(env.hub, clock=lambda: dt.datetime.now(dt.UTC))
     loop = Loop(env.hub)
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
@@ -76,14 +76,14 @@ def test_removed_spec_is_orphaned_then_pruned(hubenv: HubEnv) -> None:
     assert status.phase == Phase.BUILD_SUCCESS
     assert len(hubenv.servers()) == 3  # kept: pruning is off
 
-    hubenv.hub.policy = replace(hubenv.hub.policy, prune=True)
+    hubenv.hub = replace(hubenv.hub, policy=replace(hubenv.hub.policy, prune=True))
     status = hubenv.reconcile()
     assert status.phase == Phase.DESTROYED, status.message
     assert hubenv.servers() == {}
 
 
 def test_mass_removal_is_held_for_a_person(hubenv: HubEnv) -> None:
-    hubenv.hub.policy = replace(hubenv.hub.policy, prune=True)
+    hubenv.hub = replace(hubenv.hub, policy=replace(hubenv.hub.policy, prune=True))
     now = dt.datetime.now(dt.UTC)
     for name in ("aa", "bb", "cc"):
         write_status(
@@ -187,7 +187,7 @@ def test_ctrl_c_during_apply_saves_state_and_converges(hubenv: HubEnv) -> None:
     status = hubenv.status()
     assert status.phase == Phase.BUILD_ERROR and status.reason == Reason.INTERRUPTED, status.message
     hubenv.box.faults.boot_delay = 0.2
-    hubenv.hub.stopping.clear()
+    hubenv.hub.terraform.resume()  # the same process goes on after the stop
     status = hubenv.reconcile()
     assert status.phase == Phase.BUILD_SUCCESS, status.message
     names = sorted(s.name for s in hubenv.conn.compute.servers())
@@ -197,7 +197,7 @@ def test_ctrl_c_during_apply_saves_state_and_converges(hubenv: HubEnv) -> None:
 def test_clusters_dropped_together_build_in_parallel(hubenv: HubEnv) -> None:
     """Several specs at once, several workers: every one builds (concurrent `terraform init`s
     once raced on a shared plugin cache and left clusters in plan_error)."""
-    hubenv.hub.settings = replace(hubenv.settings, workers=4)
+    hubenv.hub = replace(hubenv.hub, settings=replace(hubenv.settings, workers=4))
     names = [f"par{i}" for i in range(4)]  # the default seed has 4 floating IPs
     with running_loop(hubenv) as loop:
         assert loop.settings.workers == 4

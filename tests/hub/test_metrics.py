@@ -4,6 +4,7 @@ result with durations, queue depth, drift, and the catalog's fetch errors and ag
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -38,7 +39,7 @@ def test_metrics_after_a_sandbox_build(hubenv: HubEnv) -> None:
     assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
     hubenv.conn.compute.delete_server(hubenv.servers()["node1"].id)
     hubenv.clock.now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=601)
-    hubenv.hub.clock = hubenv.clock  # the drift check is due
+    hubenv.hub = replace(hubenv.hub, clock=hubenv.clock)  # the drift check is due
     assert hubenv.reconcile().drift.detected
     catalog.get("sandbox")  # the pre-flight already asked; this is the cached answer
     app = create_app(hubenv.settings, catalog, AuthConfig(), metrics=metrics)

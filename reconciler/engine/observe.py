@@ -1,0 +1,55 @@
+"""Load and validate stages of the flow: the spec file of one cluster as it is now (valid, invalid
+or gone) and the hash that says whether anything that reaches Terraform changed: the spec, the
+cloud's module and settings, and the Terraform version."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from reconciler.engine.decide import Observed
+from reconciler.engine.render import ModuleDigests
+from reconciler.model.settings import Settings, SettingsError
+from reconciler.model.spec import SpecError, load_spec, spec_digest
+from reconciler.model.specfiles import FileCache, spec_path
+
+
+class SpecReader:
+    """Reads specs for the engine. An unchanged file is not parsed again, and an unchanged module
+    is not hashed again, so a resync of many idle specs stays cheap."""
+
+    def __init__(self, settings: Settings, terraform_version: str) -> None:
+        self.settings, self.terraform_version = settings, terraform_version
+        self._files: FileCache[Observed] = FileCache(_parse)
+        self._modules = ModuleDigests(settings.templates_dir)
+
+    def module_digest(self, cloud_name: str | None) -> str:
+        return self._modules.of(self.settings.cloud(cloud_name))
+
+    def observe(self, name: str) -> Observed:
+        try:
+            path = spec_path(self.settings.specs_dir, name)
+        except ValueError:  # a folder in clusters/ whose name no spec file can have
+            return Observed(kind="missing")
+        _, observed = self._files.get(path)
+        if observed is None:
+            return Observed(kind="missing")
+        if observed.kind != "present" or observed.spec is None:
+            return observed
+        try:
+            cloud_digest = self.module_digest(observed.spec.cloud)
+        except SettingsError as exc:
+            return Observed(kind="invalid", hash=observed.hash, errors=f"cloud: {exc}")
+        parts = (observed.hash or "", cloud_digest, self.terraform_version)
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return Observed(kind="present", spec=observed.spec, hash=digest)
+
+
+def _parse(path: Path) -> Observed:
+    """The spec file alone: `hash` is the spec's digest (`observe` adds module and Terraform)."""
+    raw = path.read_bytes()
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        return Observed(kind="invalid", hash=hashlib.sha256(raw).hexdigest(), errors=str(exc))
+    return Observed(kind="present", spec=spec, hash=spec_digest(spec))

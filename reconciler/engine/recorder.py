@@ -1,0 +1,58 @@
+"""Record stage: every status the engine decides goes through `Recorder.record`, which writes
+`status.json` (model.status), tells the hooks (metrics), and logs one line per change of a
+cluster's phase or reason."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.model.runs import RunRecord
+from reconciler.model.status import Phase, Reason, Status, write_status
+
+log = logging.getLogger("mchub.reconcile")
+
+
+def _ignore(value: object) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Who else hears of what the engine records (the Prometheus metrics, in `mchub serve`)."""
+
+    on_status: Callable[[Status], None] = _ignore
+    on_run: Callable[[RunRecord], None] = _ignore  # a run finished
+    on_queue: Callable[[int], None] = _ignore  # clusters due or in flight
+
+
+@dataclass
+class Recorder:
+    clusters: Path
+    hooks: Hooks = Hooks()
+    _logged: dict[str, tuple[Phase, Reason]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, status: Status) -> Status:
+        write_status(self.clusters, status)
+        self.hooks.on_status(status)
+        seen = (status.phase, status.reason)
+        with self._lock:
+            changed = self._logged.get(status.name) != seen
+            self._logged[status.name] = seen
+        if changed:  # one log line per change of phase or reason
+            level = logging.WARNING if status.phase.value.endswith(("_error", "invalid")) else logging.INFO
+            first = status.message.splitlines()[0] if status.message else ""
+            extra = {"cluster": status.name, "run_id": status.run_id}
+            log.log(level, "%s: %s (%s) %s", status.name, status.phase.value, status.reason.value, first,
+                    extra=extra)  # fmt: skip
+        return status
+
+    def run_finished(self, record: RunRecord) -> None:
+        self.hooks.on_run(record)
+
+    def queue(self, depth: int) -> None:
+        self.hooks.on_queue(depth)
