@@ -73,21 +73,8 @@ def decide(
     # A run is in progress: the loop never starts a second one for the same cluster.
     if status is not None and status.phase in RUNNING_PHASES:
         return Decision(Action.NOOP, status.reason, message="a run is in progress")
-
-    # The spec file is gone: keep the cluster unless pruning is on, and then only when a person
-    # has not been asked to confirm a mass removal.
     if observed.kind == "missing":
-        if status is None or status.phase == Phase.DESTROYED or not is_deployed(status):
-            return Decision(Action.NOOP, Reason.NOTHING_DEPLOYED)
-        if not policy.prune:
-            return Decision(
-                Action.WAIT, Reason.SPEC_REMOVED, message="spec removed; resources kept (orphaned)"
-            )
-        if policy.prune_held:
-            return Decision(
-                Action.WAIT, Reason.PRUNE_HELD, message="many specs removed at once; held for a person"
-            )
-        return _retry_or(Action.DESTROY, Reason.SPEC_REMOVED, status, None, now, policy)
+        return _spec_removed(status, now, policy)
 
     # An invalid spec is a permanent error: wait for the file to change.
     if observed.kind == "invalid":
@@ -100,24 +87,48 @@ def decide(
     if spec.ensure == "absent":
         gone_reason = Reason.ABSENT_REQUESTED
     if gone_reason is not None:
-        if status is not None and status.phase == Phase.DESTROYED:
-            return Decision(Action.NOOP, Reason.DESTROYED)
-        if status is None or not is_deployed(status) and status.phase not in ERROR_PHASES:
-            return Decision(
-                Action.DESTROY, gone_reason, message="nothing deployed; recording it as destroyed"
-            )
-        return _retry_or(Action.DESTROY, gone_reason, status, observed.hash, now, policy)
+        return _gone(gone_reason, status, observed.hash, now, policy)
 
     # A spec seen for the first time, or changed since it was last seen: plan it.
     if status is None or status.observed_hash is None:
         return Decision(Action.PLAN, Reason.NEW_SPEC)
     if status.observed_hash != observed.hash:
         return Decision(Action.PLAN, Reason.SPEC_CHANGED)
+    return _same_spec(observed.hash, status, approval, now, policy)
 
+
+def _spec_removed(status: Status | None, now: dt.datetime, policy: Policy) -> Decision:
+    """The spec file is gone: keep the cluster unless pruning is on, and then only when a person
+    has not been asked to confirm a mass removal."""
+    if status is None or status.phase == Phase.DESTROYED or not is_deployed(status):
+        return Decision(Action.NOOP, Reason.NOTHING_DEPLOYED)
+    if not policy.prune:
+        return Decision(Action.WAIT, Reason.SPEC_REMOVED, message="spec removed; resources kept (orphaned)")
+    if policy.prune_held:
+        held = "many specs removed at once; held for a person"
+        return Decision(Action.WAIT, Reason.PRUNE_HELD, message=held)
+    return _retry_or(Action.DESTROY, Reason.SPEC_REMOVED, status, None, now, policy)
+
+
+def _gone(
+    reason: Reason, status: Status | None, spec_hash: str, now: dt.datetime, policy: Policy
+) -> Decision:
+    """The spec asks for the cluster to be gone (absent, or expired)."""
+    if status is not None and status.phase == Phase.DESTROYED:
+        return Decision(Action.NOOP, Reason.DESTROYED)
+    if status is None or not is_deployed(status) and status.phase not in ERROR_PHASES:
+        return Decision(Action.DESTROY, reason, message="nothing deployed; recording it as destroyed")
+    return _retry_or(Action.DESTROY, reason, status, spec_hash, now, policy)
+
+
+def _same_spec(
+    spec_hash: str, status: Status, approval: str | None, now: dt.datetime, policy: Policy
+) -> Decision:
+    """The spec is the one last seen: what its recorded phase calls for."""
     # The same spec failed before: retry when the backoff says so.
     if status.phase in ERROR_PHASES:
         action = Action.DESTROY if status.phase == Phase.DESTROY_ERROR else Action.PLAN
-        return _retry_or(action, Reason.RETRY_DUE, status, observed.hash, now, policy)
+        return _retry_or(action, Reason.RETRY_DUE, status, spec_hash, now, policy)
     # Refused by the pre-flight with this very spec: quota may free up, so look again now and
     # then (no Terraform runs unless it fits). Any other invalid spec waits for a change.
     if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED:
@@ -133,11 +144,8 @@ def decide(
         if approval == status.plan.id:
             return Decision(Action.APPLY, Reason.APPROVED)
         if approval:
-            return Decision(
-                Action.WAIT,
-                Reason.STALE_APPROVAL,
-                message=f"approval names plan {approval}; the current plan is {status.plan.id}",
-            )
+            message = f"approval names plan {approval}; the current plan is {status.plan.id}"
+            return Decision(Action.WAIT, Reason.STALE_APPROVAL, message=message)
         return Decision(Action.WAIT, Reason.AWAITING_APPROVAL)
 
     # A built cluster: look for drift on schedule; fight it only so many times in a row.
