@@ -12,7 +12,7 @@ import site
 import sys
 from pathlib import Path
 
-from reconciler.model.atomic import write_atomic
+from sandbox.files import write_atomic
 
 PROVIDER_VERSION = "3.0.0"
 PROVIDER_SOURCE = "registry.terraform.io/terraform-provider-openstack/openstack"

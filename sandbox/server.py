@@ -21,11 +21,11 @@ import httpx
 import uvicorn
 import yaml
 
-from reconciler.model.atomic import write_atomic
 from sandbox.cloud.app import create_app
 from sandbox.cloud.faults import FaultError, Faults
 from sandbox.cloud.seed import load_seed
 from sandbox.cloud.store import Credentials, Store
+from sandbox.files import write_atomic
 
 CLOUD_NAME = "sandbox"
 START_TIMEOUT = 15.0

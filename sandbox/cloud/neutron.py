@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox.cloud import neutron_model as model
 from sandbox.cloud import quota
 from sandbox.cloud.faults import Faults
+from sandbox.cloud.neutron_records import base_record, touch
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import CloudError, Record, filter_records, host_url, is_paged, read_json, select_fields
 
@@ -37,8 +38,8 @@ def _new_router(store: Store, body: Record, faults: Faults | None) -> Record:
     gateway = body.get("external_gateway_info")
     if gateway:
         model.lookup(store, "networks", gateway.get("network_id"))
-    return store.put("routers", model.base_record(
-        store, body, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
+    return store.put("routers", base_record(
+        body, store.project_id, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
         external_gateway_info=gateway or None, routes=[], distributed=False, ha=False,
         availability_zones=["nova"], availability_zone_hints=[], flavor_id=None))
 
@@ -179,7 +180,7 @@ class Neutron:
         for group in body.get("security_groups", []) if kind.table == "ports" else []:
             model.lookup(self.store, "security_groups", group)
         record.update(body)
-        model.touch(record)
+        touch(record)
 
     def _delete(self, kind: Kind, record: Record) -> None:
         store, key = self.store, record["id"]

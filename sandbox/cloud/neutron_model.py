@@ -1,17 +1,17 @@
-"""Neutron's records and rules: networks, subnets (IP allocation), ports, floating IPs and
-security groups, built as the API shows them. Nova and the seed create ports and networks here."""
+"""Neutron's rules: networks, subnets (IP allocation), ports, floating IPs and security groups,
+checked against the store and the quotas, then built by neutron_records. Nova creates ports here."""
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
-import time
 from typing import Any
 
+from sandbox.cloud import neutron_records as records
 from sandbox.cloud import quota
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.store import Store
-from sandbox.cloud.web import CloudError, Record, iso, new_id
+from sandbox.cloud.web import CloudError, Record
 
 NOT_FOUND = {  # table -> (Neutron error type, message format)
     "networks": ("NetworkNotFound", "Network {} could not be found."),
@@ -33,7 +33,7 @@ def lookup(store: Store, table: str, key: Any) -> Record:
 
 
 def check_quota(store: Store, faults: Faults | None, **requested: int) -> None:
-    if faults is None:  # the seed is not subject to quotas
+    if faults is None:  # already counted: a new security group's default rules
         return
     over = quota.overs(store, faults, requested)
     if over:
@@ -41,53 +41,17 @@ def check_quota(store: Store, faults: Faults | None, **requested: int) -> None:
         raise CloudError(409, f"Quota exceeded for resources: {names}.", "OverQuota")
 
 
-def base_record(store: Store, body: Record, **fields: Any) -> Record:
-    stamp = iso(time.time())
-    owner = str(body.get("project_id") or store.project_id)
-    return {"id": new_id(), "name": str(body.get("name", "")),
-            "description": str(body.get("description", "")), "tenant_id": owner, "project_id": owner,
-            "tags": [], "created_at": stamp, "updated_at": stamp, "revision_number": 1, **fields}
-
-
-def touch(record: Record) -> None:
-    record["updated_at"] = iso(time.time())
-    record["revision_number"] = int(record.get("revision_number", 0)) + 1
-
-
 def new_network(store: Store, body: Record, faults: Faults | None = None) -> Record:
     check_quota(store, faults, network=1)
-    external = bool(body.get("router:external", False))
-    return store.put("networks", base_record(
-        store, body, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
-        shared=bool(body.get("shared", False)), subnets=[], mtu=int(body.get("mtu", 1500)),
-        port_security_enabled=bool(body.get("port_security_enabled", True)),
-        availability_zones=["nova"], availability_zone_hints=[], ipv4_address_scope=None,
-        ipv6_address_scope=None, is_default=False, **{"router:external": external},
-    ))
+    return store.put("networks", records.network_record(body, store.project_id))
 
 
 def new_subnet(store: Store, body: Record, faults: Faults | None = None) -> Record:
     network = lookup(store, "networks", body.get("network_id"))
-    body = {**body, "project_id": network["project_id"]} if faults is None else body
-    try:
-        cidr = ipaddress.IPv4Network(str(body.get("cidr")), strict=False)
-    except ValueError as exc:
-        reason = f"'{body.get('cidr')}' is not a valid IP subnet."
-        raise CloudError(400, f"Invalid input for cidr. Reason: {reason}") from exc
+    cidr = records.parse_cidr(body)
     check_quota(store, faults, subnet=1)
-    if cidr.num_addresses < 8:
-        raise CloudError(400, f"Invalid input for cidr. Reason: '{cidr}' is too small.")
-    first, last = cidr.network_address + 1, cidr.broadcast_address - 1
-    gateway = body.get("gateway_ip", str(first))
-    pools = body.get("allocation_pools") or [{"start": str(first + 1), "end": str(last)}]
-    subnet = store.put("subnets", base_record(
-        store, body, network_id=network["id"], ip_version=4, cidr=str(cidr), gateway_ip=gateway,
-        allocation_pools=pools, enable_dhcp=bool(body.get("enable_dhcp", True)),
-        dns_nameservers=list(body.get("dns_nameservers", [])), host_routes=[], subnetpool_id=None,
-        ipv6_address_mode=None, ipv6_ra_mode=None, service_types=[],
-    ))
-    network["subnets"].append(subnet["id"])
-    touch(network)
+    subnet = store.put("subnets", records.subnet_record(body, store.project_id, network, cidr))
+    records.attach_subnet(network, subnet)
     return subnet
 
 
@@ -165,8 +129,8 @@ def new_port(store: Store, body: Record, faults: Faults | None = None) -> Record
         lookup(store, "security_groups", group)
     mac = "fa:16:3e:" + ":".join(secrets.token_hex(1) for _ in range(3))
     device_id = str(body.get("device_id", ""))
-    return store.put("ports", base_record(
-        store, body, network_id=network["id"], mac_address=body.get("mac_address", mac),
+    return store.put("ports", records.base_record(
+        body, store.project_id, network_id=network["id"], mac_address=body.get("mac_address", mac),
         admin_state_up=bool(body.get("admin_state_up", True)), status="ACTIVE" if device_id else "DOWN",
         device_id=device_id, device_owner=str(body.get("device_owner", "")),
         fixed_ips=_fixed_ips(store, network, body.get("fixed_ips")), security_groups=list(groups),
@@ -207,9 +171,10 @@ def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> 
     check_quota(store, faults, floatingip=1)
     subnet = lookup(store, "subnets", network["subnets"][0])
     address = allocate_ip(store, subnet, body.get("floating_ip_address"))
-    fip = base_record(store, body, floating_ip_address=address, floating_network_id=network["id"],
-                      router_id=None, port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
-                      qos_policy_id=None, dns_domain="", dns_name="")
+    fip = records.base_record(
+        body, store.project_id, floating_ip_address=address, floating_network_id=network["id"],
+        router_id=None, port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
+        qos_policy_id=None, dns_domain="", dns_name="")
     fip.pop("name")
     associate(store, fip, body.get("port_id"), body.get("fixed_ip_address"))
     return store.put("floatingips", fip)
@@ -217,9 +182,9 @@ def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> 
 
 def new_security_group(store: Store, body: Record, faults: Faults | None = None) -> Record:
     check_quota(store, faults, security_group=1, security_group_rule=2)
-    group = store.put("security_groups", base_record(store, body, stateful=bool(body.get("stateful", True))))
-    for ethertype in ("IPv4", "IPv6"):
-        new_rule(store, {"security_group_id": group["id"], "direction": "egress", "ethertype": ethertype})
+    group = store.put("security_groups", records.security_group_record(body, store.project_id))
+    for rule in records.DEFAULT_RULES:
+        new_rule(store, {"security_group_id": group["id"], **rule})
     return group
 
 
@@ -229,14 +194,9 @@ def new_rule(store: Store, body: Record, faults: Faults | None = None) -> Record
         raise CloudError(400, f"Invalid input for direction. Reason: {body.get('direction')!r} is not in "
                               f"['ingress', 'egress'].", "HTTPBadRequest")
     check_quota(store, faults, security_group_rule=1)
-    keys = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
-            "remote_group_id")
-    rule = base_record(store, body, security_group_id=group["id"], ethertype=body.get("ethertype", "IPv4"),
-                 **{k: body.get(k) for k in keys if k != "ethertype"}, remote_address_group_id=None,
-                 normalized_cidr=body.get("remote_ip_prefix"))
-    rule.pop("name")
+    rule = records.rule_record(body, store.project_id, group)
     for other in store.find("security_group_rules", security_group_id=group["id"]):
-        if all(other.get(k) == rule.get(k) for k in keys):
+        if all(other.get(k) == rule.get(k) for k in records.RULE_KEYS):
             raise CloudError(409, f"Security group rule already exists. Rule id is {other['id']}.",
                              "SecurityGroupRuleExists")
     return store.put("security_group_rules", rule)

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.model.atomic import write_atomic
-from sandbox.cloud.seed import Seed
+from sandbox.cloud import neutron_records as records
+from sandbox.cloud.seed import NetworkSeed, Seed
 from sandbox.cloud.web import Record, new_id
+from sandbox.files import write_atomic
 
 FORMAT = 1
 ADMIN_PROJECT = "5ca1ab1e0000400080000000000ad31a"  # owns the seeded external networks
@@ -154,8 +155,6 @@ class Store:
 
 def _apply_seed(store: Store, seed: Seed) -> None:
     """Create the seed's flavors, images, networks (each with a subnet) and the default security group."""
-    from sandbox.cloud import neutron_model as neutron  # the seed builds Neutron records the Neutron way
-
     stamp = time.time()
     for flavor in seed.flavors:
         store.put("flavors", {"id": new_id(), **flavor.model_dump(), "description": None})
@@ -163,8 +162,18 @@ def _apply_seed(store: Store, seed: Seed) -> None:
         store.put("images", {"id": new_id(), **image.model_dump(), "created": stamp,
                              "checksum": secrets.token_hex(16)})
     for net, cidr in zip(seed.networks, seed.network_cidrs(), strict=True):
-        owner = ADMIN_PROJECT if net.external else store.project_id  # the cloud's, not the project's
-        network = neutron.new_network(store, {"name": net.name, "router:external": net.external,
-                                              "shared": net.shared or net.external, "project_id": owner})
-        neutron.new_subnet(store, {"network_id": network["id"], "cidr": cidr, "name": f"{net.name}-subnet"})
-    neutron.new_security_group(store, {"name": "default", "description": "Default security group"})
+        _seed_network(store, net, cidr)
+    group = store.put("security_groups", records.security_group_record(
+        {"name": "default", "description": "Default security group"}, store.project_id))
+    for rule in records.DEFAULT_RULES:
+        store.put("security_group_rules", records.rule_record(rule, store.project_id, group))
+
+
+def _seed_network(store: Store, net: NetworkSeed, cidr: str) -> None:
+    """One seeded network and its subnet; no quota applies, the seed is what the cloud already has."""
+    owner = ADMIN_PROJECT if net.external else store.project_id  # the cloud's, not the project's
+    network = store.put("networks", records.network_record(
+        {"name": net.name, "router:external": net.external, "shared": net.shared or net.external}, owner))
+    body = {"network_id": network["id"], "cidr": cidr, "name": f"{net.name}-subnet"}
+    subnet = store.put("subnets", records.subnet_record(body, owner, network, records.parse_cidr(body)))
+    records.attach_subnet(network, subnet)

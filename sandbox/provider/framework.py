@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from tf.blocks import SetNestedBlock
 from tf.gen import tfplugin_pb2 as pb
@@ -20,9 +20,6 @@ from tf.utils import read_dynamic_value, to_dynamic_value
 
 from sandbox.provider.client import Cloud, CloudError
 from sandbox.provider.credentials import CredentialsError
-
-if TYPE_CHECKING:
-    from sandbox.provider.provider import OpenStackProvider
 
 State = dict[str, Any]
 __all__ = ["Block", "Schema", "Unknown"]  # re-exported for the resource modules
@@ -116,13 +113,21 @@ def _report(ctx: Any, verb: str, exc: BaseException) -> None:
         ctx.diagnostics.add_error(f"Error {verb} {what}: {type(exc).__name__}: {exc}", traceback.format_exc())
 
 
+class CloudSource(Protocol):
+    """What a resource needs of the provider that made it (provider.py's OpenStackProvider)."""
+
+    def cloud(self) -> Cloud:
+        """The provider's session, logged in on first use."""
+        ...
+
+
 class _OnCloud:
     """What resources and data sources share: their type name, schema and the provider's cloud."""
 
     type_suffix: ClassVar[str]
     schema: ClassVar[Schema]
 
-    def __init__(self, provider: OpenStackProvider) -> None:
+    def __init__(self, provider: CloudSource) -> None:
         self.provider = provider
 
     @property
