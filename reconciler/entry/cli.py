@@ -4,6 +4,7 @@ does the work; nothing here decides or runs Terraform itself."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -12,8 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.entry import resources, serve
 from reconciler.entry.logs import configure_logging
 from reconciler.model.settings import Settings, SettingsError, load_settings
+from reconciler.terraform import TerraformError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -76,33 +79,35 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     from reconciler.cloud.catalog import Catalog
     from reconciler.engine.hub import make_hub
-    from reconciler.engine.loop import Loop, take_hub_lock
+    from reconciler.engine.loop import HubBusy, Loop, take_hub_lock
 
     settings = _settings(args)
     if args.prune:
         settings = replace(settings, prune=True)
-    lock = take_hub_lock(settings.clusters_dir)
-    catalog = Catalog(settings)
-    hub = make_hub(settings, catalog)
-    loop = Loop(hub, only=args.names or None)
-    try:
-        loop.run(once=args.once)
-    except KeyboardInterrupt:
-        print("stopping: Terraform gets its grace period to save state ...", file=sys.stderr)
-    finally:
-        loop.stop()
-        catalog.stop()
-        lock.close()
+    with contextlib.ExitStack() as started:  # each part started is stopped, last first
+        try:
+            started.callback(take_hub_lock(settings.clusters_dir).close)
+        except HubBusy as exc:
+            print(f"mchub: {exc}", file=sys.stderr)
+            return 2
+        catalog = Catalog(settings)
+        started.callback(catalog.stop)
+        loop = Loop(make_hub(settings, catalog), only=args.names or None)  # TerraformError: no Terraform
+        started.callback(loop.stop)
+        try:
+            loop.run(once=args.once)
+        except KeyboardInterrupt:
+            print("stopping: Terraform gets its grace period to save state ...", file=sys.stderr)
     if args.once:
         return print_status(settings, args.names, as_json=False)
     return 0
 
 
 def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> int:
-    from reconciler.engine.loop import spec_names
+    from reconciler.model.specfiles import spec_names
     from reconciler.model.status import ERROR_PHASES, Phase, known_clusters, read_status
 
-    wanted = names or sorted(spec_names(settings.specs_dir) | set(known_clusters(settings.clusters_dir)))
+    wanted = names or sorted(set(spec_names(settings.specs_dir)) | set(known_clusters(settings.clusters_dir)))
     rows = [(n, read_status(settings.clusters_dir, n)) for n in wanted]
     if as_json:
         print(json.dumps({n: s.model_dump(mode="json") if s else None for n, s in rows}, indent=2))
@@ -127,26 +132,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from reconciler.model.approvals import approve
-    from reconciler.model.status import Phase, read_status
+    from reconciler.model.approvals import NotApprovable, approvable_plan, approve
+    from reconciler.model.status import read_status
 
     settings = _settings(args)
     status = read_status(settings.clusters_dir, args.name)
-    if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
-        phase = status.phase.value if status else "unknown"
-        print(f"{args.name}: no plan waits for approval (phase {phase})", file=sys.stderr)
-        return 1
-    plan_id = args.plan_id or status.plan.id
-    if plan_id != status.plan.id:
-        print(
-            f"{args.name}: plan {plan_id} is not the current plan {status.plan.id}; "
-            "review the new plan and approve it",
-            file=sys.stderr,
-        )
+    try:
+        plan = approvable_plan(args.name, status, args.plan_id)
+    except NotApprovable as exc:
+        print(f"{args.name}: {exc}", file=sys.stderr)
         return 1
     user = os.environ.get("USER") or "cli"
-    approve(settings.specs_dir, args.name, plan_id, f"{user} (cli)", dt.datetime.now(dt.UTC))
-    print(f"{args.name}: approved plan {plan_id} ({status.plan.summary()})")
+    approve(settings.specs_dir, args.name, plan.id, f"{user} (cli)", dt.datetime.now(dt.UTC))
+    print(f"{args.name}: approved plan {plan.id} ({plan.summary()})")
     return 0
 
 
@@ -178,21 +176,24 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
-    from reconciler.entry import resources as resources_cli
+    return resources.run(args, _settings(args))
 
-    return resources_cli.run(args, _settings(args))
+
+SANDBOX_HELP = "run the local OpenStack-compatible sandbox cloud"
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    """The sandbox's flags are its own (`python -m sandbox.server` takes the same): they are parsed
+    here, so that `mchub` loads the sandbox (and uvicorn) only for this command."""
     from sandbox import server
 
-    return server.run(args)
+    parser = argparse.ArgumentParser(prog="mchub sandbox", description=SANDBOX_HELP)
+    server.add_arguments(parser)
+    return server.run(parser.parse_args(args.passed_on))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from reconciler.entry.serve import serve
-
-    return serve(args, _settings(args))
+    return serve.serve(args, _settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func: Any, help: str, dirs: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+    def command(name: str, func: Any, help: str, dirs: bool = True, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)
         p.set_defaults(func=func)
         if dirs:
             p.add_argument("--specs", metavar="DIR", help="specs directory (MCHUB_SPECS; default ./specs)")
@@ -241,26 +242,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="a run id (default: the latest)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run goes on")
     p = command("resources", cmd_resources, "the cloud's flavors, images, networks and free quota")
-    from reconciler.entry import resources as resources_cli
-
-    resources_cli.add_arguments(p)
-    p = command("sandbox", cmd_sandbox, "run the local OpenStack-compatible sandbox cloud", dirs=False)
-    from sandbox import server
-
-    server.add_arguments(p)
+    resources.add_arguments(p)
+    p = command("sandbox", cmd_sandbox, SANDBOX_HELP, dirs=False, add_help=False)
+    p.set_defaults(passes_on=True)  # its flags (and -h) go to cmd_sandbox
     p = command("serve", cmd_serve, "run the hub: reconciler loop (and, with --sandbox, the sandbox cloud)")
-    from reconciler.entry.serve import add_arguments
-
-    add_arguments(p)
+    serve.add_arguments(p)
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a command that `passes_on` gets the flags it does not know itself as
+    `passed_on`, every other command refuses them."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passes_on", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.passed_on = rest
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     configure_logging(args.verbose, args.log_format == "json")
     try:
         return int(args.func(args))
-    except SettingsError as exc:
+    except (SettingsError, TerraformError) as exc:  # a setting to fix, or no Terraform: one line
         print(f"mchub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,16 +4,22 @@ the sandbox cloud. Ctrl-C stops everything cleanly: Terraform gets its grace per
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from reconciler.engine.hub import Hub
+    from webview.auth import AuthConfig
 
 log = logging.getLogger("mchub.serve")
 
@@ -80,59 +86,79 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
+    """Check the configuration, bind, then start each part; every part started is stopped on the
+    way out, whether the web server returns (Ctrl-C, SIGTERM) or a later part fails to start."""
     from reconciler.cloud.catalog import Catalog
     from reconciler.engine.hub import make_hub
-    from reconciler.engine.loop import Loop, take_hub_lock
+    from reconciler.engine.loop import HubBusy, take_hub_lock
     from reconciler.engine.metrics import Metrics
     from webview.app import create_app
-    from webview.auth import AuthConfig, BindRefused, check_bind
+    from webview.auth import BindRefused
 
     settings = replace(
         settings, specs_dir=settings.specs_dir.resolve(), clusters_dir=settings.clusters_dir.resolve()
     )
     try:
-        auth = AuthConfig.from_env(settings.clusters_dir)
-        check_bind(args.host, auth)
-        for cloud in settings.clouds.values():
-            cloud.passthrough_env()  # a DNS provider without its credentials: say so now
+        auth = _checked_auth(args.host, settings)
     except (BindRefused, ValueError, SettingsError) as exc:
         print(f"mchub: {exc}", file=sys.stderr)
         return 2
-    sock = _listen(args.host, args.port)
-    lock = take_hub_lock(settings.clusters_dir)
-    box = None
-    if args.sandbox:
-        settings, box = start_sandbox(args, settings)
-    catalog = Catalog(settings)
-    metrics = Metrics()
-    hub = make_hub(settings, catalog, metrics)
+    with contextlib.ExitStack() as started:
+        sock = started.enter_context(_listen(args.host, args.port))
+        try:
+            started.callback(take_hub_lock(settings.clusters_dir).close)
+        except HubBusy as exc:
+            print(f"mchub: {exc}", file=sys.stderr)
+            return 2
+        if args.sandbox:
+            settings, box = start_sandbox(args, settings)
+            started.callback(box.stop)
+        catalog = Catalog(settings)
+        started.callback(catalog.stop)
+        metrics = Metrics()
+        hub = make_hub(settings, catalog, metrics)  # TerraformError when there is no Terraform
+        app = create_app(settings, catalog, auth, metrics=metrics)
+        started.enter_context(_reconciling(hub, join_timeout=settings.terraform_grace + 5))
+        dirs = f"{settings.specs_dir} -> {settings.clusters_dir}"
+        print(f"reconciling {dirs} with Terraform {hub.terraform_version}", flush=True)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"MC Hub is running at http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops it)", flush=True)
+        _run_web(app, sock)  # returns on Ctrl-C / SIGTERM
+    return 0
+
+
+def _checked_auth(host: str, settings: Settings) -> AuthConfig:
+    """The web view's authentication, refused for an address it cannot protect; and each cloud's
+    DNS credentials present (a DNS provider without its credentials: say so now, not at apply)."""
+    from webview.auth import AuthConfig, check_bind
+
+    auth = AuthConfig.from_env(settings.clusters_dir)
+    check_bind(host, auth)
+    for cloud in settings.clouds.values():
+        cloud.passthrough_env()
+    return auth
+
+
+@contextlib.contextmanager
+def _reconciling(hub: Hub, join_timeout: float) -> Iterator[None]:
+    """The reconcile loop in a thread; on the way out it stops, giving Terraform its grace period."""
+    from reconciler.engine.loop import Loop
+
     loop = Loop(hub)
-    app = create_app(settings, catalog, auth, metrics=metrics)
     worker = threading.Thread(target=loop.run, name="reconcile-loop", daemon=True)
     worker.start()
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(
-        f"reconciling {settings.specs_dir} -> {settings.clusters_dir} with Terraform {hub.terraform_version}",
-        flush=True,
-    )
-    print(f"MC Hub is running at http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops it)", flush=True)
+    try:
+        yield
+    finally:
+        print("stopping: running Terraform gets its grace period to save state ...", file=sys.stderr)
+        loop.stop()
+        worker.join(timeout=join_timeout)
+
+
+def _run_web(app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, log_config=None
     )
-    server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])  # returns on Ctrl-C / SIGTERM
-    finally:
-        print(
-            "stopping: running Terraform gets its grace period to save state ...", file=sys.stderr, flush=True
-        )
-        loop.stop()
-        worker.join(timeout=settings.terraform_grace + 5)
-        catalog.stop()
-        if box is not None:
-            box.stop()
-        lock.close()
-        sock.close()
-    return 0
+    uvicorn.Server(config).run(sockets=[sock])

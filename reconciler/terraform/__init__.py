@@ -3,12 +3,12 @@ environment (`env`), running it (`process`), reading its JSON (`output`), classi
 (`errors`), its redacted run log (`runlog`) and its state lock (`lock`). The engine imports from
 here; tests fake this boundary, not `subprocess`."""
 
-from reconciler.terraform.env import TerraformEnv, find_terraform
+from reconciler.terraform.env import TerraformEnv, find_terraform, terraform_version
 from reconciler.terraform.errors import FailureKind, TerraformError
 from reconciler.terraform.launcher import Launcher
 from reconciler.terraform.lock import lock_info, lock_is_held
 from reconciler.terraform.output import PlanSummary
-from reconciler.terraform.process import Terraform, terraform_version
+from reconciler.terraform.process import Terraform
 
 __all__ = [
     "FailureKind",

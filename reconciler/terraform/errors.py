@@ -1,6 +1,6 @@
 """Terraform failures, classified once: exit code + diagnostics -> TerraformError(kind, message).
 
-Sits between `terraform.py` (which runs the process and collects stderr and `-json` diagnostics)
+Sits between `process.py` (which runs the process and collects stderr and `-json` diagnostics)
 and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change, every other
 kind is retried with backoff (QUOTA and AUTH may be shown specially).
 """

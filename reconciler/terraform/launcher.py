@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from reconciler.terraform.env import TerraformEnv, find_terraform
+from reconciler.terraform.env import TerraformEnv, find_terraform, terraform_version
 from reconciler.terraform.errors import FailureKind, TerraformError
-from reconciler.terraform.process import Terraform, terraform_version
+from reconciler.terraform.process import Terraform
 from reconciler.terraform.runlog import Sink
 
 MakeTerraform = Callable[..., Any]  # (workdir, env, log, timeout, grace) -> a Terraform-like object

@@ -1,5 +1,5 @@
 """The local backend's state lock, seen from outside Terraform: who claims it, and whether
-anyone still holds it. Used by `terraform.py` (force_unlock) and start-up recovery.
+anyone still holds it. Used by start-up recovery, which removes a stale note (`remove_stale_lock_info`).
 
 Terraform locks terraform.tfstate with an fcntl lock, which the kernel releases when its holder
 dies (even by kill -9), and notes the holder in .terraform.tfstate.lock.info, which a killed

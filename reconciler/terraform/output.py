@@ -1,7 +1,7 @@
 """Terraform's machine-readable output, read: `show -json PLANFILE` -> PlanSummary, and the
 `apply -json` event stream -> per-resource progress and human log lines.
 
-Pure functions over parsed JSON; `terraform.py` feeds them. Checked against Terraform 1.0.3
+Pure functions over parsed JSON; `process.py` feeds them. Checked against Terraform 1.0.3
 (`ui` 0.1.0, plan `format_version` 0.2) and 1.11 (`ui` 1.2, plan format 1.2): the fields read here
 are the same in both.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Event = dict[str, Any]
@@ -30,16 +30,11 @@ class PlanSummary:
     addresses: dict[str, str]  # address -> create/update/delete/replace/read/no-op (and forget on 1.7+)
     has_changes: bool  # Terraform's own verdict: `plan -detailed-exitcode` returned 2
     output_changes: bool  # some output value would change
-    drifted: list[str] = field(default_factory=list)  # changed outside Terraform (1.1+ reports this)
 
     @property
     def pending(self) -> dict[str, str]:
         """Addresses an apply of this plan will touch (what to seed as "queued")."""
         return {a: act for a, act in self.addresses.items() if act not in ("no-op", "read")}
-
-    def describe(self) -> str:
-        text = f"{self.add} to add, {self.change} to change, {self.destroy} to destroy"
-        return text + (" (and output changes)" if self.output_changes else "")
 
 
 def action_of(actions: list[str]) -> str:
@@ -57,7 +52,6 @@ def plan_summary(plan: Mapping[str, Any], exit_code: int | None = None) -> PlanS
         addresses[rc["address"]] = action_of(rc.get("change", {}).get("actions", []))
     counts = {a: list(addresses.values()).count(a) for a in ("create", "update", "delete", "replace")}
     outputs = plan.get("output_changes") or {}
-    drift = plan.get("resource_drift") or []
     output_changes = any(action_of(o.get("actions", [])) != "no-op" for o in outputs.values())
     if exit_code is None:
         changed = output_changes or any(act not in ("no-op", "read") for act in addresses.values())
@@ -72,7 +66,6 @@ def plan_summary(plan: Mapping[str, Any], exit_code: int | None = None) -> PlanS
         addresses=addresses,
         has_changes=changed,
         output_changes=output_changes,
-        drifted=[d["address"] for d in drift if action_of(d.get("change", {}).get("actions", [])) != "no-op"],
     )
 
 
@@ -82,12 +75,12 @@ class Progress:
     A replacement runs as two hooks on one address (delete then create, or the reverse with
     create_before_destroy): it is "running" from the first start and "done" after the second
     completion. Terraform announces replacements with `planned_change` events before applying a
-    saved plan (1.0.3 and 1.11 both do); `planned` can seed them too (PlanSummary.addresses).
+    saved plan (1.0.3 and 1.11 both do).
     """
 
-    def __init__(self, callback: ProgressCallback | None, planned: Mapping[str, str] | None = None) -> None:
+    def __init__(self, callback: ProgressCallback | None) -> None:
         self.callback = callback
-        self.planned: dict[str, str] = dict(planned or {})
+        self.planned: dict[str, str] = {}
         self.states: dict[str, str] = {}
         self._halves: dict[str, int] = {}
 

@@ -1,8 +1,8 @@
 """The one place that starts processes: Terraform, run for the reconciler's
 init -> plan (to a file) -> apply (that file) -> outputs steps, and destroy through a destroy plan.
 
-Each call follows Terraform's stdout/stderr line by line into the run log (secrets redacted, tflog)
-and turns a failure into a TerraformError with a kind (tferrors). Terraform gets its own session, so
+Each call follows Terraform's stdout/stderr line by line into the run log (secrets redacted, runlog)
+and turns a failure into a TerraformError with a kind (errors). Terraform gets its own session, so
 a Ctrl-C in the hub's terminal reaches it once, through `stop()`: SIGINT to its process group
 (Terraform saves state and releases its lock), then after `grace` SIGTERM, then SIGKILL. A timeout
 does the same. Its output goes to files, not pipes, so it outlives a killed hub and saves its state.
@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from reconciler.terraform import output as tfjson
-from reconciler.terraform.env import TerraformEnv, find_terraform
+from reconciler.terraform.env import TerraformEnv
 from reconciler.terraform.errors import (
     FailureKind,
     TerraformError,
@@ -34,40 +34,14 @@ from reconciler.terraform.errors import (
     parse_text_diagnostics,
     strip_ansi,
 )
-from reconciler.terraform.lock import STATE_FILE, lock_info, lock_is_held, remove_stale_lock_info
+from reconciler.terraform.lock import STATE_FILE
 from reconciler.terraform.output import PlanSummary, ProgressCallback
 from reconciler.terraform.runlog import Redactor, RunLog, Sink, Tail
 
-__all__ = [
-    "FailureKind", "PlanSummary", "Terraform", "TerraformEnv", "TerraformError", "find_terraform",
-    "lock_info", "lock_is_held", "terraform_version",
-]  # fmt: skip
+__all__ = ["Terraform"]
 
-_versions: dict[tuple[str, int], str] = {}
 _OnEvent = Callable[[tfjson.Event], None]
-
-
-def terraform_version(binary: Path) -> str:
-    """`1.0.3`, `1.11.4`, ... from `version -json` (text for old binaries); cached per path + mtime."""
-    key = (str(binary), binary.stat().st_mtime_ns)
-    if key not in _versions:
-        env = {"PATH": os.environ.get("PATH", os.defpath), "CHECKPOINT_DISABLE": "1"}
-        env["TF_CLI_CONFIG_FILE"] = os.devnull
-        argv = [str(binary), "version", "-json"]
-        try:
-            run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TerraformError(FailureKind.CONFIG, f"cannot run {binary}: {exc}") from exc
-        try:
-            version = str(json.loads(run.stdout)["terraform_version"])
-        except (ValueError, KeyError, TypeError):
-            words = strip_ansi(run.stdout).split()  # "Terraform v1.0.3" / "OpenTofu v1.6.0"
-            version = next((w[1:] for w in words if w[:1] == "v" and w[1:2].isdigit()), "")
-        if not version:
-            raise TerraformError(FailureKind.CONFIG, f"{binary} is not Terraform: {run.stdout[:200]!r}")
-        _versions[key] = version
-    return _versions[key]
-
+_Proc = subprocess.Popen[bytes]
 
 @dataclass
 class _Run:
@@ -98,7 +72,7 @@ class Terraform:
         self._environ = env.environ()
         self._log = RunLog(log, Redactor(env.secrets(self._environ)), json_log)
         self._lock = threading.Lock()  # guards the fields below, signalling and reaping
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: _Proc | None = None
         self._stopped = False
         self._interrupt: tuple[float, FailureKind] | None = None  # (when SIGINT was sent, why)
         self._term_at: float | None = None
@@ -156,17 +130,6 @@ class Terraform:
             self._fail(["state", "list"], result)
         return [line.strip() for line in result.stdout if line.strip()]
 
-    def force_unlock(self, lock_id: str) -> None:
-        """Release a lock left by a dead process. The local backend cannot unlock another
-        process's lock ("LocalState not locked"); when no one holds it, removing the stale info
-        file is all Terraform itself would do."""
-        result = self._run(["force-unlock", "-force", lock_id], ok=(0, 1))
-        local = any("LocalState not locked" in line for line in result.stderr)
-        if result.exit_code == 0 or (local and remove_stale_lock_info(self.workdir, lock_id)):
-            self._log.line(f"[mchub] released lock {lock_id}")
-            return
-        self._fail(["force-unlock", "-force", lock_id], result)
-
     def stop(self, wait: bool = True) -> None:
         """Interrupt the running command (it raises INTERRUPTED) and refuse new ones; with `wait`,
         return once Terraform has exited (at once if called from a callback of the running call)."""
@@ -202,8 +165,31 @@ class Terraform:
         capture: bool | Literal["tee"] = False,
         on_event: _OnEvent | None = None,
     ) -> _Run:
-        argv = [os.path.abspath(self.env.binary), *args]
+        """Start Terraform, follow it to its end, and raise what went wrong (or return what it said)."""
         command = shlex.join([self.env.binary.name, *args])
+        proc, out, err = self._start(args, command)
+        try:
+            result = self._follow(proc, out, err, capture, on_event)
+        finally:
+            out.close()
+            err.close()
+            with self._lock:
+                why = self._interrupt[1] if self._interrupt else None
+                self._proc, self._runner = None, None
+                self._idle.set()
+        if result.error is not None:
+            raise result.error
+        if why is not None:
+            limit = f"after {self.timeout:g}s" if why is FailureKind.TIMEOUT else "by the hub"
+            message = f"{command} was interrupted {limit}"
+            raise TerraformError(why, message, command, result.exit_code, result.diagnostics)
+        if result.exit_code not in ok:
+            self._fail(args, result)
+        return result
+
+    def _start(self, args: Sequence[str], command: str) -> tuple[_Proc, IO[bytes], IO[bytes]]:
+        """Start one Terraform process (refused once stopped), its output going to two files."""
+        argv = [os.path.abspath(self.env.binary), *args]
         with self._lock:
             if self._stopped:
                 raise TerraformError(FailureKind.INTERRUPTED, "the hub is stopping", command=command)
@@ -226,32 +212,23 @@ class Terraform:
             self._idle.clear()
             self._runner = threading.get_ident()
             self._interrupt, self._term_at, self._killed = None, None, False
-        proc, started = self._proc, self.on_start
+            return self._proc, out, err
+
+    def _follow(
+        self, proc: _Proc, out: IO[bytes], err: IO[bytes], capture: bool | str, on_event: _OnEvent | None
+    ) -> _Run:
+        """Tell `on_start` the pid, then follow the output until Terraform exits."""
+        started = self.on_start
         try:
-            try:
-                if started is not None:
-                    started(proc.pid)
-            finally:  # whatever the callback does, follow Terraform to its end
-                result = self._pump(proc, Tail(out.fileno()), Tail(err.fileno()), capture, on_event)
-        finally:
-            out.close()
-            err.close()
-            with self._lock:
-                why = self._interrupt[1] if self._interrupt else None
-                self._proc, self._runner = None, None
-                self._idle.set()
-        if result.error is not None:
-            raise result.error
-        if why is not None:
-            limit = f"after {self.timeout:g}s" if why is FailureKind.TIMEOUT else "by the hub"
-            message = f"{command} was interrupted {limit}"
-            raise TerraformError(why, message, command, result.exit_code, result.diagnostics)
-        if result.exit_code not in ok:
-            self._fail(args, result)
+            if started is not None:
+                started(proc.pid)
+        finally:  # whatever the callback does, follow Terraform to its end
+            result = self._pump(proc, Tail(out.fileno()), Tail(err.fileno()), capture, on_event)
         return result
 
-    def _pump(self, proc: subprocess.Popen[bytes], out: Tail, err: Tail, capture: bool | str,
-              on_event: _OnEvent | None) -> _Run:  # fmt: skip
+    def _pump(
+        self, proc: _Proc, out: Tail, err: Tail, capture: bool | str, on_event: _OnEvent | None
+    ) -> _Run:
         """Follow Terraform's output line by line until it exits, watching the clock and stop()."""
         result, deadline = _Run(exit_code=-1), time.monotonic() + self.timeout
         while True:
@@ -266,19 +243,16 @@ class Terraform:
             if exited:
                 break
             if not lines:
-                self._nap(0.1, proc)
+                self._nap(proc, 0.1)
         if self._interrupt is not None:  # plugins Terraform could not stop
             _killpg(proc.pid, signal.SIGKILL)
         result.exit_code = proc.returncode
         return result
 
-    def _nap(self, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    def _nap(self, proc: _Proc, seconds: float) -> None:
         """Wait for more output, or for the process to end (whichever comes first)."""
         try:
-            if proc is None:
-                time.sleep(seconds)
-            else:
-                proc.wait(timeout=seconds)
+            proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             pass
         except KeyboardInterrupt:  # Ctrl-C where the hub runs in the foreground: stop gracefully
@@ -286,7 +260,7 @@ class Terraform:
                 self._stopped = True
                 self._send_interrupt(FailureKind.INTERRUPTED)
 
-    def _tick(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    def _tick(self, proc: _Proc, deadline: float) -> bool:
         """Enforce the timeout and the signal ladder; True once the process has exited."""
         with self._lock:
             if time.monotonic() >= deadline:

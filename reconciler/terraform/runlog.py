@@ -1,5 +1,5 @@
 """The run log (runs/<id>.log): every line Terraform prints, as it prints it, with secrets
-replaced by `***`. `terraform.py` feeds it raw output; `-json` events are written as the human
+replaced by `***`. `process.py` feeds it raw output; `-json` events are written as the human
 message Terraform would have printed, so the log reads like a normal Terraform run."""
 
 from __future__ import annotations
