@@ -1,5 +1,6 @@
 """The JSON API beside the pages: specs in and out, status (with ETag / 304 for cheap polling), run
-logs, approvals and the catalog. Spec errors become 422 with field paths (see app.py's handler)."""
+logs, approvals and the catalog. Every refusal is raised, never returned: an HTTPException becomes
+`{"error": ...}` with its status, a SpecError a 422 with field paths (app.py's handlers)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ import json
 import re
 from typing import Any
 
-import yaml
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from reconciler.model import approvals, runs
-from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, parse_spec
+from reconciler.model.names import name_taken
+from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, load_yaml, parse_spec
+from reconciler.model.specfiles import BadName
 from reconciler.model.status import Phase
 from webview import csrf, present, specstore
 from webview.context import Web, cluster_name
+from webview.state import Cluster
 
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$")
 JSON_CACHE_LIMIT = 4096
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # as prometheus_client serves it
 
 
 def if_none_match(request: Request, etag: str) -> bool:
@@ -42,8 +46,24 @@ def json_bytes(data: Any, status_code: int = 200, headers: dict[str, str] | None
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
-def error(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code)
+def metrics_from_files(clusters: list[Cluster]) -> str:
+    """/metrics without the hub's metrics (a web view run on its own): only the gauges the hub's
+    reconciler.engine.metrics also has, with the same names and help, read from the status files,
+    so a dashboard built on one works on the other."""
+    phases = dict.fromkeys((p.value for p in Phase), 0)
+    orphaned = drifted = 0
+    for c in clusters:
+        phases[c.phase] = phases.get(c.phase, 0) + 1
+        orphaned += bool(c.status and c.status.orphaned)
+        drifted += bool(c.status and c.status.drift.detected)
+    lines = ["# HELP mchub_clusters Clusters by phase", "# TYPE mchub_clusters gauge"]
+    lines += [f'mchub_clusters{{phase="{p}"}} {n}' for p, n in phases.items()]
+    for metric, value, help_text in (
+        ("mchub_clusters_orphaned", orphaned, "Clusters whose spec file is gone"),
+        ("mchub_clusters_drifted", drifted, "Clusters whose last drift check found drift"),
+    ):
+        lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric} {value}"]
+    return "\n".join(lines) + "\n"
 
 
 class Api:
@@ -83,7 +103,7 @@ class Api:
         name = cluster_name(request)
         cluster = self.web.files.cluster(name)
         if cluster is None:
-            return error(404, f'no cluster named "{name}"')
+            raise HTTPException(404, f'no cluster named "{name}"')
         spec_file = cluster.spec
         spec = spec_file.spec if spec_file else None
         return json_bytes(
@@ -101,7 +121,7 @@ class Api:
         name = cluster_name(request)
         etag, status = self.web.files.status(name)
         if status is None and self.web.files.spec(name) is None:
-            return error(404, f'no cluster named "{name}"')
+            raise HTTPException(404, f'no cluster named "{name}"')
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if if_none_match(request, etag):
             return not_modified(etag)
@@ -117,51 +137,36 @@ class Api:
     async def logs(self, request: Request) -> Response:
         name = cluster_name(request)
         if self.web.files.cluster(name) is None:
-            return error(404, f'no cluster named "{name}"')
+            raise HTTPException(404, f'no cluster named "{name}"')
         clusters = self.web.settings.clusters_dir
         records = runs.list_records(clusters, name)
         run_id = request.query_params.get("run") or (records[0].id if records else None)
         if run_id is not None and not RUN_ID_RE.match(run_id):
-            return error(400, "run must be a run id as listed in `runs`")
+            raise HTTPException(400, "run must be a run id as listed in `runs`")
         try:
             tail = max(1, min(int(request.query_params.get("tail", "200")), 5000))
         except ValueError:
-            return error(400, "tail must be a whole number of lines")
+            raise HTTPException(400, "tail must be a whole number of lines") from None
         text = present.log_tail(runs.log_path(clusters, name, run_id), tail, 1024 * 1024) if run_id else ""
         return json_bytes(
             {"name": name, "runs": [r.model_dump(mode="json") for r in records], "run": run_id, "log": text}
         )
 
     async def metrics(self, request: Request) -> Response:
-        """Prometheus text: the hub's metrics when given, else clusters per phase from the files."""
+        """Prometheus text: the hub's metrics when given, else the cluster gauges from the files."""
         if self.web.metrics is not None:
-            return Response(self.web.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+            return Response(self.web.metrics.render(), media_type=METRICS_TYPE)
         _, clusters = self.web.files.clusters()
-        phases = dict.fromkeys((p.value for p in Phase), 0)
-        drift = orphaned = failing = 0
-        for c in clusters:
-            phases[c.phase] = phases.get(c.phase, 0) + 1
-            drift += bool(c.status and c.status.drift.detected)
-            orphaned += bool(c.status and c.status.orphaned)
-            failing += bool(c.status and c.status.failures)
-        lines = ["# HELP mchub_clusters Clusters by phase.", "# TYPE mchub_clusters gauge"]
-        lines += [f'mchub_clusters{{phase="{p}"}} {n}' for p, n in phases.items()]
-        for metric, value, help_text in (
-            ("mchub_clusters_drifted", drift, "Clusters with drift detected."),
-            ("mchub_clusters_orphaned", orphaned, "Clusters whose spec is gone."),
-            ("mchub_clusters_failing", failing, "Clusters whose last attempt failed."),
-        ):
-            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} gauge", f"{metric} {value}"]
-        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        return Response(metrics_from_files(clusters), media_type=METRICS_TYPE)
 
     async def resources(self, request: Request) -> Response:
         cloud = request.query_params.get("cloud") or None
         cluster = request.query_params.get("cluster") or None
         if cluster is not None and not CLUSTER_NAME_RE.fullmatch(cluster):
-            return error(400, str(specstore.BadName(cluster)))
+            raise HTTPException(400, str(BadName(cluster)))
         if cloud is not None and cloud not in self.web.settings.clouds:
             choices = ", ".join(sorted(self.web.settings.clouds))
-            return error(400, f'cloud "{cloud}" is not configured; choose one of {choices}')
+            raise HTTPException(400, f'cloud "{cloud}" is not configured; choose one of {choices}')
         data = await self.web.payload(cloud, cluster)
         body = json.dumps(data, separators=(",", ":")).encode()
         etag = f'W/"r-{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]}"'
@@ -189,14 +194,7 @@ class Api:
         except UnicodeDecodeError:
             raise SpecError([FieldError(path="", message="the body is not UTF-8 text")]) from None
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
-            try:
-                if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text)):
-                    raise SpecError(
-                        [FieldError(path="", message="YAML anchors and aliases are not accepted")]
-                    )
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise SpecError([FieldError(path="", message=f"invalid YAML: {exc}")]) from None
+            data = load_yaml(text)  # the spec files' own guard: size, aliases, syntax
         else:
             try:
                 data = json.loads(text) if text.strip() else {}
@@ -211,13 +209,17 @@ class Api:
             specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), verb
         )
 
+    def _refuse_taken(self, name: str) -> None:
+        """The cluster form's rule: a spec's name, or an orphan's (its state is still kept), is taken."""
+        taken = name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1])
+        if taken is not None:
+            raise HTTPException(409, taken)
+
     async def create_cluster(self, request: Request) -> Response:
         self._guard(request)
         data = await self._body(request)
         spec = parse_spec(data)
-        if self.web.files.spec(spec.cluster_name) is not None:
-            name = spec.cluster_name
-            return error(409, f'a cluster named "{name}" exists; PUT /api/clusters/{name} changes it')
+        self._refuse_taken(spec.cluster_name)
         await self._write(spec, request, "Create")
         url = f"/api/clusters/{spec.cluster_name}"
         return json_bytes(
@@ -236,6 +238,8 @@ class Api:
                 [FieldError(path="cluster_name", message=f'must be "{name}", the name in the URL')]
             )
         existing = self.web.files.spec(name)
+        if existing is None:
+            self._refuse_taken(name)  # a PUT that creates is a create
         if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
             data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
         spec = parse_spec(data)
@@ -248,7 +252,7 @@ class Api:
         name = cluster_name(request)
         self._guard(request)
         if self.web.files.spec(name) is None:
-            return error(404, f'no spec named "{name}"')
+            raise HTTPException(404, f'no spec named "{name}"')
         await run_in_threadpool(
             specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
         )
@@ -261,14 +265,13 @@ class Api:
         name = cluster_name(request)
         self._guard(request)
         data = await self._body(request)
-        status = self.web.files.status(name)[1]
-        if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
-            return error(409, f'cluster "{name}" has no plan awaiting approval')
-        plan_id = data.get("plan_id") or status.plan.id
-        if plan_id != status.plan.id:
-            return error(
-                409, f"plan {plan_id} is no longer current; the plan awaiting approval is {status.plan.id}"
-            )
+        wanted = data.get("plan_id")
+        try:
+            plan_id = approvals.approvable_plan(
+                name, self.web.files.status(name)[1], str(wanted) if wanted else None
+            ).id
+        except approvals.NotApprovable as exc:
+            raise HTTPException(409, str(exc)) from None
         by = self.web.user(request)
         await run_in_threadpool(
             approvals.approve, self.web.settings.specs_dir, name, plan_id, by, dt.datetime.now(dt.UTC)

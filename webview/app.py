@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -122,7 +122,17 @@ def create_app(
         )
         yield {}
 
-    routes = [
+    return Starlette(
+        routes=_routes(pages, api, login),
+        middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
+        exception_handlers={SpecError: errors.spec_error, HTTPException: errors.http_error},
+        lifespan=lifespan,
+        max_body_size=MAX_BODY,
+    )
+
+
+def _routes(pages: Pages, api: Api, login: Login) -> list[BaseRoute]:
+    return [
         Route("/", pages.dashboard, name="dashboard"),
         Route("/healthz", api.healthz),
         Route("/login", login.login_form, methods=["GET"]),
@@ -151,13 +161,6 @@ def create_app(
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
-        exception_handlers={SpecError: errors.spec_error, HTTPException: errors.http_error},
-        lifespan=lifespan,
-        max_body_size=MAX_BODY,
-    )
 
 
 def _static_version() -> str:

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from reconciler.model.settings import Settings
+from reconciler.model.specfiles import BadName, checked_name
 from webview import csrf, present
 from webview.auth import AuthConfig
-from webview.specstore import BadName, checked_name
 from webview.state import CatalogLike, Files, MetricsLike
 
 log = logging.getLogger("mchub.webview")

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.cloud.payload import payload_flavors
 from reconciler.model.spec import PUBLIC_KEY_RE, FieldError, SpecError
+from webview.choices import image_names, smallest_for, split_tags
 
 INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
 VOLUME_FIELDS = ("tag", "name", "size", "type")
@@ -56,29 +58,6 @@ class FormView:
         return any(k in self.errors for k in ADVANCED)
 
 
-def role_of(tags: Iterable[str]) -> str:
-    tags = list(tags)
-    return next((r for r in ("mgmt", "login") if r in tags), "node")
-
-
-def smallest_for(role: str, payload: Mapping[str, Any]) -> str:
-    names = (payload.get("flavors_by_role") or {}).get(role) or []
-    if names:
-        return str(names[0])
-    fitting = [f for f in payload.get("flavors") or [] if role in (f.get("roles") or [])]
-    fitting.sort(key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f.get("name", "")))
-    return str(fitting[0]["name"]) if fitting else ""
-
-
-def image_names(payload: Mapping[str, Any]) -> list[str]:
-    out = []
-    for image in payload.get("images") or []:
-        name = image.get("name") if isinstance(image, dict) else image
-        if isinstance(name, str):
-            out.append(name)
-    return out
-
-
 def free_name(taken: Iterable[str]) -> str:
     used = set(taken)
     return next(f"cluster{i}" for i in range(1, len(used) + 2) if f"cluster{i}" not in used)
@@ -102,7 +81,7 @@ def default_form(
 ) -> FormView:
     """A standard Magic Castle cluster on this cloud: mgmt, login and one node on the smallest
     flavors their roles allow, nfs home/project/scratch volumes."""
-    images = image_names(payload)
+    images, flavors = image_names(payload), payload_flavors(payload)
     preferred = next((i for i in images if i.lower().startswith("rocky")), images[0] if images else "")
     values = {
         "cluster_name": free_name(taken),
@@ -120,7 +99,7 @@ def default_form(
     rows = [
         {
             "prefix": p,
-            "type": smallest_for(role, payload),
+            "type": smallest_for(role, flavors),
             "tags": " ".join(tags),
             "count": str(n),
             "disk_size": "",
@@ -209,43 +188,8 @@ def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
     form can have (a prefix given twice, a blank prefix) raise SpecError with the row's path."""
     v = view.values
     problems: list[FieldError] = []
-    instances: dict[str, Any] = {}
-    for i, row in enumerate(view.instances):
-        prefix = row["prefix"].strip()
-        if not prefix:
-            problems.append(
-                FieldError(path=f"#inst-{i}-prefix", message="give this group a host name prefix")
-            )
-            continue
-        if prefix in instances:
-            problems.append(FieldError(path=f"#inst-{i}-prefix", message=f'prefix "{prefix}" is used twice'))
-            continue
-        inst: dict[str, Any] = {
-            "type": row["type"].strip(),
-            "tags": row["tags"].replace(",", " ").split(),
-            "count": _int_or_text(row["count"] or "1"),
-        }
-        if row.get("disk_size", "").strip():
-            inst["disk_size"] = _int_or_text(row["disk_size"])
-        if row.get("image", "").strip():
-            inst["image"] = row["image"].strip()
-        instances[prefix] = inst
-    volumes: dict[str, dict[str, Any]] = {}
-    for j, row in enumerate(view.volumes):
-        tag, name = row["tag"].strip(), row["name"].strip()
-        if not tag or not name:
-            which = "tag" if not tag else "name"
-            problems.append(FieldError(path=f"#vol-{j}-{which}", message=f"give this volume a {which}"))
-            continue
-        if name in volumes.get(tag, {}):
-            problems.append(
-                FieldError(path=f"#vol-{j}-name", message=f'volume "{tag}/{name}" is listed twice')
-            )
-            continue
-        vol: dict[str, Any] = {"size": _int_or_text(row["size"])}
-        if row.get("type", "").strip():
-            vol["type"] = row["type"].strip()
-        volumes.setdefault(tag, {})[name] = vol
+    instances = _instances(view.instances, problems)
+    volumes = _volumes(view.volumes, problems)
     if problems:
         raise SpecError(problems)
     data: dict[str, Any] = {
@@ -268,6 +212,53 @@ def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
     if v["expires"].strip():
         data["expires"] = v["expires"].strip()
     return data
+
+
+def _instances(rows: list[dict[str, str]], problems: list[FieldError]) -> dict[str, Any]:
+    """The instance rows as the spec's `instances` map; a blank or repeated prefix is a problem."""
+    instances: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        prefix = row["prefix"].strip()
+        if not prefix:
+            problems.append(
+                FieldError(path=f"#inst-{i}-prefix", message="give this group a host name prefix")
+            )
+            continue
+        if prefix in instances:
+            problems.append(FieldError(path=f"#inst-{i}-prefix", message=f'prefix "{prefix}" is used twice'))
+            continue
+        inst: dict[str, Any] = {
+            "type": row["type"].strip(),
+            "tags": split_tags(row["tags"]),
+            "count": _int_or_text(row["count"] or "1"),
+        }
+        if row.get("disk_size", "").strip():
+            inst["disk_size"] = _int_or_text(row["disk_size"])
+        if row.get("image", "").strip():
+            inst["image"] = row["image"].strip()
+        instances[prefix] = inst
+    return instances
+
+
+def _volumes(rows: list[dict[str, str]], problems: list[FieldError]) -> dict[str, dict[str, Any]]:
+    """The volume rows as the spec's `volumes` map (tag -> name -> volume)."""
+    volumes: dict[str, dict[str, Any]] = {}
+    for j, row in enumerate(rows):
+        tag, name = row["tag"].strip(), row["name"].strip()
+        if not tag or not name:
+            which = "tag" if not tag else "name"
+            problems.append(FieldError(path=f"#vol-{j}-{which}", message=f"give this volume a {which}"))
+            continue
+        if name in volumes.get(tag, {}):
+            problems.append(
+                FieldError(path=f"#vol-{j}-name", message=f'volume "{tag}/{name}" is listed twice')
+            )
+            continue
+        vol: dict[str, Any] = {"size": _int_or_text(row["size"])}
+        if row.get("type", "").strip():
+            vol["type"] = row["type"].strip()
+        volumes.setdefault(tag, {})[name] = vol
+    return volumes
 
 
 def input_for(path: str, view: FormView) -> str | None:

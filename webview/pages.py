@@ -9,18 +9,18 @@ import json
 import time
 from typing import Any
 
-import yaml
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from reconciler.cloud.sizing import Flavor, needs
+from reconciler.cloud.payload import payload_flavors
+from reconciler.cloud.sizing import needs
 from reconciler.model import approvals, runs, secrets
-from reconciler.model.spec import KNOWN_TAGS, FieldError, SpecError, parse_spec
-from reconciler.model.status import Phase
-from webview import csrf, forms, present, specstore
+from reconciler.model.names import name_taken
+from reconciler.model.spec import KNOWN_TAGS, FieldError, SpecError, load_yaml, parse_spec
+from webview import choices, csrf, forms, present, specstore
 from webview.api import RUN_ID_RE, if_none_match, not_modified
 from webview.context import Web, cluster_name, form_text
 from webview.state import Cluster
@@ -28,35 +28,10 @@ from webview.state import Cluster
 FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the SpecError handler
 
 
-def flavor_label(f: dict[str, Any]) -> str:
-    ram = f.get("ram", 0) / 1024
-    disk = f" · {f['disk']} GB disk" if f.get("disk") else ""
-    return f"{f.get('name')} · {f.get('vcpus')} vCPU · {ram:g} GiB{disk}"
-
-
-def flavor_choices(payload: dict[str, Any], tags: str, current: str) -> list[dict[str, Any]]:
-    """The flavors offered for a row: those meeting its role's minimum, plus the current one."""
-    role = forms.role_of(tags.replace(",", " ").split())
-    out = []
-    for f in sorted(
-        payload.get("flavors") or [], key=lambda f: (f.get("ram", 0), f.get("vcpus", 0), f["name"])
-    ):
-        fits = role in (f.get("roles") or [role])
-        if fits or f["name"] == current:
-            out.append({"name": f["name"], "label": flavor_label(f) + ("" if fits else " (below minimum)")})
-    if current and all(c["name"] != current for c in out):
-        out.append({"name": current, "label": f"{current} (not offered by this cloud)"})
-    return out
-
-
 def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | None:
     spec = cluster.spec.spec if cluster.spec else None
-    if spec is None or not payload.get("flavors"):
-        return None
-    flavors = [
-        Flavor(f["name"], int(f["vcpus"]), int(f["ram"]), int(f.get("disk") or 0)) for f in payload["flavors"]
-    ]
-    return needs(spec, flavors).as_dict()
+    flavors = payload_flavors(payload)
+    return needs(spec, flavors).as_dict() if spec is not None and flavors else None
 
 
 class Pages:
@@ -123,10 +98,12 @@ class Pages:
         if cloud not in self.web.settings.clouds:
             cloud = None
         payload = await self.web.payload(cloud, name)
+        flavors = payload_flavors(payload)
         rows = [
-            {**row, "flavors": flavor_choices(payload, row["tags"], row["type"])} for row in view.instances
+            {**row, "flavors": choices.flavor_choices(flavors, row["tags"], row["type"])}
+            for row in view.instances
         ]
-        images = forms.image_names(payload)
+        images = choices.image_names(payload)
         if view.values.get("image") and view.values["image"] not in images:
             images.append(view.values["image"])
         context = {
@@ -138,7 +115,8 @@ class Pages:
             "known_tags": KNOWN_TAGS,
             "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
             "quotas": present.quota_rows(payload),
-            "all_flavors": [{**f, "label": flavor_label(f)} for f in payload.get("flavors") or []],
+            "all_flavors": [{"name": f.name, "label": choices.flavor_label(f)} for f in flavors],
+            "script_rules": choices.script_rules(),
         }
         return self.web.render(request, "form.html", context, status_code=status_code)
 
@@ -163,18 +141,10 @@ class Pages:
     async def create(self, request: Request) -> Response:
         view = await self._submitted(request, editing=False)
         spec = parse_spec(forms.spec_data(view))
-        old = self.web.files.status(spec.cluster_name)[1]
-        if self.web.files.spec(spec.cluster_name) is not None or (old and old.phase != Phase.DESTROYED):
-            raise SpecError(
-                [
-                    FieldError(
-                        path="cluster_name",
-                        message=(
-                            f'a cluster named "{spec.cluster_name}" already exists; choose another name'
-                        ),
-                    )
-                ]
-            )
+        name = spec.cluster_name
+        taken = name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1])
+        if taken is not None:
+            raise SpecError([FieldError(path="cluster_name", message=taken)])
         await run_in_threadpool(
             specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Create"
         )
@@ -189,8 +159,8 @@ class Pages:
             view = forms.form_from_data(spec_file.spec.canonical())
         else:
             try:
-                raw = yaml.safe_load(spec_file.text)
-            except yaml.YAMLError:
+                raw = load_yaml(spec_file.text)  # the same guard as the spec files: no aliases
+            except SpecError:
                 raw = None
             view = forms.with_errors(
                 forms.form_from_data(raw if isinstance(raw, dict) else {"cluster_name": name}),
@@ -283,18 +253,17 @@ class Pages:
         name = cluster_name(request)
         form = await request.form(max_files=0, max_fields=10)
         self.web.check_form(request, form.get(csrf.FIELD))
-        status = self.web.files.status(name)[1]
-        if status is None or status.phase != Phase.AWAITING_APPROVAL or status.plan is None:
-            raise HTTPException(409, f'Cluster "{name}" has no plan awaiting approval.')
-        if form_text(form, "plan_id") != status.plan.id:
-            raise HTTPException(
-                409, "The plan changed since you looked at it: review the new plan, then approve it."
-            )
+        try:
+            plan_id = approvals.approvable_plan(
+                name, self.web.files.status(name)[1], form_text(form, "plan_id") or None
+            ).id
+        except approvals.NotApprovable as exc:
+            raise HTTPException(409, str(exc)) from None
         await run_in_threadpool(
             approvals.approve,
             self.web.settings.specs_dir,
             name,
-            status.plan.id,
+            plan_id,
             self.web.user(request),
             dt.datetime.now(dt.UTC),
         )

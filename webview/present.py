@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconciler.cloud.sizing import QUOTA_KEYS
+from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_LABELS, QUOTA_UNITS
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
 
@@ -27,15 +27,6 @@ PHASES: dict[str, tuple[str, str]] = {
     "destroy_error": ("destroy error", "error"),
     "destroyed": ("destroyed", "muted"),
 }
-QUOTA_LABELS = {
-    "instances": "Instances",
-    "cores": "vCPUs",
-    "ram": "RAM",
-    "volumes": "Volumes",
-    "gigabytes": "Volume storage",
-    "floating_ips": "Floating IPs",
-}
-QUOTA_UNITS = {"ram": "MiB", "gigabytes": "GB"}
 INSTANCE_RE = re.compile(r'openstack_compute_instance_v2\.instances\["([^"]+)"\]$')
 VOLUME_RE = re.compile(r'openstack_blockstorage_volume_v[23]\.volumes\["([^"]+)"\]$')
 

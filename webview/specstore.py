@@ -1,6 +1,6 @@
 """The web view's only writes: `specs/<name>.yaml`, replaced atomically on a person's behalf, then
-committed with that person as author when `specs/` sits in a git work tree. Every path is built
-from a name checked against CLUSTER_NAME_RE first."""
+committed with that person as author when `specs/` sits in a git work tree. Every path comes from
+`reconciler.model.specfiles.spec_path`, which checks the name first."""
 
 from __future__ import annotations
 
@@ -15,47 +15,12 @@ from typing import Any
 import yaml
 
 from reconciler.model.atomic import write_atomic
-from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, SpecError, dump_yaml, parse_yaml
+from reconciler.model.spec import ClusterSpec, SpecError, dump_yaml, parse_yaml
+from reconciler.model.specfiles import spec_path
 
 log = logging.getLogger("mchub.webview")
 GIT_TIMEOUT = 30.0
 _git_lock = threading.Lock()
-
-
-class BadName(ValueError):
-    """A cluster name that cannot name a spec file."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f'"{name[:60]}" is not a cluster name: start with a lower-case letter, then 1 to 40 '
-            "lower-case letters, digits or dashes"
-        )
-
-
-def checked_name(name: str) -> str:
-    if not CLUSTER_NAME_RE.fullmatch(name):
-        raise BadName(name)
-    return name
-
-
-def spec_path(specs_dir: Path, name: str) -> Path:
-    return specs_dir / f"{checked_name(name)}.yaml"
-
-
-def spec_names(specs_dir: Path) -> list[str]:
-    """Names of the spec files (files whose stem is not a valid name are skipped)."""
-    try:
-        stems = [e.name[:-5] for e in os.scandir(specs_dir) if e.name.endswith(".yaml") and e.is_file()]
-    except FileNotFoundError:
-        return []
-    return sorted(s for s in stems if CLUSTER_NAME_RE.fullmatch(s))
-
-
-def read_text(specs_dir: Path, name: str) -> str | None:
-    try:
-        return spec_path(specs_dir, name).read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
 
 
 def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str) -> Path:

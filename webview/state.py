@@ -1,15 +1,15 @@
 """What the web view reads: specs, status records, run history and the catalog. Files are read fresh
-on each request, but a parsed file is kept while its (mtime, size, inode) stays the same, so polling
-and a 1,000-cluster dashboard cost mostly `stat` calls. ETags come from the same signatures."""
+on each request, but a parsed file is kept while its (mtime, size, inode) stays the same
+(`reconciler.model.specfiles.FileCache`), so polling and a 1,000-cluster dashboard cost mostly `stat`
+calls. ETags come from the same signatures."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
@@ -19,11 +19,8 @@ from reconciler.model.spec import (
     parse_spec_file,
     read_spec_text,
 )
+from reconciler.model.specfiles import FileCache, spec_names, spec_path
 from reconciler.model.status import Phase, Status, known_clusters, status_path
-from webview.specstore import spec_names, spec_path
-
-T = TypeVar("T")
-CACHE_LIMIT = 20_000
 
 
 class CatalogLike(Protocol):
@@ -36,42 +33,6 @@ class MetricsLike(Protocol):
     """The hub's Prometheus metrics (reconciler.engine.metrics.Metrics): the exposition text."""
 
     def render(self) -> bytes: ...
-
-
-def signature(path: str | Path) -> str | None:
-    """A cheap fingerprint of a file's current version; None when it does not exist. Writers
-    replace files by rename, so the inode changes even when mtime and size do not."""
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}"
-
-
-class FileCache(Generic[T]):
-    """Parsed files by path, valid while the file's signature is unchanged."""
-
-    def __init__(self, parse: Callable[[Path], T]) -> None:
-        self.parse = parse
-        self.entries: dict[str, tuple[str, T]] = {}
-
-    def get(self, path: str | Path) -> tuple[str | None, T | None]:
-        key = str(path)  # plain strings: the dashboard looks up thousands of these per request
-        sig = signature(key)
-        if sig is None:
-            self.entries.pop(key, None)
-            return None, None
-        hit = self.entries.get(key)
-        if hit is not None and hit[0] == sig:
-            return sig, hit[1]
-        try:
-            value = self.parse(Path(key))
-        except FileNotFoundError:
-            return None, None
-        if len(self.entries) > CACHE_LIMIT:
-            self.entries.clear()
-        self.entries[key] = (sig, value)
-        return sig, value
 
 
 @dataclass(frozen=True)

@@ -4,30 +4,19 @@ and the pre-flight check the reconciler runs before plan (preflight.py, sizing.p
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.cloud.sizing import (
-    MGMT_ROOT_DISK_GB,
-    QUOTA_KEYS,
-    Flavor,
-    Quota,
-    Usage,
-    boot_volume_gb,
-    flavor_roles,
-    flavors_by_role,
-    ordered,
-    remaining,
-    state_usage,
-)
+from reconciler.cloud.figures import Flavor, Image, Network, Quota, Snapshot
+from reconciler.cloud.payload import snapshot_payload
+from reconciler.cloud.sizing import Usage, ordered, state_usage
 from reconciler.model.settings import CloudConfig, Settings, SettingsError
 from reconciler.model.spec import CLUSTER_NAME_RE, SpecError, load_spec
 
@@ -43,43 +32,6 @@ class CatalogError(Exception):
     def __init__(self, kind: ErrorKind, message: str) -> None:
         self.kind = kind
         super().__init__(message)
-
-
-@dataclass(frozen=True, order=True)
-class Image:
-    name: str
-    min_disk: int = 0
-
-
-@dataclass(frozen=True)
-class Network:
-    name: str
-    external: bool = False
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A cloud's figures at one moment. `error` set = the last refresh failed: the figures (if
-    any, `fetched_at` not None) are stale."""
-
-    cloud: str
-    fetched_at: float | None  # epoch seconds; None = never fetched
-    flavors: tuple[Flavor, ...] = ()
-    images: tuple[Image, ...] = ()
-    networks: tuple[Network, ...] = ()
-    quotas: Mapping[str, Quota] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def has_figures(self) -> bool:
-        return self.fetched_at is not None
-
-    @property
-    def stale(self) -> bool:
-        return self.error is not None
-
-    def age(self, now: float) -> float | None:
-        return None if self.fetched_at is None else max(now - self.fetched_at, 0.0)
 
 
 # -- fetch: openstacksdk, one call per resource kind, run concurrently --------------------------
@@ -324,44 +276,6 @@ class Catalog:
             return load_spec(self.settings.specs_dir / f"{cluster}.yaml").cloud
         except (OSError, SpecError):
             return None
-
-
-def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None = None) -> dict[str, Any]:
-    left, own_d = remaining(snap.quotas, own), own.as_dict()
-    quotas = {}
-    for key in QUOTA_KEYS:
-        q = snap.quotas.get(key)
-        quotas[key] = {"limit": q.limit if q else None, "in_use": q.in_use if q else 0,
-                       "remaining": left[key] if q else None, "cluster_usage": own_d[key]}  # fmt: skip
-    age = snap.age(now)
-    return {
-        "cloud": snap.cloud,
-        "cluster": cluster,
-        "fetched_at": None if snap.fetched_at is None else _iso(snap.fetched_at),
-        "age_seconds": None if age is None else round(age, 1),
-        "stale": snap.stale,
-        "error": snap.error,
-        "quotas": quotas if snap.has_figures else {},
-        "flavors": [
-            {
-                "name": f.name,
-                "vcpus": f.vcpus,
-                "ram": f.ram,
-                "disk": f.disk,
-                "roles": list(flavor_roles(f)),
-                "boot_volume_gb": boot_volume_gb(f),
-                "boot_volume_gb_mgmt": boot_volume_gb(f, MGMT_ROOT_DISK_GB),
-            }
-            for f in snap.flavors
-        ],  # fmt: skip
-        "flavors_by_role": flavors_by_role(snap.flavors),
-        "images": [i.name for i in snap.images],
-        "networks": [{"name": n.name, "external": n.external} for n in snap.networks],
-    }
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _mtime(cloud: CloudConfig) -> float | None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from reconciler.cloud.catalog import Catalog, CatalogError, Snapshot
+from reconciler.cloud.catalog import Catalog, CatalogError
+from reconciler.cloud.figures import Snapshot
 from reconciler.cloud.sizing import preflight, state_usage
 from reconciler.model.settings import Settings
 from reconciler.model.spec import ClusterSpec

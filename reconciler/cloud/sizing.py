@@ -1,5 +1,5 @@
 """Sizing: what a spec asks of a cloud, measured against what the cloud has left. Pure arithmetic
-on the catalog's figures (catalog.py), used by the pre-flight check before plan and by the form.
+on the catalog's figures (figures.py), used by the pre-flight check before plan and by the form.
 No network, no disk, no clock here (except `state_usage`, which reads one state file)."""
 
 from __future__ import annotations
@@ -8,46 +8,22 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_UNITS, Flavor, Quota, Snapshot
 from reconciler.model.spec import ClusterSpec, Instance
 
-if TYPE_CHECKING:
-    from reconciler.cloud.catalog import Snapshot
-
-QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes", "floating_ips")
-UNITS = {"ram": " MiB", "gigabytes": " GB"}
-
-# Magic Castle's minimum flavor per role (vCPUs, RAM in MiB), as MC Hub offered them.
+# Magic Castle's minimum flavor per role (vCPUs, RAM in MiB), as MC Hub offered them. The order is
+# the order `role_of` tries them in; an instance group with none of these tags is a node.
 ROLE_MINIMUMS: dict[str, tuple[int, int]] = {
     "mgmt": (2, 6 * 1024),
     "login": (2, 2 * 1024),
     "node": (1, 2 * 1024),
 }
+DEFAULT_ROLE = "node"
 # Magic Castle's root disk: 10 GB, 20 GB on mgmt; a flavor with less gets a boot volume that size.
 ROOT_DISK_GB = 10
 MGMT_ROOT_DISK_GB = 20
-
-
-@dataclass(frozen=True)
-class Flavor:
-    name: str
-    vcpus: int
-    ram: int  # MiB
-    disk: int  # root disk, GB (0 = boots from a volume)
-    id: str = ""
-
-
-@dataclass(frozen=True)
-class Quota:
-    """One quota with its usage. `limit` None means unlimited (OpenStack's -1)."""
-
-    limit: int | None
-    in_use: int = 0
-
-    @staticmethod
-    def of(limit: int | None, in_use: int | None) -> Quota:
-        return Quota(None if limit is None or limit < 0 else int(limit), max(int(in_use or 0), 0))
 
 
 @dataclass(frozen=True)
@@ -74,6 +50,12 @@ class Usage:
 # -- flavors ---------------------------------------------------------------------------------
 
 
+def role_of(tags: Iterable[str]) -> str:
+    """The Magic Castle role an instance group plays, by its tags: mgmt, else login, else node."""
+    tags = set(tags)
+    return next((role for role in ROLE_MINIMUMS if role in tags), DEFAULT_ROLE)
+
+
 def flavor_roles(flavor: Flavor) -> tuple[str, ...]:
     """The roles (mgmt, login, node) whose Magic Castle minimums this flavor meets."""
     return tuple(r for r, (cpu, ram) in ROLE_MINIMUMS.items() if flavor.vcpus >= cpu and flavor.ram >= ram)
@@ -93,7 +75,7 @@ def flavors_by_role(flavors: Iterable[Flavor]) -> dict[str, list[str]]:
 def root_disk_gb(instance: Instance) -> int:
     if instance.disk_size is not None:
         return instance.disk_size
-    return MGMT_ROOT_DISK_GB if "mgmt" in instance.tags else ROOT_DISK_GB
+    return MGMT_ROOT_DISK_GB if role_of(instance.tags) == "mgmt" else ROOT_DISK_GB
 
 
 def boot_volume_gb(flavor: Flavor, root_gb: int = ROOT_DISK_GB) -> int:
@@ -191,8 +173,8 @@ def preflight(spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = N
     by_name = _by_name(snapshot.flavors)
     for prefix, inst in spec.instances.items():
         if inst.type not in by_name:
-            role = next((r for r in ROLE_MINIMUMS if r in inst.tags), "node")
-            choices = flavors_by_role(by_name.values())[role] or [f.name for f in ordered(by_name.values())]
+            fitting = flavors_by_role(by_name.values())[role_of(inst.tags)]
+            choices = fitting or [f.name for f in ordered(by_name.values())]
             problems.append(f'instances.{prefix}.type: flavor "{inst.type}" does not exist; '
                             f"choose one of {_list(choices)}")  # fmt: skip
     images = [i.name for i in snapshot.images]
@@ -206,7 +188,7 @@ def preflight(spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = N
     for key in QUOTA_KEYS:
         free, quota = left[key], snapshot.quotas.get(key)
         if free is not None and quota is not None and quota.limit is not None and need[key] > free:
-            unit = UNITS.get(key, "")
+            unit = f" {QUOTA_UNITS[key]}" if key in QUOTA_UNITS else ""
             problems.append(f"{key}: needs {need[key]}{unit}, {free}{unit} remaining of {quota.limit}{unit}")
     return problems
 

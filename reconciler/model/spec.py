@@ -35,6 +35,7 @@ KNOWN_TAGS = (
     "bastion",
 )
 MAX_SPEC_BYTES = 256 * 1024
+ALIASES_REFUSED = "YAML aliases (*name) are not allowed in specs; write the values out"
 # libyaml's parser when PyYAML was built with it: ten times faster on a resync of many specs.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -259,14 +260,15 @@ def parse_spec(data: Any, source: str = "") -> ClusterSpec:
         raise SpecError(exc.errors, source) from None
 
 
-def _load_yaml(text: str, source: str) -> Any:
+def load_yaml(text: str, source: str = "") -> Any:
+    """YAML text as data, for a spec file or a spec sent to the API: size-limited, aliases refused.
+    Raises SpecError."""
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
     try:
         # Aliases could expand a small file into a huge document ("billion laughs"): refuse them.
         if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader)):
-            message = "YAML aliases (*name) are not allowed in specs; write the values out"
-            raise SpecError([FieldError(path="", message=message)], source)
+            raise SpecError([FieldError(path="", message=ALIASES_REFUSED)], source)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise SpecError(
@@ -275,7 +277,7 @@ def _load_yaml(text: str, source: str) -> Any:
 
 
 def parse_yaml(text: str, source: str = "") -> ClusterSpec:
-    return parse_spec(_load_yaml(text, source), source)
+    return parse_spec(load_yaml(text, source), source)
 
 
 def read_spec_text(path: Path) -> str:
@@ -288,7 +290,7 @@ def read_spec_text(path: Path) -> str:
 
 def parse_spec_file(text: str, path: Path) -> ClusterSpec:
     """The text of `specs/<name>.yaml`; the file stem must equal `cluster_name`. Reports every problem."""
-    data = _load_yaml(text, str(path))
+    data = load_yaml(text, str(path))
     errors: list[FieldError] = []
     if isinstance(data, dict) and data.get("cluster_name") != path.stem:
         got = data.get("cluster_name")

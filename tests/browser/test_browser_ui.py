@@ -117,6 +117,22 @@ def test_rows_flavors_and_labels(page: Page, fake_hub: FakeHub, shots: Shot, con
     assert "gpu:" in spec and "p8-12gb" in spec and "data:" in spec and "scratch" not in spec
 
 
+def test_the_usage_table_redrawn_for_another_cloud_keeps_the_servers_labels(
+    page: Page, fake_hub: FakeHub, console: list[str]
+) -> None:
+    # The script redraws the table when the cloud changes; its own label table once said "VCPUs".
+    page.goto(fake_hub.url + "/clusters/new")
+    cores = page.locator('#usage tr[data-quota="cores"] th')
+    expect(cores).to_have_text("vCPUs")
+    cores.evaluate("th => { th.textContent = 'before the redraw'; }")
+    with page.expect_response(re.compile(r"/api/resources\?cloud=")):
+        page.locator("#cloud").dispatch_event("change")
+    expect(cores).to_have_text("vCPUs")
+    expect(page.locator('#usage tr[data-quota="gigabytes"] th')).to_have_text("Volume storage")
+    page.get_by_label("node count").fill("3")
+    expect(page.locator('#usage tr[data-quota="cores"] .need')).to_have_text("12")  # 4 + 2 + 3 × 2
+
+
 def test_server_errors_appear_next_to_fields(
     page: Page, fake_hub: FakeHub, shots: Shot, console: list[str]
 ) -> None:

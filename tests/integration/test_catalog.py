@@ -19,14 +19,16 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cloud.catalog import Catalog, CatalogError, Snapshot, fetch_snapshot
+from reconciler.cloud.catalog import Catalog, CatalogError, fetch_snapshot
+from reconciler.cloud.figures import Snapshot
 from reconciler.cloud.preflight import make_preflight
-from reconciler.engine.hub import Hub
+from reconciler.engine.hub import Hub, make_hub
 from reconciler.engine.reconcile import reconcile_one
 from reconciler.entry import resources as resources_cli
 from reconciler.model.settings import CloudConfig, Settings
 from reconciler.model.spec import parse_spec
 from reconciler.model.status import Phase, Reason, read_status
+from reconciler.terraform import Launcher
 from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
 
@@ -347,8 +349,7 @@ def hub(settings: Settings, catalog: Catalog, tmp_path: Path) -> Hub:
     script = tmp_path / "terraform"
     script.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "terraform-calls.log"}\nexit 1\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return Hub(settings=settings, binary=script, terraform_version="1.0.3",
-               preflight=make_preflight(catalog, settings))  # fmt: skip
+    return make_hub(settings, catalog, terraform=Launcher(script, version="1.0.3"))
 
 
 def terraform_calls(tmp_path: Path) -> list[str]:

@@ -12,18 +12,19 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.cloud.catalog import Image, Snapshot
+from reconciler.cloud.figures import Flavor, Image, Quota, Snapshot
+from reconciler.cloud.payload import payload_flavors, snapshot_payload
 from reconciler.cloud.sizing import (
-    Flavor,
-    Quota,
     Usage,
     boot_volume_gb,
     cluster_usage_from_state,
     flavor_roles,
     flavors_by_role,
     needs,
+    ordered,
     preflight,
     remaining,
+    role_of,
     state_usage,
 )
 from reconciler.model.spec import ClusterSpec, parse_spec
@@ -160,6 +161,33 @@ def test_flavors_by_role_are_ordered_by_ram_then_vcpus() -> None:
         "login": ["narrow", "wide", "big"],
         "node": ["tiny", "narrow", "wide", "big"],
     }
+
+
+@pytest.mark.parametrize(
+    ("tags", "role"),
+    [
+        (["puppet", "mgmt", "nfs"], "mgmt"),
+        (["login", "public", "proxy"], "login"),
+        (["mgmt", "login"], "mgmt"),
+        (["node"], "node"),
+        (["nfs"], "node"),
+        ([], "node"),
+    ],
+)
+def test_role_of_tags(tags: list[str], role: str) -> None:
+    assert role_of(tags) == role
+
+
+def test_the_payload_lists_flavors_smallest_first_both_ways() -> None:
+    # A fetcher may hand flavors in any order; readers of the payload (the form's script) no longer
+    # sort them, so the payload does, and reading it back keeps the same order.
+    shuffled = Snapshot("c", 0.0, flavors=tuple(reversed(FLAVORS)))
+    data = snapshot_payload(shuffled, Usage(), 1.0)
+    names = [f["name"] for f in data["flavors"]]
+    assert names == [f.name for f in ordered(FLAVORS)]
+    back = payload_flavors({"flavors": list(reversed(data["flavors"]))})
+    assert [f.name for f in back] == names
+    assert back[0] == Flavor("p1-1.5gb", 1, 1536, 0)  # ids are not part of the payload
 
 
 # -- remaining, unlimited, own usage -------------------------------------------------------------

@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 from reconciler.model.spec import (
+    ALIASES_REFUSED,
     SpecError,
     dump_yaml,
     json_schema,
     load_spec,
+    load_yaml,
     parse_spec,
     parse_yaml,
     spec_digest,
@@ -112,3 +114,13 @@ def test_yaml_aliases_are_refused() -> None:
     with pytest.raises(SpecError, match="aliases"):
         parse_yaml(bomb)
     assert parse_yaml((DATA / "specs" / "base.yaml").read_text().replace("# ", "# *not an alias* "))
+
+
+def test_load_yaml_is_the_one_guard() -> None:
+    # The API's YAML bodies go through the same guard as the spec files, with the same words.
+    with pytest.raises(SpecError) as info:
+        load_yaml("a: &x 1\nb: *x\n")
+    assert [e.message for e in info.value.errors] == [ALIASES_REFUSED]
+    with pytest.raises(SpecError, match="larger than"):
+        load_yaml("a: " + "x" * 300_000)
+    assert load_yaml("a: [1, 2]") == {"a": [1, 2]}

@@ -167,13 +167,9 @@ def write_phase(
         status = status.applied(now, "h1", outputs(data), addrs, message=message).progressed(now, progress)
     elif phase in ("build_error", "plan_error", "destroy_error"):
         status = status.failed(
-            now,
-            Phase(phase),
-            Reason.QUOTA_EXCEEDED,
-            message or "Quota exceeded for cores",
-            now + dt.timedelta(minutes=2),
+            now, Reason.QUOTA_EXCEEDED, message or "Quota exceeded for cores", now + dt.timedelta(minutes=2)
         )
-        status = status._to(now, run_id=run_id)
+        status = status._to(now, phase=Phase(phase), run_id=run_id)  # the error phase asked for
         _record(clusters, name, run_id, now, "failed", phase)
         log = runs.open_log(clusters, name, run_id)
         log.write(

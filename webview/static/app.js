@@ -213,9 +213,11 @@
   }
 
   /* ---- the cluster form --------------------------------------------------------------- */
-  const QUOTA_KEYS = ["instances", "cores", "ram", "volumes", "gigabytes", "floating_ips"];
-  const LABELS = { instances: "instances", cores: "vCPUs", ram: "RAM", volumes: "volumes",
-    gigabytes: "volume storage", floating_ips: "floating IPs" };
+  /* The rules (roles by tag, root disks, quota names and labels) come from the server as data
+     (#form-rules, from reconciler.cloud), and the catalog's flavors come smallest first. */
+  const RULES = JSON.parse((document.getElementById("form-rules") || {}).textContent || "{}");
+  const QUOTA_KEYS = RULES.quota_keys || [];
+  const LABELS = RULES.quota_labels || {};
 
   function amount(key, value) {
     if (value === null || value === undefined) return "unlimited";
@@ -228,9 +230,7 @@
   }
 
   function roleOf(tags) {
-    if (tags.includes("mgmt")) return "mgmt";
-    if (tags.includes("login")) return "login";
-    return "node";
+    return (RULES.roles || []).find((role) => tags.includes(role)) || RULES.default_role;
   }
   const splitTags = (text) => text.replace(/,/g, " ").split(/\s+/).filter(Boolean);
   const int = (text) => {
@@ -258,7 +258,7 @@
       if (!force && select.dataset.role === role) return;
       select.dataset.role = role;
       const current = select.value;
-      const flavors = (catalog.flavors || []).slice().sort((a, b) => a.ram - b.ram || a.vcpus - b.vcpus || a.name.localeCompare(b.name));
+      const flavors = catalog.flavors || [];
       const fitting = flavors.filter((f) => (f.roles || []).includes(role));
       select.innerHTML = "";
       for (const f of fitting) select.add(new Option(flavorLabel(f), f.name));
@@ -297,7 +297,8 @@
         const n = int(field(row, "count").value);
         const tags = splitTags(field(row, "tags").value);
         const flavor = byName[field(row, "type").value];
-        const root = int(field(row, "disk_size").value) || (tags.includes("mgmt") ? 20 : 10);
+        const root = int(field(row, "disk_size").value) ||
+          (roleOf(tags) === "mgmt" ? RULES.mgmt_root_disk_gb : RULES.root_disk_gb);
         const boot = flavor && flavor.disk < root ? root : 0;
         total.instances += n;
         if (flavor) {
@@ -332,7 +333,7 @@
         tr.dataset.remaining = q.remaining === null ? "" : q.remaining;
         const th = document.createElement("th");
         th.scope = "row";
-        th.textContent = LABELS[key][0].toUpperCase() + LABELS[key].slice(1);
+        th.textContent = LABELS[key];
         tr.appendChild(th);
         tr.insertCell().className = "num need";
         const free = tr.insertCell();

@@ -1,0 +1,78 @@
+"""The catalog's figures as plain data: what a cloud offers (flavors, images, networks) and its
+quotas, at one moment. catalog.py fills them from openstacksdk, sizing.py measures specs against
+them, the web view shows them; nothing here reads the network, the disk or the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+QUOTA_KEYS = ("instances", "cores", "ram", "volumes", "gigabytes", "floating_ips")
+# How people call each quota (the pages, the form's live usage table).
+QUOTA_LABELS = {
+    "instances": "Instances",
+    "cores": "vCPUs",
+    "ram": "RAM",
+    "volumes": "Volumes",
+    "gigabytes": "Volume storage",
+    "floating_ips": "Floating IPs",
+}
+QUOTA_UNITS = {"ram": "MiB", "gigabytes": "GB"}  # the others are counts
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str
+    vcpus: int
+    ram: int  # MiB
+    disk: int  # root disk, GB (0 = boots from a volume)
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One quota with its usage. `limit` None means unlimited (OpenStack's -1)."""
+
+    limit: int | None
+    in_use: int = 0
+
+    @staticmethod
+    def of(limit: int | None, in_use: int | None) -> Quota:
+        return Quota(None if limit is None or limit < 0 else int(limit), max(int(in_use or 0), 0))
+
+
+@dataclass(frozen=True, order=True)
+class Image:
+    name: str
+    min_disk: int = 0
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A cloud's figures at one moment. `error` set = the last refresh failed: the figures (if
+    any, `fetched_at` not None) are stale."""
+
+    cloud: str
+    fetched_at: float | None  # epoch seconds; None = never fetched
+    flavors: tuple[Flavor, ...] = ()
+    images: tuple[Image, ...] = ()
+    networks: tuple[Network, ...] = ()
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def has_figures(self) -> bool:
+        return self.fetched_at is not None
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    def age(self, now: float) -> float | None:
+        return None if self.fetched_at is None else max(now - self.fetched_at, 0.0)

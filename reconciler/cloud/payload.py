@@ -1,0 +1,73 @@
+"""The resources payload: a catalog snapshot as the JSON that `GET /api/resources`, `mchub resources`
+and the cluster form read, and the flavors read back out of it by the web view. One home for the
+format, both ways. Pure: the caller passes the clock's reading."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.cloud.figures import QUOTA_KEYS, Flavor, Snapshot
+from reconciler.cloud.sizing import (
+    MGMT_ROOT_DISK_GB,
+    Usage,
+    boot_volume_gb,
+    flavor_roles,
+    flavors_by_role,
+    ordered,
+    remaining,
+)
+
+
+def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None = None) -> dict[str, Any]:
+    """The snapshot as JSON data; `own` (a cluster's own usage) is given back to what remains.
+    Flavors come smallest first, so readers (the form's script too) never sort them again."""
+    age = snap.age(now)
+    return {
+        "cloud": snap.cloud,
+        "cluster": cluster,
+        "fetched_at": None if snap.fetched_at is None else _iso(snap.fetched_at),
+        "age_seconds": None if age is None else round(age, 1),
+        "stale": snap.stale,
+        "error": snap.error,
+        "quotas": _quotas(snap, own) if snap.has_figures else {},
+        "flavors": [_flavor(f) for f in ordered(snap.flavors)],
+        "flavors_by_role": flavors_by_role(snap.flavors),
+        "images": [i.name for i in snap.images],
+        "networks": [{"name": n.name, "external": n.external} for n in snap.networks],
+    }
+
+
+def payload_flavors(payload: Mapping[str, Any]) -> list[Flavor]:
+    """The payload's flavors as figures, smallest first whatever order they came in."""
+    return ordered(
+        Flavor(str(f["name"]), int(f["vcpus"]), int(f["ram"]), int(f.get("disk") or 0))
+        for f in payload.get("flavors") or []
+    )
+
+
+def _quotas(snap: Snapshot, own: Usage) -> dict[str, dict[str, int | None]]:
+    left, own_d = remaining(snap.quotas, own), own.as_dict()
+    quotas = {}
+    for key in QUOTA_KEYS:
+        q = snap.quotas.get(key)
+        quotas[key] = {"limit": q.limit if q else None, "in_use": q.in_use if q else 0,
+                       "remaining": left[key] if q else None, "cluster_usage": own_d[key]}  # fmt: skip
+    return quotas
+
+
+def _flavor(f: Flavor) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "vcpus": f.vcpus,
+        "ram": f.ram,
+        "disk": f.disk,
+        "roles": list(flavor_roles(f)),
+        "boot_volume_gb": boot_volume_gb(f),
+        "boot_volume_gb_mgmt": boot_volume_gb(f, MGMT_ROOT_DISK_GB),
+    }
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
