@@ -11,6 +11,10 @@ does not share this process's GIL with the threads under test. openstacksdk is i
 before timing (it costs ~0.35 s on its own).
 
     .venv/bin/python bench/bench_catalog.py [--runs 7] [--latency 0.02]
+    .venv/bin/python bench/bench_catalog.py --smoke   # one run of each (100 warm)
+
+Runs from any checkout and any working directory: the sandbox is started from the checkout this
+file is in, and everything it writes goes into one temporary directory.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from reconciler.cloud.catalog import Catalog, fetch_snapshot  # noqa: E402
 from reconciler.model.settings import CloudConfig, Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+SMOKE = {"runs": 1}  # --smoke: the smallest sizes, once (tests/bench runs it)
 
 
 @contextlib.contextmanager
@@ -102,7 +107,10 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added per request in round 2")
+    parser.add_argument("--smoke", action="store_true", help=f"smallest sizes, once: {SMOKE}")
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(SMOKE)
     warnings.simplefilter("ignore")  # openstacksdk 4.22's notices about itself
     import openstack  # noqa: F401  (paid once, outside the timings)
 

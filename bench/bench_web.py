@@ -15,6 +15,10 @@ and prints each next to the static baseline.
 
     .venv/bin/python bench/bench_web.py [--clusters 1000] [--seconds 5] [--connections 16]
     .venv/bin/python bench/bench_web.py --url http://127.0.0.1:5000   # against a running hub
+    .venv/bin/python bench/bench_web.py --smoke   # 20 clusters, a fraction of a second per case
+
+Runs from any checkout and any working directory: the server is this file (or the `mchub` beside
+this Python), and every spec and status it serves is written into one temporary directory.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from reconciler.model.status import Phase, PlanInfo, Reason, ResourceProgress, S
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI bench@example.org"
 FLAVORS = [("p2-3gb", 2, 3072), ("p4-6gb", 4, 6144), ("p8-12gb", 8, 12288)]
+# --smoke: the smallest sizes, once (tests/bench runs it). 20 clusters still hold every kind of status.
+SMOKE = {"clusters": 20, "seconds": 0.2, "connections": 2, "warmup": 0.1, "settle": 1.0}
 
 
 class FixedCatalog:
@@ -129,14 +135,11 @@ def make_data(root: Path, count: int, absent: bool = False) -> list[str]:
             status = status.started(now, Phase.BUILD_RUNNING, Reason.NEW_SPEC, f"run-{i}", "h").progressed(
                 now, {a: ResourceProgress(state="done" if n < 4 else "queued") for n, a in enumerate(addrs)}
             )
-        elif kind == 17:
-            status = status.failed(
-                now,
-                Phase.BUILD_ERROR,
-                Reason.QUOTA_EXCEEDED,
-                "Quota exceeded for cores",
-                now + dt.timedelta(minutes=5),
+        elif kind == 17:  # a build that failed (the phase follows from the run that failed)
+            status = status.started(now, Phase.BUILD_RUNNING, Reason.NEW_SPEC, f"run-{i}", "h").failed(
+                now, Reason.QUOTA_EXCEEDED, "Quota exceeded for cores", now + dt.timedelta(minutes=5)
             )
+            assert status.phase == Phase.BUILD_ERROR
         else:
             plan = PlanInfo(id=f"p{i}", spec_hash="h", add=len(addrs), created_at=now)
             status = status.planned(now, plan)
@@ -233,7 +236,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
 
 
-def run(url: str, seconds: float, connections: int) -> None:
+def run(url: str, seconds: float, connections: int, warmup: float = 0.5) -> None:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     hostport = parts.netloc
@@ -264,7 +267,7 @@ def run(url: str, seconds: float, connections: int) -> None:
     baseline = None
     for name, requests, expect in cases:
         conns = min(connections, 4) if name == "dashboard" else connections
-        asyncio.run(_load(host, port, requests, 0.5, conns, expect))  # warm up
+        asyncio.run(_load(host, port, requests, warmup, conns, expect))  # warm up
         rps, lat = asyncio.run(_load(host, port, requests, seconds, conns, expect))
         baseline = baseline or rps
         print(f"{name:<11} {rps:>8} {pct(lat, 0.5):>8.2f} {pct(lat, 0.99):>8.2f} {rps / baseline:>15.2f}x")
@@ -277,6 +280,14 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of load before each case")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="with --hub, seconds left to its reconciler's first pass before measuring",
+    )
+    parser.add_argument("--smoke", action="store_true", help=f"smallest sizes, once: {SMOKE}")
     parser.add_argument("--url", help="measure a hub already running there instead of starting one")
     parser.add_argument(
         "--hub",
@@ -287,11 +298,13 @@ def main() -> None:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: the server process
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(SMOKE)
     if args.serve:
         serve(args.serve, args.port)
         return
     if args.url:
-        run(args.url.rstrip("/"), args.seconds, args.connections)
+        run(args.url.rstrip("/"), args.seconds, args.connections, args.warmup)
         return
     with tempfile.TemporaryDirectory(prefix="mchub-bench-web-") as tmp:
         start = time.perf_counter()
@@ -317,18 +330,18 @@ def main() -> None:
             ]
             print("server: " + " ".join(cmd[:2]) + " --sandbox (reconciler idle: every cluster destroyed)")
         else:
-            cmd = [sys.executable, __file__, "--serve", tmp, "--port", str(port)]
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", tmp, "--port", str(port)]
             print("server: create_app under uvicorn (h11), fixed catalog")
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_up(url, timeout=120)
             if args.hub:
-                time.sleep(5)  # the reconciler's first pass over every spec
+                time.sleep(args.settle)  # the reconciler's first pass over every spec
             start = time.perf_counter()
             get(url + "/")
             print(f"first dashboard (parses every spec and status): {time.perf_counter() - start:.2f} s")
-            run(url, args.seconds, args.connections)
+            run(url, args.seconds, args.connections, args.warmup)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)

@@ -9,16 +9,14 @@ import sys
 from typing import Any
 
 from reconciler.cloud.catalog import Catalog, CatalogError
+from reconciler.cloud.figures import QUOTA_LABELS, QUOTA_UNITS
 from reconciler.model.settings import Settings
 
-QUOTA_LABELS = {
-    "instances": "instances",
-    "cores": "cores",
-    "ram": "RAM (MiB)",
-    "volumes": "volumes",
-    "gigabytes": "volume storage (GB)",
-    "floating_ips": "floating IPs",
-}
+
+def _label(key: str) -> str:
+    """The pages' quota label, with its unit: the CLI prints bare numbers."""
+    unit = QUOTA_UNITS.get(key)
+    return f"{QUOTA_LABELS[key]} ({unit})" if unit else QUOTA_LABELS[key]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,7 +59,7 @@ def render(data: dict[str, Any]) -> str:
         head += " STALE: the cloud did not answer since"
     out = [head, ""]
     rows = [
-        [QUOTA_LABELS[k], _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
+        [_label(k), _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
         + ([str(q["cluster_usage"])] if data.get("cluster") else [])
         for k, q in data["quotas"].items()
     ]
