@@ -52,6 +52,7 @@ class Decision:
     next_at: dt.datetime | None = None
     message: str = ""
     remediate: bool = False
+    refused: bool = False  # the spec itself is refused (`message` says why): record it invalid
 
 
 def retry_delay(name: str, failures: int, backoff: tuple[float, ...] = DEFAULT_BACKOFF) -> float:
@@ -82,12 +83,22 @@ def decide(
     spec = observed.spec
     assert spec is not None and observed.hash is not None
 
-    # A past expiry date, or `ensure: absent`, means destroy; once destroyed, nothing more.
-    gone_reason = Reason.EXPIRED if spec.expires is not None and spec.expires < now.date() else None
+    # A spec refused as it stands (e.g. a volume shrink, a past expiry) waits for a change.
+    seen = status is not None and status.observed_hash == observed.hash
+    if seen and status is not None and status.phase == Phase.INVALID and status.reason == Reason.SPEC_INVALID:
+        return Decision(Action.WAIT, Reason.SPEC_INVALID, message=status.message)
+
+    # `ensure: absent` means destroy; so does an expiry date that passed while the spec stood
+    # unchanged. A date already past when the spec appears or changes is a mistake, not an order
+    # to destroy: refuse the spec. Once destroyed, nothing more.
+    expired = spec.expires is not None and spec.expires < now.date()
     if spec.ensure == "absent":
-        gone_reason = Reason.ABSENT_REQUESTED
-    if gone_reason is not None:
-        return _gone(gone_reason, status, observed.hash, now, policy)
+        return _gone(Reason.ABSENT_REQUESTED, status, observed.hash, now, policy)
+    if expired and not seen:
+        message = f"expires: {spec.expires} is already past (today is {now.date()}); set a later date"
+        return Decision(Action.WAIT, Reason.SPEC_INVALID, message=message, refused=True)
+    if expired:
+        return _gone(Reason.EXPIRED, status, observed.hash, now, policy)
 
     # A spec seen for the first time, or changed since it was last seen: plan it.
     if status is None or status.observed_hash is None:

@@ -13,12 +13,15 @@ from typing import Any, TextIO, cast
 from reconciler.engine.decide import Action, Decision, Observed, retry_delay
 from reconciler.engine.hub import Hub
 from reconciler.engine.render import render_main_tf
+from reconciler.engine.safety import Classified, classify, creates_only
 from reconciler.model import runs, secrets
 from reconciler.model.atomic import write_atomic
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import Phase, PlanInfo, Reason, ResourceProgress, Status
+from reconciler.model.volumes import volume_sizes
 from reconciler.terraform import FailureKind, PlanSummary, TerraformEnv, TerraformError
+from reconciler.terraform.output import plan_summary
 
 FAILURE_REASONS = {
     FailureKind.CONFIG: Reason.CONFIG_ERROR,
@@ -97,12 +100,9 @@ class _Run:
         destroy = decision.action == Action.DESTROY
         planfile = self._plan_file(self.record.id)
         planfile.parent.mkdir(parents=True, exist_ok=True)
-        summary = tf.plan(planfile, destroy=destroy)
         manual = spec is not None and spec.apply == "manual" and not destroy
-        if summary.has_changes and (manual or decision.action == Action.CHECK_DRIFT):
-            # A person (or the drift report) needs the addresses: read them from the saved plan.
-            summary = tf.plan_summary(planfile, exit_code=2)
-        info = self._plan_info(summary, destroy)
+        summary, safety = self._plan(planfile, destroy, manual or decision.action == Action.CHECK_DRIFT)
+        info = self._plan_info(summary, destroy, safety)
         if decision.action == Action.CHECK_DRIFT:
             return self._drift_checked(planfile, summary, info)
         if not summary.has_changes and not destroy:
@@ -110,7 +110,23 @@ class _Run:
             return self._succeeded(Reason.UP_TO_DATE, "no changes", info)
         if manual:
             return self._finish(self.status.planned(self.hub.clock(), info), "succeeded", info)
-        return self._apply(planfile, info, Reason.APPLIED, destroy, summary)
+        if info.losing and not destroy:
+            # Lossless plans apply by themselves; one that loses data waits for a person. A destroy
+            # is its own order (`ensure: absent`, an expiry, pruning): its plan is on record first.
+            return self._finish(self.status.held(self.hub.clock(), info), "succeeded", info)
+        reason = decision.reason if destroy else Reason.APPLIED  # a destroy says who asked: expiry, ...
+        return self._apply(planfile, info, reason, destroy, summary)
+
+    def _plan(self, planfile: Path, destroy: bool, addresses: bool) -> tuple[PlanSummary, Classified]:
+        """Plan to `planfile` and classify it. A plan that only creates (Terraform's own counts say
+        so) cannot lose data and costs no second process; any other is read back (`show -json`)."""
+        summary = self.tf.plan(planfile, destroy=destroy)
+        if not summary.has_changes:
+            return summary, Classified()
+        if not addresses and summary.change == 0 and summary.destroy == 0:
+            return summary, creates_only(summary.pending, summary.add)
+        plan = self.tf.show_plan(planfile)
+        return plan_summary(plan, exit_code=2), classify(plan)
 
     def _init(self, cloud: str | None, known: bool) -> None:
         """`init`, with `-upgrade` when the module behind the cluster changed since the last one
@@ -131,6 +147,8 @@ class _Run:
         if not drifted or not remediate:
             planfile.unlink(missing_ok=True)
             return self._finish(self.status.drift_settled(self.hub.clock()), "succeeded", info)
+        if info.losing:  # drift repair applies lossless repairs only
+            return self._finish(self.status.held(self.hub.clock(), info), "succeeded", info)
         return self._apply(planfile, info, Reason.DRIFT_REMEDIATED, summary=summary)
 
     def _apply(
@@ -141,7 +159,9 @@ class _Run:
         destroy: bool = False,
         summary: PlanSummary | None = None,
     ) -> Status:
-        """Apply a saved plan; `summary` is that plan's (read again from the file when not given)."""
+        """Apply a saved plan; `summary` is that plan's (read again from the file when not given).
+        The run record holds the plan's classification before anything is applied."""
+        self._record_plan(info)
         self._show(self.status.applying(self.hub.clock(), destroy, reason, info.summary()))
         # Without a summary (an approved plan) read the saved plan; with one, the apply's own
         # `planned_change` events queue the resources.
@@ -162,7 +182,10 @@ class _Run:
         outputs = redact(self.tf.outputs())
         resources = self.tf.state_resources()
         now = self.hub.clock()
-        done = self.status.applied(now, self.observed.hash or "", outputs, resources, reason, message)
+        spec = self.observed.spec
+        volumes = volume_sizes(spec) if spec is not None else None
+        spec_hash = self.observed.hash or ""
+        done = self.status.applied(now, spec_hash, outputs, resources, reason, message, volumes)
         return self._finish(done.progressed(now, dict(self.progress)), "succeeded", info)
 
     # -- failures -------------------------------------------------------------------------------
@@ -208,10 +231,17 @@ class _Run:
         self.record = self.record.model_copy(update={
             "finished_at": self.hub.clock(), "result": result, "error_kind": kind,
             "message": status.message, "summary": plan.summary() if plan else "",
+            "changes": plan.changes if plan else {}, "losing": plan.losing if plan else [],
         })  # fmt: skip
         runs.write_record(self.hub.clusters, self.record)
         self.hub.recorder.run_finished(self.record)
         return status
+
+    def _record_plan(self, plan: PlanInfo) -> None:
+        self.record = self.record.model_copy(update={
+            "summary": plan.summary(), "changes": plan.changes, "losing": plan.losing,
+        })  # fmt: skip
+        runs.write_record(self.hub.clusters, self.record)
 
     def _on_pid(self, pid: int) -> None:
         self.record = self.record.model_copy(update={"terraform_pid": pid})
@@ -234,11 +264,12 @@ class _Run:
     def _plan_file(self, plan_id: str) -> Path:
         return self.hub.clusters / self.name / "plans" / f"{plan_id}.tfplan"
 
-    def _plan_info(self, summary: PlanSummary, destroy: bool) -> PlanInfo:
+    def _plan_info(self, summary: PlanSummary, destroy: bool, safety: Classified) -> PlanInfo:
         return PlanInfo(
             id=self.record.id, spec_hash=self.observed.hash or "", add=summary.add, change=summary.change,
             destroy=summary.destroy, replace=summary.replace, destroyed=summary.destroyed,
-            destroy_plan=destroy, created_at=self.hub.clock(),
+            destroy_plan=destroy, created_at=self.hub.clock(), changes=safety.counts(),
+            losing=[c.describe() for c in safety.losing],
         )  # fmt: skip
 
 

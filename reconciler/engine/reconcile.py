@@ -13,6 +13,7 @@ from reconciler.engine.executor import execute
 from reconciler.engine.hub import Hub
 from reconciler.model.approvals import read_approval
 from reconciler.model.status import Phase, Reason, Status, read_status
+from reconciler.model.volumes import shrinks
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ def _act(name: str, observed: Observed, status: Status, decision: Decision, hub:
     when the spec does not fit the cloud, else a Terraform run."""
     if decision.action in (Action.NOOP, Action.WAIT):
         return _note(status, observed, decision, hub.clock())
+    if observed.spec is not None and decision.action == Action.PLAN:
+        refused = shrinks(observed.spec, status.volumes)  # can only fail: refuse before Terraform
+        if refused:
+            return status.invalid(hub.clock(), observed.hash or "", "; ".join(refused))
     if observed.spec is not None and decision.action == Action.PLAN and hub.preflight is not None:
         problems = hub.preflight(observed.spec)
         if problems:
@@ -57,9 +62,9 @@ def _act(name: str, observed: Observed, status: Status, decision: Decision, hub:
 
 def _note(status: Status, observed: Observed, decision: Decision, now: dt.datetime) -> Status:
     """What a decision without Terraform means for the status (the same object when nothing)."""
-    if decision.reason == Reason.SPEC_INVALID and observed.kind == "invalid":
+    if decision.reason == Reason.SPEC_INVALID and (observed.kind == "invalid" or decision.refused):
         if status.phase != Phase.INVALID or status.observed_hash != observed.hash:
-            return status.invalid(now, observed.hash or "", observed.errors)
+            return status.invalid(now, observed.hash or "", decision.message)
     elif decision.reason in (Reason.SPEC_REMOVED, Reason.PRUNE_HELD):
         if not status.orphaned or status.reason != decision.reason:
             return status.marked_orphaned(now, True, decision.reason, decision.message)

@@ -11,7 +11,9 @@ import sys
 from typing import IO
 
 CONTEXT_FIELDS = ("cluster", "run_id")
-NOISY = ("httpx", "httpcore", "uvicorn.access", "watchdog", "keystoneauth", "openstack", "stevedore")
+NOISY = (
+    "httpx", "httpx2", "httpcore", "uvicorn.access", "watchdog", "keystoneauth", "openstack", "stevedore",
+)  # fmt: skip
 _HANDLER_NAME = "mchub"
 
 

@@ -9,14 +9,18 @@ import sys
 from typing import Any
 
 from reconciler.cloud.catalog import Catalog, CatalogError
-from reconciler.cloud.figures import QUOTA_LABELS, QUOTA_UNITS
 from reconciler.model.settings import Settings
 
-
-def _label(key: str) -> str:
-    """The pages' quota label, with its unit: the CLI prints bare numbers."""
-    unit = QUOTA_UNITS.get(key)
-    return f"{QUOTA_LABELS[key]} ({unit})" if unit else QUOTA_LABELS[key]
+# The command line's own words, units in the label (its cells are bare numbers); the pages say it
+# their way (reconciler.cloud.figures.QUOTA_LABELS). Scripts may read these: keep them stable.
+QUOTA_LABELS = {
+    "instances": "instances",
+    "cores": "cores",
+    "ram": "RAM (MiB)",
+    "volumes": "volumes",
+    "gigabytes": "volume storage (GB)",
+    "floating_ips": "floating IPs",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,7 +63,7 @@ def render(data: dict[str, Any]) -> str:
         head += " STALE: the cloud did not answer since"
     out = [head, ""]
     rows = [
-        [_label(k), _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
+        [QUOTA_LABELS[k], _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
         + ([str(q["cluster_usage"])] if data.get("cluster") else [])
         for k, q in data["quotas"].items()
     ]

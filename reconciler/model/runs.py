@@ -32,6 +32,8 @@ class RunRecord(BaseModel):
     error_kind: str | None = None
     message: str = ""
     summary: str = ""
+    changes: dict[str, int] = {}  # the plan's resource changes by kind (create, update, rebuild, ...)
+    losing: list[str] = []  # the changes that lose data, in words
 
 
 def new_run_id(now: dt.datetime, action: str) -> str:

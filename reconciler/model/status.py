@@ -57,6 +57,7 @@ class Reason(StrEnum):
     DRIFT_DETECTED = "drift_detected"
     DRIFT_REMEDIATED = "drift_remediated"
     DRIFT_PERSISTS = "drift_persists"
+    DATA_LOSS = "data_loss"  # a plan that would lose data waits for a person, whatever asked for it
     ABSENT_REQUESTED = "absent_requested"
     SPEC_REMOVED = "spec_removed"
     PRUNE_HELD = "prune_held"
@@ -84,6 +85,8 @@ class PlanInfo(BaseModel):
     destroyed: list[str] = Field(default_factory=list)
     destroy_plan: bool = False
     created_at: dt.datetime
+    changes: dict[str, int] = Field(default_factory=dict)  # by kind: create, update, rebuild, ...
+    losing: list[str] = Field(default_factory=list)  # what would lose data, in words
 
     def summary(self) -> str:
         text = f"+{self.add} ~{self.change} -{self.destroy}"
@@ -91,6 +94,8 @@ class PlanInfo(BaseModel):
             text += f"; replaces {', '.join(self.replace)}"
         if self.destroyed:
             text += f"; destroys {', '.join(self.destroyed)}"
+        if self.losing and not self.destroy_plan:
+            text += f"; loses data: {'; '.join(self.losing)}"
         return text
 
 
@@ -126,6 +131,7 @@ class Status(BaseModel):
     plan: PlanInfo | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
     resources: list[str] = Field(default_factory=list)
+    volumes: dict[str, int] = Field(default_factory=dict)  # GB by `tag.name`, as last built
     updated_at: dt.datetime | None = None
 
     def _to(self, now: dt.datetime, **changes: Any) -> Status:
@@ -175,6 +181,16 @@ class Status(BaseModel):
             message=f"plan {plan.id} waits for approval: {plan.summary()}",
         )
 
+    def held(self, now: dt.datetime, plan: PlanInfo) -> Status:
+        """A plan that would lose data waits for a person, even with `apply: auto`."""
+        return self._to(
+            now,
+            phase=Phase.AWAITING_APPROVAL,
+            reason=Reason.DATA_LOSS,
+            plan=plan,
+            message=f"plan {plan.id} would lose data, so it waits for approval: {'; '.join(plan.losing)}",
+        )
+
     def applied(
         self,
         now: dt.datetime,
@@ -183,6 +199,7 @@ class Status(BaseModel):
         resources: list[str],
         reason: Reason = Reason.APPLIED,
         message: str = "",
+        volumes: dict[str, int] | None = None,
     ) -> Status:
         """Terraform made the cloud match the spec. A drift that this run remediated stays on record
         (the next check tells whether it came back); any other run clears the drift."""
@@ -203,6 +220,7 @@ class Status(BaseModel):
             outputs=outputs,
             resources=resources,
             drift=drift,
+            volumes=self.volumes if volumes is None else volumes,
         )
 
     def applying(self, now: dt.datetime, destroy: bool, reason: Reason, message: str) -> Status:
@@ -243,6 +261,7 @@ class Status(BaseModel):
             plan=None,
             outputs={},
             resources=[],
+            volumes={},
             applied_hash=None,
             drift=Drift(),
             observed_hash=spec_hash or self.observed_hash,

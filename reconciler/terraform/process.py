@@ -96,8 +96,13 @@ class Terraform:
 
     def plan_summary(self, planfile: Path, exit_code: int | None = None) -> PlanSummary:
         """Read a saved plan (`show -json`); `exit_code` is its `plan -detailed-exitcode`, if known."""
+        return tfjson.plan_summary(self.show_plan(planfile), exit_code)
+
+    def show_plan(self, planfile: Path) -> dict[str, Any]:
+        """A saved plan as Terraform's JSON (`show -json`): every resource change, before and after."""
         shown = self._run(["show", "-json", str(planfile)], capture=True)
-        return tfjson.plan_summary(json.loads("".join(shown.stdout)), exit_code)
+        plan: dict[str, Any] = json.loads("".join(shown.stdout))
+        return plan
 
     def apply(self, planfile: Path, on_progress: ProgressCallback | None = None) -> None:
         """Apply a saved plan; `on_progress(address, running|done|failed, action)` as it happens."""
