@@ -1,6 +1,7 @@
 """The JSON API beside the pages: specs in and out, status (with ETag / 304 for cheap polling), run
-logs, approvals and the catalog. Every refusal is raised, never returned: an HTTPException becomes
-`{"error": ...}` with its status, a SpecError a 422 with field paths (app.py's handlers)."""
+logs, approvals and the catalog. A spec's ETag is its file's version; `PUT` and `DELETE` honour
+`If-Match`. Every refusal is raised, never returned: an HTTPException becomes `{"error": ...}` with its
+status, a SpecError a 422 with field paths, a stale `If-Match` a 412, a name taken a 409 (app.py)."""
 
 from __future__ import annotations
 
@@ -21,29 +22,14 @@ from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, Spec
 from reconciler.model.specfiles import BadName
 from reconciler.model.status import Phase
 from webview import csrf, present, specstore
+from webview.conditional import if_match, if_none_match, json_bytes, not_modified
 from webview.context import Web, cluster_name
+from webview.specstore import Saved
 from webview.state import Cluster
 
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$")
 JSON_CACHE_LIMIT = 4096
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # as prometheus_client serves it
-
-
-def if_none_match(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    wanted = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") in (wanted, "*") for tag in header.split(","))
-
-
-def not_modified(etag: str) -> Response:
-    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
-
-
-def json_bytes(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
 def metrics_from_files(clusters: list[Cluster]) -> str:
@@ -78,6 +64,8 @@ class Api:
 
     async def list_clusters(self, request: Request) -> Response:
         etag, clusters = self.web.files.clusters()
+        today = self.web.today()
+        etag = f'{etag[:-1]}-{today.isoformat()}"'  # days left change with the date
         if if_none_match(request, etag):
             return not_modified(etag)
         items = []
@@ -95,6 +83,7 @@ class Api:
                     "orphaned": bool(s and s.orphaned),
                     "drift": bool(s and s.drift.detected),
                     "last_change": present.timestamp(c.last_change),
+                    "expiry": present.expiry(c.spec.spec if c.spec else None, today),
                 }
             )
         return json_bytes({"clusters": items}, headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -113,8 +102,11 @@ class Api:
                 "spec_valid": spec is not None,
                 "spec_errors": [e.model_dump() for e in spec_file.errors] if spec_file else [],
                 "spec_yaml": present.redact_spec_text(spec_file.text, spec) if spec_file else None,
+                "version": spec_file.version if spec_file else None,
+                "expiry": present.expiry(spec, self.web.today()),
                 "status": present.status_json(name, cluster.status),
-            }
+            },
+            headers={"ETag": spec_file.etag, "Cache-Control": "no-cache"} if spec_file else None,
         )
 
     async def status(self, request: Request) -> Response:
@@ -204,9 +196,12 @@ class Api:
             raise SpecError([FieldError(path="", message="the body must be a spec: a mapping of fields")])
         return data
 
-    async def _write(self, spec: ClusterSpec, request: Request, verb: str) -> None:
-        await run_in_threadpool(
-            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), verb
+    async def _save(self, spec: ClusterSpec, request: Request, **how: Any) -> Saved:
+        """specstore.save_spec in a thread: the whole spec (a PUT replaces it), dated today."""
+        return await run_in_threadpool(
+            lambda: specstore.save_spec(
+                self.web.settings.specs_dir, spec, self.web.user(request), today=self.web.today(), **how
+            )
         )
 
     def _refuse_taken(self, name: str) -> None:
@@ -220,12 +215,17 @@ class Api:
         data = await self._body(request)
         spec = parse_spec(data)
         self._refuse_taken(spec.cluster_name)
-        await self._write(spec, request, "Create")
+        saved = await self._save(spec, request, create_only=True)  # of racing creates, one wins
         url = f"/api/clusters/{spec.cluster_name}"
         return json_bytes(
-            {"name": spec.cluster_name, "spec": present.public_spec(spec), "url": url},
+            {
+                "name": spec.cluster_name,
+                "spec": present.public_spec(spec),
+                "url": url,
+                "version": saved.version,
+            },
             status_code=201,
-            headers={"Location": url},
+            headers={"Location": url, "ETag": f'"{saved.version}"'},
         )
 
     async def put_cluster(self, request: Request) -> Response:
@@ -237,15 +237,19 @@ class Api:
             raise SpecError(
                 [FieldError(path="cluster_name", message=f'must be "{name}", the name in the URL')]
             )
+        expected = if_match(request)
         existing = self.web.files.spec(name)
-        if existing is None:
+        if existing is None and expected is None:
             self._refuse_taken(name)  # a PUT that creates is a create
         if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
             data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
         spec = parse_spec(data)
-        await self._write(spec, request, "Update" if existing else "Create")
+        create_only = request.headers.get("if-none-match", "").strip() == "*"  # "only if new"
+        saved = await self._save(spec, request, expected=expected, create_only=create_only)
         return json_bytes(
-            {"name": name, "spec": present.public_spec(spec)}, status_code=200 if existing else 201
+            {"name": name, "spec": present.public_spec(spec), "version": saved.version},
+            status_code=201 if saved.created else 200,
+            headers={"ETag": f'"{saved.version}"'},
         )
 
     async def delete_cluster(self, request: Request) -> Response:
@@ -253,12 +257,20 @@ class Api:
         self._guard(request)
         if self.web.files.spec(name) is None:
             raise HTTPException(404, f'no spec named "{name}"')
-        await run_in_threadpool(
-            specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
-        )
+        try:
+            saved = await run_in_threadpool(
+                specstore.mark_absent,
+                self.web.settings.specs_dir,
+                name,
+                self.web.user(request),
+                if_match(request),
+            )
+        except FileNotFoundError:
+            raise HTTPException(404, f'no spec named "{name}"') from None
         return json_bytes(
             {"name": name, "ensure": "absent", "message": "the reconciler will destroy the cluster"},
             status_code=202,
+            headers={"ETag": f'"{saved.version}"'},
         )
 
     async def approve(self, request: Request) -> Response:

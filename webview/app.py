@@ -4,9 +4,10 @@ specs, status and the catalog, and writes nothing but specs (and approvals)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,14 +20,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.model.names import name_taken
 from reconciler.model.settings import Settings
 from reconciler.model.spec import SpecError
+from reconciler.model.specfiles import SpecExists, VersionMismatch
 from webview import forms
 from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware
-from webview.context import HERE, Web, make_templates
+from webview.context import HERE, Web, make_templates, utc_now
+from webview.formpages import FORM_STATE, FormPages
 from webview.login import Login
-from webview.pages import FORM_STATE, Pages
+from webview.pages import Pages
 from webview.state import CatalogLike, Files, MetricsLike
 
 log = logging.getLogger("mchub.webview")
@@ -63,21 +67,52 @@ class SecurityHeaders:
 
 
 class Errors:
-    """The exception handlers: JSON for `/api/`, pages for people."""
+    """The exception handlers: JSON for `/api/`, pages for people (the form again, for its saves)."""
 
-    def __init__(self, web: Web, pages: Pages) -> None:
-        self.web, self.pages = web, pages
+    def __init__(self, web: Web, form: FormPages) -> None:
+        self.web, self.form = web, form
+
+    @staticmethod
+    def _form(request: Request) -> forms.FormView | None:
+        view = request.scope.get(FORM_STATE)
+        return view if isinstance(view, forms.FormView) and not request.url.path.startswith("/api/") else None
 
     async def spec_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SpecError)
-        view = request.scope.get(FORM_STATE)
-        if request.url.path.startswith("/api/") or not isinstance(view, forms.FormView):
+        view = self._form(request)
+        if view is None:
             return JSONResponse(
                 {"error": "the spec is not valid", "errors": [e.model_dump() for e in exc.errors]},
                 status_code=422,
             )
-        name = view.values["cluster_name"] if view.editing else None
-        return await self.pages.form_page(request, forms.with_errors(view, exc.errors), name, status_code=422)
+        return await self.form.invalid(request, view, exc.errors)
+
+    async def version_mismatch(self, request: Request, exc: Exception) -> Response:
+        """A write conditional on a version the file is no longer at: nothing was written."""
+        assert isinstance(exc, VersionMismatch)
+        view = self._form(request)
+        if view is not None:
+            return await self.form.stale(request, view)
+        current = exc.current
+        error = (
+            f"the spec changed since you read it: it is now at version {current}; read it again, "
+            "redo your change on it and send that with If-Match"
+            if current
+            else "the spec file no longer exists"
+        )
+        headers = {"ETag": f'"{current}"'} if current else None
+        return JSONResponse({"error": error, "version": current}, status_code=412, headers=headers)
+
+    async def spec_exists(self, request: Request, exc: Exception) -> Response:
+        """A create that found the name taken (perhaps by a create a moment earlier): a 409."""
+        assert isinstance(exc, SpecExists)
+        files = self.web.files
+        message = name_taken(exc.name, files.spec(exc.name) is not None, files.status(exc.name)[1])
+        message = message or f'a cluster named "{exc.name}" already exists; choose another name'
+        view = self._form(request)
+        if view is None:
+            return JSONResponse({"error": message}, status_code=409)
+        return await self.form.taken(request, view, message)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -100,16 +135,18 @@ def create_app(
     catalog: CatalogLike,
     auth: AuthConfig | None = None,
     metrics: MetricsLike | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> Starlette:
     """The web view over `settings.specs_dir` and `settings.clusters_dir`. Without `auth`: local
     mode (no login; serve it on 127.0.0.1 only). Without `metrics`: /metrics counts phases from
-    the status files."""
+    the status files. `clock` (UTC now) dates expiry; tests pass their own."""
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
-    web = Web(settings, catalog, auth, Files(settings.specs_dir, settings.clusters_dir), templates, metrics)
-    pages, api, login = Pages(web), Api(web), Login(web)
-    errors = Errors(web, pages)
+    files = Files(settings.specs_dir, settings.clusters_dir)
+    web = Web(settings, catalog, auth, files, templates, metrics, clock or utc_now)
+    pages, form, api, login = Pages(web), FormPages(web), Api(web), Login(web)
+    errors = Errors(web, form)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -123,26 +160,31 @@ def create_app(
         yield {}
 
     return Starlette(
-        routes=_routes(pages, api, login),
+        routes=_routes(pages, form, api, login),
         middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
-        exception_handlers={SpecError: errors.spec_error, HTTPException: errors.http_error},
+        exception_handlers={
+            SpecError: errors.spec_error,
+            VersionMismatch: errors.version_mismatch,
+            SpecExists: errors.spec_exists,
+            HTTPException: errors.http_error,
+        },
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
 
 
-def _routes(pages: Pages, api: Api, login: Login) -> list[BaseRoute]:
+def _routes(pages: Pages, form: FormPages, api: Api, login: Login) -> list[BaseRoute]:
     return [
         Route("/", pages.dashboard, name="dashboard"),
         Route("/healthz", api.healthz),
         Route("/login", login.login_form, methods=["GET"]),
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"]),
-        Route("/clusters/new", pages.new_form, methods=["GET"]),
-        Route("/clusters/new", pages.create, methods=["POST"]),
+        Route("/clusters/new", form.new_form, methods=["GET"]),
+        Route("/clusters/new", form.create, methods=["POST"]),
         Route("/clusters/{name}", pages.cluster_page, name="cluster"),
-        Route("/clusters/{name}/edit", pages.edit_form, methods=["GET"]),
-        Route("/clusters/{name}/edit", pages.update, methods=["POST"]),
+        Route("/clusters/{name}/edit", form.edit_form, methods=["GET"]),
+        Route("/clusters/{name}/edit", form.update, methods=["POST"]),
         Route("/clusters/{name}/destroy", pages.destroy, methods=["POST"]),
         Route("/clusters/{name}/approve", pages.approve, methods=["POST"]),
         Route("/clusters/{name}/password", pages.password, methods=["POST"]),

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from reconciler.model.expiry import utc_today
 from reconciler.model.settings import Settings
 from reconciler.model.specfiles import BadName, checked_name
 from webview import csrf, present
@@ -29,6 +30,10 @@ from webview.state import CatalogLike, Files, MetricsLike
 log = logging.getLogger("mchub.webview")
 HERE = Path(__file__).parent
 REFRESH_GAP = 10.0
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def make_templates() -> Jinja2Templates:
@@ -57,11 +62,16 @@ class Web:
     files: Files
     templates: Jinja2Templates
     metrics: MetricsLike | None = None
+    clock: Callable[[], dt.datetime] = utc_now
     # cloud -> (the change a refresh was asked for, when it was asked)
     refreshed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def user(self, request: Request) -> str:
         return str(request.scope.get("mchub.user") or "local user")
+
+    def today(self) -> dt.date:
+        """The server's UTC date, which expiry is counted in (tests pass a clock)."""
+        return utc_today(self.clock())
 
     async def payload(
         self,

@@ -30,6 +30,10 @@ SCALARS = (
     "expires",
 )
 ADVANCED = ("hieradata", "guest_passwd", "sudoer_username", "apply", "expires", "cloud")
+# The keys of a spec file the edit form sets; every other key (`ensure`, keys of a newer hub) is kept
+# as the file has it. `ensure` joins them only when the person ticks "build it again".
+FORM_KEYS = tuple(k for k in SCALARS if k != "cluster_name") + ("instances", "volumes")
+STALE = "Someone changed this cluster since you opened the form; review and save again."
 ROW_RE = re.compile(r"^(inst|vol)-(\d{1,3})-([a-z_]+)$")
 STANDARD_INSTANCES = (
     ("mgmt", ("puppet", "mgmt", "nfs"), 1, "mgmt"),
@@ -49,6 +53,10 @@ class FormView:
     errors: dict[str, list[str]] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
     editing: bool = False
+    version: str = ""  # the spec file's version the form was filled from (edit form)
+    absent: bool = False  # the file says `ensure: absent`: the form offers "build it again"
+    rebuild: bool = False  # ... and the person ticked it
+    stale: bool = False  # the file changed since the form was filled
 
     def error(self, name: str) -> str:
         return "; ".join(self.errors.get(name, []))
@@ -175,7 +183,14 @@ def form_from_post(form: Mapping[str, str], editing: bool = False) -> FormView:
         if any(r[k].strip() for k in ("prefix", "tags", "disk_size", "image"))
     ]
     keep_v = [r for _, r in sorted(vols.items()) if any(r[k].strip() for k in ("name", "size", "type"))]
-    return FormView(values, keep_i, keep_v, editing=editing)
+    return FormView(
+        values,
+        keep_i,
+        keep_v,
+        editing=editing,
+        version=str(form.get("version", "")).strip(),
+        rebuild=form.get("rebuild") == "yes",
+    )
 
 
 def _int_or_text(value: str) -> int | str:

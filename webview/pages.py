@@ -1,5 +1,6 @@
-"""The HTML pages: dashboard, cluster form (new and edit), cluster page, login. Server-rendered;
-app.js polls the JSON status and swaps in the `partials/` fragments these endpoints also serve."""
+"""The HTML pages: dashboard, cluster page (destroy, approve, password, run logs); the cluster form
+is formpages.py. Server-rendered; app.js polls the JSON status and swaps in the `partials/`
+fragments these endpoints also serve."""
 
 from __future__ import annotations
 
@@ -18,14 +19,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from reconciler.cloud.payload import payload_flavors
 from reconciler.cloud.sizing import needs
 from reconciler.model import approvals, runs, secrets
-from reconciler.model.names import name_taken
-from reconciler.model.spec import KNOWN_TAGS, FieldError, SpecError, load_yaml, parse_spec
-from webview import choices, csrf, forms, present, specstore
-from webview.api import RUN_ID_RE, if_none_match, not_modified
+from webview import csrf, present, specstore
+from webview.api import RUN_ID_RE
+from webview.conditional import if_none_match, not_modified
 from webview.context import Web, cluster_name, form_text
 from webview.state import Cluster
-
-FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the SpecError handler
 
 
 def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | None:
@@ -45,6 +43,7 @@ class Pages:
         """The clusters table and quota panel, rendered once per version of the files and figures
         (times are made relative by the browser, so the HTML only changes when they do)."""
         etag, clusters = self.web.files.clusters()
+        today = self.web.today()
         settled = [
             c.status.updated_at.timestamp()
             for c in clusters
@@ -54,18 +53,19 @@ class Pages:
         figures = json.dumps(
             [payload.get("quotas"), payload.get("error"), payload.get("cloud")], sort_keys=True
         )
+        figures += today.isoformat()  # days left change with the date
         etag = etag[:-1] + "-" + hashlib.sha1(figures.encode(), usedforsecurity=False).hexdigest()[:8] + '"'
         cached = self._dashboard_html
         if cached is not None and cached[0] == etag:
             return etag, cached[1]
-        rows = [self._row(c) for c in clusters]
+        rows = [self._row(c, today) for c in clusters]
         template = self.web.templates.get_template("_dashboard.html")
         html = Markup(template.render(rows=rows, payload=payload, quotas=present.quota_rows(payload)))
         self._dashboard_html = (etag, html)
         return etag, html
 
     @staticmethod
-    def _row(c: Cluster) -> dict[str, Any]:
+    def _row(c: Cluster, today: dt.date) -> dict[str, Any]:
         spec = c.spec.spec if c.spec else None
         return {
             "name": c.name,
@@ -76,6 +76,7 @@ class Pages:
             "ensure": c.ensure,
             "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
             "last_change": c.last_change,
+            "expiry": present.expiry(spec, today),
         }
 
     async def dashboard(self, request: Request) -> Response:
@@ -88,100 +89,6 @@ class Pages:
         if if_none_match(request, etag):
             return not_modified(etag)
         return HTMLResponse(html, headers=headers)
-
-    # -- the form -------------------------------------------------------------------------------
-
-    async def form_page(
-        self, request: Request, view: forms.FormView, name: str | None = None, status_code: int = 200
-    ) -> Response:
-        cloud = view.values.get("cloud") or None
-        if cloud not in self.web.settings.clouds:
-            cloud = None
-        payload = await self.web.payload(cloud, name)
-        flavors = payload_flavors(payload)
-        rows = [
-            {**row, "flavors": choices.flavor_choices(flavors, row["tags"], row["type"])}
-            for row in view.instances
-        ]
-        images = choices.image_names(payload)
-        if view.values.get("image") and view.values["image"] not in images:
-            images.append(view.values["image"])
-        context = {
-            "view": view,
-            "rows": rows,
-            "payload": payload,
-            "images": images,
-            "name": name,
-            "known_tags": KNOWN_TAGS,
-            "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
-            "quotas": present.quota_rows(payload),
-            "all_flavors": [{"name": f.name, "label": choices.flavor_label(f)} for f in flavors],
-            "script_rules": choices.script_rules(),
-        }
-        return self.web.render(request, "form.html", context, status_code=status_code)
-
-    async def new_form(self, request: Request) -> Response:
-        settings = self.web.settings
-        cloud = settings.default_cloud
-        payload = await self.web.payload(None)
-        domains = settings.clouds[cloud].domains if cloud in settings.clouds else ()
-        key = forms.home_public_key() if self.web.auth.mode == "local" else ""
-        view = forms.default_form(
-            payload, domains[0] if domains else "localdomain", cloud, self.web.files.names(), key
-        )
-        return await self.form_page(request, view)
-
-    async def _submitted(self, request: Request, editing: bool) -> forms.FormView:
-        form = await request.form(max_files=0, max_fields=400)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        view = forms.form_from_post({k: form_text(form, k) for k in form}, editing=editing)
-        request.scope[FORM_STATE] = view
-        return view
-
-    async def create(self, request: Request) -> Response:
-        view = await self._submitted(request, editing=False)
-        spec = parse_spec(forms.spec_data(view))
-        name = spec.cluster_name
-        taken = name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1])
-        if taken is not None:
-            raise SpecError([FieldError(path="cluster_name", message=taken)])
-        await run_in_threadpool(
-            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Create"
-        )
-        return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
-
-    async def edit_form(self, request: Request) -> Response:
-        name = cluster_name(request)
-        spec_file = self.web.files.spec(name)
-        if spec_file is None:
-            raise HTTPException(404, f'no spec named "{name}"')
-        if spec_file.spec is not None:
-            view = forms.form_from_data(spec_file.spec.canonical())
-        else:
-            try:
-                raw = load_yaml(spec_file.text)  # the same guard as the spec files: no aliases
-            except SpecError:
-                raw = None
-            view = forms.with_errors(
-                forms.form_from_data(raw if isinstance(raw, dict) else {"cluster_name": name}),
-                spec_file.errors,
-            )
-        view.values["cluster_name"] = name
-        return await self.form_page(request, view, name)
-
-    async def update(self, request: Request) -> Response:
-        name = cluster_name(request)
-        view = await self._submitted(request, editing=True)
-        view.values["cluster_name"] = name  # renaming is making a new cluster
-        existing = self.web.files.spec(name)
-        if existing is None:
-            raise HTTPException(404, f'no spec named "{name}"')
-        keep = existing.spec.guest_passwd if existing.spec else None
-        spec = parse_spec(forms.spec_data(view, keep_passwd=keep))
-        await run_in_threadpool(
-            specstore.write_spec, self.web.settings.specs_dir, spec, self.web.user(request), "Update"
-        )
-        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
     # -- the cluster page -----------------------------------------------------------------------
 
@@ -220,6 +127,7 @@ class Pages:
             "quotas": present.quota_rows(payload),
             "usage": spec_usage(cluster, payload),
             "has_password": bool(spec and spec.nb_users),
+            "expiry": present.expiry(spec, self.web.today()),
             "destroy_error": "",
             "phase_labels": present.PHASES,
         }
@@ -244,9 +152,12 @@ class Pages:
             context = await self._cluster_context(request, name)
             context["destroy_error"] = f'Type the cluster\'s name, "{name}", to confirm.'
             return self.web.render(request, "cluster.html", context, status_code=422)
-        await run_in_threadpool(
-            specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
-        )
+        try:
+            await run_in_threadpool(
+                specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
+            )
+        except FileNotFoundError:
+            raise HTTPException(404, f'no spec named "{name}"') from None
         return RedirectResponse(f"/clusters/{name}", status_code=303)
 
     async def approve(self, request: Request) -> Response:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_LABELS, QUOTA_UNITS
+from reconciler.model.expiry import describe
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
 
@@ -186,6 +187,13 @@ def access(spec: ClusterSpec | None, status: Status | None) -> dict[str, Any]:
         "guests_text": f"{users[0]} … {users[-1]}" if len(users) > 2 else ", ".join(users),
         "public_ip": public_ip if isinstance(public_ip, dict) else {},
     }
+
+
+def expiry(spec: ClusterSpec | None, today: dt.date) -> dict[str, Any] | None:
+    """`{"date", "days_left", "text", "warning"}` for a spec with `expires`, else None. No warning
+    for a cluster already asked to go (`ensure: absent`)."""
+    seen = describe(spec.expires, today) if spec is not None else None
+    return seen.as_json(warn=spec.ensure == "present") if seen is not None and spec is not None else None
 
 
 def redact_spec_text(text: str, spec: ClusterSpec | None) -> str:

@@ -1,54 +1,108 @@
-"""The web view's only writes: `specs/<name>.yaml`, replaced atomically on a person's behalf, then
-committed with that person as author when `specs/` sits in a git work tree. Every path comes from
+"""The web view's only writes: `specs/<name>.yaml` on a person's behalf, then a commit with that
+person as author when `specs/` sits in a git work tree. A new spec is created exclusively; an
+existing one is edited in place (comments, key order and the keys a writer does not set are kept,
+reconciler.model.specedit), only if it is still the version the person read. Every path comes from
 `reconciler.model.specfiles.spec_path`, which checks the name first."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
 import subprocess
 import threading
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from reconciler.model.atomic import write_atomic
-from reconciler.model.spec import ClusterSpec, SpecError, dump_yaml, parse_yaml
-from reconciler.model.specfiles import spec_path
+from reconciler.model import expiry
+from reconciler.model.spec import ClusterSpec, SpecError, parse_spec_file
+from reconciler.model.specedit import Unreadable, apply_values, new_document, set_ensure_absent
+from reconciler.model.specfiles import SpecExists, spec_path, write_spec_file
 
 log = logging.getLogger("mchub.webview")
 GIT_TIMEOUT = 30.0
 _git_lock = threading.Lock()
 
 
-def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str) -> Path:
-    """Write the spec atomically, then commit it (best effort) as `user`."""
+@dataclass(frozen=True)
+class Saved:
+    path: Path
+    version: str
+    created: bool
+    changed: bool
+
+
+def _refused_if_past(text: str, path: Path, today: dt.date) -> str:
+    """`text` if the spec it holds may be written: it validates (keys the writer kept included)
+    and its `expires` is not already past (unless it asks for `ensure: absent`)."""
+    written = parse_spec_file(text, path)
+    refusal = expiry.past_refusal(written.expires, today, absent=written.ensure == "absent")
+    if refusal is not None:
+        raise SpecError([refusal])
+    return text
+
+
+def save_spec(
+    specs_dir: Path,
+    spec: ClusterSpec,
+    user: str,
+    *,
+    keys: Collection[str] | None = None,
+    expected: Collection[str] | None = None,
+    create_only: bool = False,
+    today: dt.date | None = None,
+) -> Saved:
+    """Write `spec`: a new file exclusively (SpecExists if another writer made it first), or the
+    existing file with `keys` set (None: every field, as a PUT replaces it) if it is at one of the
+    `expected` versions (VersionMismatch otherwise). An `expires` already past is refused (see
+    `expiry.past_refusal`). Raises SpecError when the file as it would be written is not valid."""
     path = spec_path(specs_dir, spec.cluster_name)
-    write_atomic(path, dump_yaml(spec).encode())
-    commit(path, user, f"{verb} cluster {spec.cluster_name} (web view)")
-    return path
+    today = today or expiry.utc_today()
+    created = False
+
+    def make(current: str | None) -> str:
+        nonlocal created
+        if current is not None and create_only:
+            raise SpecExists(spec.cluster_name)
+        if current is None:
+            created = True
+            return _refused_if_past(new_document(spec), path, today)
+        values = spec.model_dump(mode="python", exclude_none=True)
+        try:
+            text = apply_values(current, values, keys or ClusterSpec.model_fields, replace=keys is None)
+        except Unreadable:
+            text = new_document(spec)  # nothing in it to keep: the person rewrote it in full (git has it)
+        return _refused_if_past(text, path, today)
+
+    version, changed = write_spec_file(path, make, expected)
+    if changed:
+        verb = "Create" if created else "Update"
+        commit(path, user, f"{verb} cluster {spec.cluster_name} (web view)")
+    return Saved(path, version, created, changed)
 
 
-def mark_absent(specs_dir: Path, name: str, user: str) -> Path:
-    """Set `ensure: absent` so the reconciler destroys the cluster. A spec that no longer
-    validates is edited as plain YAML, so a broken spec can still be destroyed."""
+def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str = "") -> Path:
+    """Write the whole spec (create or replace), then commit it (best effort) as `user`. (`verb`
+    is not needed any more: the commit says Create or Update by what happened.)"""
+    return save_spec(specs_dir, spec, user).path
+
+
+def mark_absent(specs_dir: Path, name: str, user: str, expected: Collection[str] | None = None) -> Saved:
+    """Set `ensure: absent` so the reconciler destroys the cluster, the rest of the file untouched
+    (a spec that no longer validates can still be destroyed). FileNotFoundError without a file."""
     path = spec_path(specs_dir, name)
-    text = path.read_text(encoding="utf-8")
-    try:
-        spec = parse_yaml(text, str(path))
-    except SpecError:
-        data: Any = yaml.safe_load(text)
-        if not isinstance(data, dict):
-            raise
-        data["ensure"] = "absent"
-        blob = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    else:
-        blob = dump_yaml(spec.model_copy(update={"ensure": "absent"}))
-    write_atomic(path, blob.encode())
-    commit(path, user, f"Destroy cluster {name} (web view: ensure absent)")
-    return path
+
+    def make(current: str | None) -> str:
+        if current is None:
+            raise FileNotFoundError(path)
+        return set_ensure_absent(current)
+
+    version, changed = write_spec_file(path, make, expected)
+    if changed:
+        commit(path, user, f"Destroy cluster {name} (web view: ensure absent)")
+    return Saved(path, version, False, changed)
 
 
 def author(user: str) -> tuple[str, str]:

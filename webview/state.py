@@ -17,9 +17,8 @@ from reconciler.model.spec import (
     FieldError,
     SpecError,
     parse_spec_file,
-    read_spec_text,
 )
-from reconciler.model.specfiles import FileCache, spec_names, spec_path
+from reconciler.model.specfiles import FileCache, spec_names, spec_path, spec_version
 from reconciler.model.status import Phase, Status, known_clusters, status_path
 
 
@@ -44,16 +43,27 @@ class SpecFile:
     spec: ClusterSpec | None
     errors: list[FieldError] = field(default_factory=list)
     mtime: float = 0.0
+    version: str = ""  # specfiles.spec_version of the bytes read: the ETag and the form's version
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
 
 
 def _read_spec(path: Path) -> SpecFile:
     mtime = path.stat().st_mtime
-    text = ""
+    data = path.read_bytes()
+    version = spec_version(data)
     try:
-        text = read_spec_text(path)
-        return SpecFile(path.stem, text, parse_spec_file(text, path), [], mtime)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return SpecFile(
+            path.stem, "", None, [FieldError(path="", message="file is not UTF-8 text")], mtime, version
+        )
+    try:
+        return SpecFile(path.stem, text, parse_spec_file(text, path), [], mtime, version)
     except SpecError as exc:
-        return SpecFile(path.stem, text, None, exc.errors, mtime)
+        return SpecFile(path.stem, text, None, exc.errors, mtime, version)
 
 
 def _read_status(path: Path) -> Status | None:

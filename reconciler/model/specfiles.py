@@ -1,15 +1,21 @@
 """Where specs live on disk: `specs/<name>.yaml`, one file per cluster. The engine lists and reads
 them each pass and the web view on each request, so both share this listing, the name check that
-builds every path, and a parse cache keyed by each file's (mtime, size, inode)."""
+builds every path, and a parse cache keyed by each file's (mtime, size, inode). Plus the web view's
+two ways to write one: create it exclusively, or replace it only if it is still the version read."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from reconciler.model.spec import CLUSTER_NAME_RE
+from reconciler.model.atomic import write_atomic
+from reconciler.model.spec import CLUSTER_NAME_RE, FieldError, SpecError
 
 T = TypeVar("T")
 CACHE_LIMIT = 20_000
@@ -81,3 +87,100 @@ class FileCache(Generic[T]):
             self.entries.clear()  # a crude bound: cheaper than LRU bookkeeping on every hit
         self.entries[key] = (sig, value)
         return sig, value
+
+
+# -- versions and conditional writes ------------------------------------------------------------
+
+
+class SpecExists(FileExistsError):
+    """A create found the spec file of `name` already there (made by another writer first)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"specs/{name}.yaml already exists")
+        self.name = name
+
+
+class VersionMismatch(Exception):
+    """A conditional write found the file at another version (None: the file is gone)."""
+
+    def __init__(self, current: str | None) -> None:
+        super().__init__(f"the spec file is at version {current}" if current else "the spec file is gone")
+        self.current = current
+
+
+def spec_version(data: bytes) -> str:
+    """The version of a spec file's content: the web view's ETag and the edit form's hidden field.
+    A content hash rather than `signature`: the same bytes have the same version on every machine
+    and after a git checkout rewrites the file (no false conflicts), and any change of content
+    gives a new one, even within the file system's mtime grain."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _specs_locked(specs_dir: Path) -> Iterator[None]:
+    """Serialises the web view's writes (every thread and process on this machine): an advisory
+    lock on the folder itself, so no lock file shows up in the specs' git work tree."""
+    specs_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(specs_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
+
+
+def _create_exclusive(path: Path, blob: bytes) -> None:
+    """Write a complete temp file, then hard-link it to `path`: the link fails if `path` exists
+    (whoever made it: another request, git, an editor), and a reader sees the whole file or none."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise SpecExists(path.stem) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _matches(current: str | None, expected: Collection[str]) -> bool:
+    return current is not None and ("*" in expected or current in expected)
+
+
+def write_spec_file(
+    path: Path, make: Callable[[str | None], str], expected: Collection[str] | None = None
+) -> tuple[str, bool]:
+    """Write `make(text of the file now, or None)` to `path`, holding the specs lock from the read
+    to the write so no other web write comes between. `expected`: the versions (or "*", any) the
+    file must be at, else VersionMismatch. A missing file is created exclusively (SpecExists when
+    another writer made it first). Returns (version, whether anything was written)."""
+    with _specs_locked(path.parent):
+        try:
+            data: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            data = None
+        current = spec_version(data) if data is not None else None
+        if expected is not None and not _matches(current, expected):
+            raise VersionMismatch(current)
+        try:
+            text = None if data is None else data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+        blob = make(text).encode()
+        if data is None:
+            _create_exclusive(path, blob)
+        elif blob == data:
+            return spec_version(data), False
+        else:
+            write_atomic(path, blob)
+        return spec_version(blob), True

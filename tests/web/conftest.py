@@ -4,6 +4,7 @@ webhelpers.py, test doubles in webfakes.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,14 @@ def catalog() -> FakeCatalog:
 def make_client(settings: Settings, catalog: FakeCatalog) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
-    def make(auth: AuthConfig | None = None, base_url: str = BASE_URL, **kw: Any) -> TestClient:
-        client = TestClient(
-            create_app(settings, catalog, auth), base_url=base_url, follow_redirects=False, **kw
-        )
+    def make(
+        auth: AuthConfig | None = None,
+        base_url: str = BASE_URL,
+        clock: Callable[[], dt.datetime] | None = None,
+        **kw: Any,
+    ) -> TestClient:
+        app = create_app(settings, catalog, auth, clock=clock)
+        client = TestClient(app, base_url=base_url, follow_redirects=False, **kw)
         client.__enter__()
         clients.append(client)
         return client

@@ -164,7 +164,8 @@ def test_spawn_refuses_duplicates_and_blank_prefixes(client: TestClient, setting
     fields = form_fields(client.get("/clusters/new").text)
     fields.update({"cluster_name": "demo", "public_keys": KEY})
     r = client.post("/clusters/new", data=fields)
-    assert r.status_code == 422 and "already exists" in r.text
+    assert r.status_code == 409 and "already exists" in r.text  # a conflict, as the API's
+    assert 'id="err-cluster_name"' in r.text
     fields.update({"cluster_name": "other", "inst-1-prefix": "mgmt"})
     r = client.post("/clusters/new", data=fields)
     assert r.status_code == 422 and 'id="err-inst-1-prefix"' in r.text and "used twice" in r.text

@@ -109,7 +109,7 @@ def test_the_api_refuses_an_orphans_name_as_the_page_does(client: TestClient, se
     fields = form_fields(client.get("/clusters/new").text)
     fields.update({"cluster_name": "gamma", "public_keys": KEY})
     page = client.post("/clusters/new", data=fields)
-    assert page.status_code == 422 and r.json()["error"] in html.unescape(page.text)
+    assert page.status_code == 409 and r.json()["error"] in html.unescape(page.text)
 
 
 def test_a_destroyed_clusters_name_is_free_again(client: TestClient, settings: Settings) -> None:

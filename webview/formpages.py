@@ -1,0 +1,182 @@
+"""The cluster form, new and edit: filled from the catalog and the spec file, saved through
+specstore (a new spec exclusively, an edit only over the version it was filled from), and sent back
+with its messages when a save is refused (a spec error, a name taken, a stale form)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from reconciler.cloud.payload import payload_flavors
+from reconciler.model.names import name_taken
+from reconciler.model.spec import KNOWN_TAGS, ClusterSpec, FieldError, SpecError, load_yaml, parse_spec
+from reconciler.model.specfiles import SpecExists
+from webview import choices, csrf, forms, present, specstore
+from webview.context import Web, cluster_name, form_text
+from webview.state import SpecFile
+
+FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the refusal handlers
+
+
+def raw_data(spec_file: SpecFile) -> dict[str, Any] | None:
+    """A spec file that does not validate, as a mapping (None when it is not one)."""
+    try:
+        raw = load_yaml(spec_file.text)  # the same guard as the spec files: no aliases
+    except SpecError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def is_absent(spec_file: SpecFile) -> bool:
+    """The file says `ensure: absent` (read as plain YAML when the spec does not validate)."""
+    if spec_file.spec is not None:
+        return spec_file.spec.ensure == "absent"
+    return (raw_data(spec_file) or {}).get("ensure") == "absent"
+
+
+def file_cloud(spec_file: SpecFile) -> str | None:
+    """The `cloud` the file names, if any (None: the settings' default cloud)."""
+    if spec_file.spec is not None:
+        return spec_file.spec.cloud
+    cloud = (raw_data(spec_file) or {}).get("cloud")
+    return cloud if isinstance(cloud, str) else None
+
+
+class FormPages:
+    def __init__(self, web: Web) -> None:
+        self.web = web
+
+    async def form_page(
+        self,
+        request: Request,
+        view: forms.FormView,
+        name: str | None = None,
+        status_code: int = 200,
+        current_text: str | None = None,
+    ) -> Response:
+        """The cluster form; `current_text`: the spec file as it is now, after a stale save."""
+        cloud = view.values.get("cloud") or None
+        if cloud not in self.web.settings.clouds:
+            cloud = None
+        payload = await self.web.payload(cloud, name)
+        flavors = payload_flavors(payload)
+        rows = [
+            {**row, "flavors": choices.flavor_choices(flavors, row["tags"], row["type"])}
+            for row in view.instances
+        ]
+        images = choices.image_names(payload)
+        if view.values.get("image") and view.values["image"] not in images:
+            images.append(view.values["image"])
+        context = {
+            "view": view,
+            "rows": rows,
+            "payload": payload,
+            "images": images,
+            "name": name,
+            "known_tags": KNOWN_TAGS,
+            "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
+            "quotas": present.quota_rows(payload),
+            "all_flavors": [{"name": f.name, "label": choices.flavor_label(f)} for f in flavors],
+            "script_rules": choices.script_rules(),
+            "current_text": current_text,
+        }
+        return self.web.render(request, "form.html", context, status_code=status_code)
+
+    async def new_form(self, request: Request) -> Response:
+        settings = self.web.settings
+        cloud = settings.default_cloud
+        payload = await self.web.payload(None)
+        domains = settings.clouds[cloud].domains if cloud in settings.clouds else ()
+        key = forms.home_public_key() if self.web.auth.mode == "local" else ""
+        view = forms.default_form(
+            payload, domains[0] if domains else "localdomain", cloud, self.web.files.names(), key
+        )
+        return await self.form_page(request, view)
+
+    async def _submitted(self, request: Request, editing: bool) -> forms.FormView:
+        form = await request.form(max_files=0, max_fields=400)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        view = forms.form_from_post({k: form_text(form, k) for k in form}, editing=editing)
+        request.scope[FORM_STATE] = view
+        return view
+
+    async def create(self, request: Request) -> Response:
+        view = await self._submitted(request, editing=False)
+        spec = parse_spec(forms.spec_data(view))
+        name = spec.cluster_name
+        if name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1]):
+            raise SpecExists(name)  # a 409 with the form (app.py)
+        await self._save(request, spec, create_only=True)  # of racing creates, one wins
+        return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
+
+    async def edit_form(self, request: Request) -> Response:
+        name = cluster_name(request)
+        spec_file = self.web.files.spec(name)
+        if spec_file is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        if spec_file.spec is not None:
+            view = forms.form_from_data(spec_file.spec.canonical())
+        else:
+            raw = raw_data(spec_file)
+            view = forms.with_errors(forms.form_from_data(raw or {"cluster_name": name}), spec_file.errors)
+        view.values["cluster_name"] = name
+        view.version, view.absent = spec_file.version, is_absent(spec_file)
+        return await self.form_page(request, view, name)
+
+    async def update(self, request: Request) -> Response:
+        name = cluster_name(request)
+        view = await self._submitted(request, editing=True)
+        view.values["cluster_name"] = name  # renaming is making a new cluster
+        existing = self.web.files.spec(name)
+        if existing is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        view.absent = is_absent(existing)
+        keep = existing.spec.guest_passwd if existing.spec else None
+        data = forms.spec_data(view, keep_passwd=keep)
+        if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing):
+            del data["cloud"]  # the form shows the default cloud; the file keeps leaving it to settings
+        keys = forms.FORM_KEYS
+        if view.absent and view.rebuild:  # only an explicit "build it again" brings it back
+            data["ensure"], keys = "present", (*keys, "ensure")
+        spec = parse_spec(data)
+        expected = [view.version] if view.version else None  # a stale form: a 409 with it (app.py)
+        await self._save(request, spec, keys=keys, expected=expected)
+        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
+
+    async def _save(self, request: Request, spec: ClusterSpec, **how: Any) -> specstore.Saved:
+        """specstore.save_spec in a thread, as the signed-in person, dated today."""
+        return await run_in_threadpool(
+            lambda: specstore.save_spec(
+                self.web.settings.specs_dir, spec, self.web.user(request), today=self.web.today(), **how
+            )
+        )
+
+    # -- refused saves (app.py's handlers call these for a request that came from the form) -------
+
+    async def invalid(self, request: Request, view: forms.FormView, errors: list[FieldError]) -> Response:
+        """The form again, each message beside its input: nothing was written."""
+        name = view.values["cluster_name"] if view.editing else None
+        return await self.form_page(request, forms.with_errors(view, errors), name, status_code=422)
+
+    async def taken(self, request: Request, view: forms.FormView, message: str) -> Response:
+        """A Spawn whose name is taken, perhaps by a create a moment earlier: a 409."""
+        view = forms.with_errors(view, [FieldError(path="cluster_name", message=message)])
+        return await self.form_page(request, view, None, status_code=409)
+
+    async def stale(self, request: Request, view: forms.FormView) -> Response:
+        """A save over a file that changed since the form was filled: nothing was written. The form
+        keeps what the person typed, now carries the file's current version (so saving again is a
+        decision made having seen the change), and shows the file as it is now."""
+        name = view.values["cluster_name"]
+        spec_file = self.web.files.spec(name)
+        if spec_file is None:
+            raise HTTPException(404, f'no spec named "{name}"')
+        view.version, view.stale, view.absent = spec_file.version, True, is_absent(spec_file)
+        view.general.append(forms.STALE)
+        current = present.redact_spec_text(spec_file.text, spec_file.spec)
+        return await self.form_page(request, view, name, status_code=409, current_text=current)
