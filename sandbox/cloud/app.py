@@ -57,7 +57,8 @@ class Guard:
             await asyncio.sleep(self.faults.latency)
         rate = self.faults.error_rate.get(service, 0.0)
         if rate > 0 and random.random() < rate:
-            injected = error_response(service, CloudError(503, INJECTED, "ServiceUnavailable"))
+            accept = Request(scope).headers.get("accept", "")
+            injected = error_response(service, CloudError(503, INJECTED, "ServiceUnavailable"), accept=accept)
             await injected(scope, receive, send)
             return
         if scope["path"] not in PUBLIC:
@@ -122,22 +123,28 @@ class Admin:
         return JSONResponse(summary)
 
 
+def _accept(request: Request) -> str:
+    return request.headers.get("accept", "")
+
+
 async def on_cloud_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CloudError)
-    return error_response(service_of(request.url.path) or "identity", exc)
+    return error_response(service_of(request.url.path) or "identity", exc, accept=_accept(request))
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods answer in the service's own error format."""
     assert isinstance(exc, HTTPException)
     message = "The resource could not be found." if exc.status_code == 404 else str(exc.detail)
-    return error_response(service_of(request.url.path) or "identity", CloudError(exc.status_code, message))
+    return error_response(service_of(request.url.path) or "identity", CloudError(exc.status_code, message),
+                          accept=_accept(request))
 
 
 async def on_crash(request: Request, exc: Exception) -> Response:
     """A bug in the sandbox still answers in the service's format (and uvicorn logs the traceback)."""
     message = f"Unexpected error in the sandbox cloud: {type(exc).__name__}: {exc}"
-    return error_response(service_of(request.url.path) or "identity", CloudError(500, message))
+    return error_response(service_of(request.url.path) or "identity", CloudError(500, message),
+                          accept=_accept(request))
 
 
 def create_app(store: Store, faults: Faults) -> Starlette:

@@ -1,5 +1,6 @@
-"""Cinder v3 for the sandbox: volumes (create, update, extend, delete), limits, quota sets with
-usage and the one volume type. Nova creates boot volumes and attaches volumes through here."""
+"""Cinder v3 for the sandbox: volumes (create, update, delete) and their actions (extend, retype,
+bootable), limits, quota sets with usage, volume types (cinder_types). Nova creates boot volumes
+and attaches volumes through here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.cloud import quota
+from sandbox.cloud import cinder_types, quota
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import (
@@ -28,9 +29,7 @@ from sandbox.cloud.web import (
 PREFIX = "/volume"
 V3 = PREFIX + "/v3/{project_id}"
 MIN_VERSION, MAX_VERSION = "3.0", "3.70"
-VOLUME_TYPE = {"id": "5f4ff8f2-0c5a-4a3a-9a47-32a1fbd0d0e8", "name": "__DEFAULT__", "is_public": True,
-               "description": "Default Volume Type", "extra_specs": {}, "qos_specs_id": None,
-               "os-volume-type-access:is_public": True}
+EXTEND_IN_USE = (3, 42)  # the microversion from which an attached volume may grow
 DELETE_REFUSED = ("Invalid volume: Volume status must be available or error or error_restoring or "
                   "error_extending or error_managing and must not be migrating, attached, belong to a group, "
                   "have snapshots, awaiting a transfer, or be disassociated from snapshots after volume "
@@ -55,19 +54,28 @@ def check_quota(store: Store, faults: Faults, volumes: int, gigabytes: int) -> N
                               f"exceeded for quota '{over.name}'.")
 
 
+def _size(value: object, field: str = "size") -> int:
+    """A positive size in GB (Cinder also takes a string of digits)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise CloudError(400, f"Invalid input received: '{field}' parameter must be an integer greater "
+                              f"than 0, got {value!r}.")
+    return value
+
+
 def new_volume(store: Store, faults: Faults, body: Record) -> Record:
     """Validate and create a volume (immediately available), counting it against the quotas."""
-    size = body.get("size")
-    if isinstance(size, str) and size.isdigit():
-        size = int(size)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise CloudError(400, f"Invalid input received: 'size' parameter must be an integer greater than 0, "
-                              f"got {size!r}.")
+    size = _size(body.get("size"))
+    kind = (cinder_types.find_type(store, str(body["volume_type"])) if body.get("volume_type")
+            else cinder_types.default_type(store))
     image = None
     if body.get("imageRef"):
         image = store.get("images", str(body["imageRef"]))
         if image is None:
             raise CloudError(400, "Invalid image identifier or unable to access requested image.")
+        if image["status"] != "active":
+            raise CloudError(400, f"Invalid input received: Image {image['id']} is not active.")
         if size < image["min_disk"]:
             raise CloudError(400, f"Invalid input received: Volume size {size}GB cannot be smaller than "
                                   f"the image minDisk size {image['min_disk']}GB.")
@@ -78,7 +86,7 @@ def new_volume(store: Store, faults: Faults, body: Record) -> Record:
         "status": "available", "attachments": [], "metadata": dict(body.get("metadata") or {}),
         "bootable": image is not None, "image_id": image["id"] if image else None,
         "image_name": image["name"] if image else None, "created": stamp, "updated": stamp,
-        "availability_zone": body.get("availability_zone") or "nova",
+        "availability_zone": body.get("availability_zone") or "nova", "volume_type_id": kind["id"],
     })
 
 
@@ -96,13 +104,29 @@ def detach(volume: Record) -> None:
     volume.update(attachments=[], status="available", updated=time.time())
 
 
+def extend(store: Store, faults: Faults, volume: Record, body: Record, version: tuple[int, int]) -> None:
+    """`os-extend`: grow only; an attached volume from microversion 3.42; within the gigabytes quota."""
+    new_size = _size((body or {}).get("new_size"), "new_size")
+    if new_size <= volume["size"]:
+        raise CloudError(400, f"Invalid input received: New size for extend must be greater than current "
+                              f"size. (current: {volume['size']}, extended: {new_size}).")
+    attached = version >= EXTEND_IN_USE and volume["status"] == "in-use"
+    expected = "in-use" if attached else "available"
+    if volume["status"] != expected:
+        raise CloudError(400, f"Invalid volume: Volume {volume['id']} status must be "
+                              f"'{{'status': '{expected}'}}' to extend, currently {volume['status']}.")
+    check_quota(store, faults, 0, new_size - volume["size"])
+    volume.update(size=new_size, updated=time.time())
+
+
 def render_volume(store: Store, volume: Record, request: Request) -> Record:
+    kind = cinder_types.type_of(store, volume)
     body: Record = {
         "id": volume["id"], "name": volume["name"], "description": volume["description"],
         "size": volume["size"], "status": volume["status"], "availability_zone": volume["availability_zone"],
         "created_at": iso(volume["created"], micro=True), "updated_at": iso(volume["updated"], micro=True),
-        "attachments": volume["attachments"], "volume_type": VOLUME_TYPE["name"],
-        "volume_type_id": VOLUME_TYPE["id"], "metadata": volume["metadata"],
+        "attachments": volume["attachments"], "volume_type": kind["name"],
+        "volume_type_id": kind["id"], "metadata": volume["metadata"],
         "bootable": "true" if volume["bootable"] else "false", "encrypted": False, "multiattach": False,
         "snapshot_id": None, "source_volid": None, "consistencygroup_id": None, "group_id": None,
         "replication_status": None, "migration_status": None, "provider_id": None, "service_uuid": None,
@@ -191,21 +215,16 @@ class Cinder:
 
     async def action(self, request: Request) -> Response:
         body = await read_json(request)
+        version = microversion(request, "volume", MIN_VERSION, MAX_VERSION)
         with self.store.change():
             volume = lookup(self.store, request.path_params["volume_id"])
             if "os-extend" in body:
-                new_size = int((body["os-extend"] or {}).get("new_size", 0))
-                if new_size <= volume["size"]:
-                    raise CloudError(400, f"Invalid input received: New size for extend must be greater than "
-                                          f"current size. (current: {volume['size']}, extended: {new_size}).")
-                in_use_ok = microversion(request, "volume", MIN_VERSION, MAX_VERSION) >= (3, 42)
-                if volume["status"] != "available" and not (in_use_ok and volume["status"] == "in-use"):
-                    raise CloudError(400, f"Invalid volume: Volume {volume['id']} status must be 'available' "
-                                          f"or 'in-use' (3.42+) to extend, currently {volume['status']}.")
-                check_quota(self.store, self.faults, 0, new_size - volume["size"])
-                volume.update(size=new_size, updated=time.time())
+                extend(self.store, self.faults, volume, body["os-extend"], version)
+            elif "os-retype" in body:
+                cinder_types.retype(self.store, volume, body["os-retype"] or {})
             elif "os-set_bootable" in body:
                 volume["bootable"] = str((body["os-set_bootable"] or {}).get("bootable")).lower() == "true"
+                return Response(status_code=200)
             else:
                 raise CloudError(400, f"Invalid input received: There is no such action: {', '.join(body)}")
             return Response(status_code=202)
@@ -231,10 +250,9 @@ class Cinder:
         limits = {"volumes": table["volumes"], "gigabytes": table["gigabytes"],
                   "snapshots": table["snapshots"], "backups": {"limit": 10, "in_use": 0},
                   "backup_gigabytes": {"limit": 1000, "in_use": 0}, "groups": {"limit": 10, "in_use": 0},
-                  "per_volume_gigabytes": {"limit": -1, "in_use": 0},
-                  "volumes___DEFAULT__": {"limit": -1, "in_use": table["volumes"]["in_use"]},
-                  "gigabytes___DEFAULT__": {"limit": -1, "in_use": table["gigabytes"]["in_use"]},
-                  "snapshots___DEFAULT__": {"limit": -1, "in_use": 0}}
+                  "per_volume_gigabytes": {"limit": -1, "in_use": 0}}
+        with self.store.lock:
+            limits |= cinder_types.type_quotas(self.store)
         quota_set: Record = {"id": request.path_params["tenant_id"]}
         detail = usage and not request.url.path.endswith("/defaults")
         for name, entry in limits.items():
@@ -243,12 +261,21 @@ class Cinder:
         return self._reply(request, {"quota_set": quota_set})
 
     async def types(self, request: Request) -> Response:
+        """`GET /types` (filtered like the other lists), `/types/{id}` and `/types/default`."""
         wanted = request.path_params.get("type_id")
+        with self.store.lock:
+            kinds = [cinder_types.render_type(k) for k in self.store.table("volume_types").values()]
+            if wanted == "default":
+                default = cinder_types.render_type(cinder_types.default_type(self.store))
         if wanted is None:
-            return self._reply(request, {"volume_types": [VOLUME_TYPE]})
-        if wanted not in ("default", VOLUME_TYPE["id"], VOLUME_TYPE["name"]):
+            found = [] if is_paged(request) else filter_records(kinds, request, ignore=["is_public"])
+            return self._reply(request, {"volume_types": found})
+        if wanted == "default":
+            return self._reply(request, {"volume_type": default})
+        match = [k for k in kinds if k["id"] == wanted]
+        if not match:
             raise CloudError(404, f"Volume type {wanted} could not be found.")
-        return self._reply(request, {"volume_type": VOLUME_TYPE})
+        return self._reply(request, {"volume_type": match[0]})
 
     async def empty(self, request: Request) -> Response:
         return self._reply(request, {"snapshots": []})

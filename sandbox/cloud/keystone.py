@@ -21,6 +21,10 @@ from sandbox.cloud.web import CloudError, Record, host_url, iso, read_json
 
 TOKEN_LIFETIME = 12 * 3600.0
 UNAUTHORIZED = "The request you have made requires authentication."
+# The sandbox's user is also the cloud's admin (flavors, image actions, as an operator works);
+# its application credential carries only the member roles, like MC Hub's users' credentials.
+ROLES = {"password": ("admin", "member", "reader", "load-balancer_member"),
+         "application_credential": ("member", "reader", "load-balancer_member")}
 
 # (type, name, path under the host; "{project_id}" filled in)
 SERVICES = (
@@ -53,6 +57,12 @@ def verify_token(store: Store, token: str | None) -> Record | None:
     except ValueError:
         return None
     return claims if float(claims.get("exp", 0)) > time.time() else None
+
+
+def is_admin(store: Store, request: Request) -> bool:
+    """Whether the request's token carries the admin role (policy checks that need an operator)."""
+    claims = verify_token(store, request.headers.get("x-auth-token"))
+    return claims is not None and "admin" in ROLES.get(str(claims.get("m")), ())
 
 
 def _sign(store: Store, body: str) -> str:
@@ -88,7 +98,7 @@ def token_body(store: Store, request: Request, claims: Record, scoped: bool = Tr
             "project": {"id": ident["project_id"], "name": ident["project_name"], "domain": domain},
             "is_domain": False,
             "roles": [{"id": uuid.uuid5(uuid.NAMESPACE_URL, role).hex, "name": role}
-                      for role in ("member", "reader", "load-balancer_member")],
+                      for role in ROLES[claims["m"]]],
             "catalog": catalog(store, request),
         })
     if claims["m"] == "application_credential":

@@ -1,5 +1,5 @@
-"""Nova v2.1 servers for the sandbox: create, list, show, update, delete, actions (resize,
-confirm/revert, reboot, start/stop), metadata and volume attachments. The rest is in nova_catalog."""
+"""Nova v2.1 servers for the sandbox: create, list, show, update, delete, metadata and volume
+attachments; actions are nova_actions', flavors nova_flavors', the rest nova_catalog's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.cloud import cinder, nova_catalog
+from sandbox.cloud import cinder, nova_actions, nova_catalog, nova_flavors
 from sandbox.cloud import nova_model as model
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.nova_model import V21, reply
@@ -30,6 +30,7 @@ class Nova:
     def routes(self) -> list[BaseRoute]:
         return [
             *nova_catalog.NovaCatalog(self.store, self.faults).routes(),
+            *nova_flavors.NovaFlavors(self.store).routes(),
             Route(S, self.servers, methods=["GET", "POST"]),
             Route(S + "/detail", self.servers, methods=["GET"]),
             Route(S + "/{server_id}", self.server, methods=["GET", "PUT", "DELETE"]),
@@ -70,8 +71,8 @@ class Nova:
             if flavor is None:
                 raise CloudError(400, "Invalid flavorRef provided.")
             image_id = str(body.get("imageRef") or "").rstrip("/").rsplit("/", 1)[-1]
-            if image_id and store.get("images", image_id) is None:
-                raise CloudError(400, f"Image {image_id} could not be found.")
+            if image_id:
+                model.check_image(store, image_id)
             bdms = body.get("block_device_mapping_v2") or []
             if not isinstance(bdms, list):
                 raise CloudError(400, "Invalid input for field/attribute block_device_mapping_v2.")
@@ -153,46 +154,7 @@ class Nova:
         body = await read_json(request)
         with self.store.change():
             server = model.lookup(self.store, request.path_params["server_id"])
-            delay = self.faults.boot_delay
-            if "resize" in body:
-                self._resize(server, body["resize"] or {})
-                return reply(request, None, 202)
-            if "confirmResize" in body:
-                model.require_status(server, "confirmResize", ("VERIFY_RESIZE",))
-                server.update(status="ACTIVE", old_flavor=None, pending=None, updated=time.time())
-                return reply(request, None, 204)
-            if "revertResize" in body:
-                model.require_status(server, "revertResize", ("VERIFY_RESIZE",))
-                server.update(flavor=server["old_flavor"], old_flavor=None)
-                model.set_pending(server, "REVERT_RESIZE", "ACTIVE", delay)
-            elif "reboot" in body:
-                hard = str((body["reboot"] or {}).get("type", "SOFT")).upper() == "HARD"
-                model.require_status(server, "reboot", SETTLED if hard else ("ACTIVE",))
-                model.set_pending(server, "HARD_REBOOT" if hard else "REBOOT", "ACTIVE", delay)
-            elif "os-stop" in body:
-                model.require_status(server, "stop", ("ACTIVE", "ERROR"))
-                server.update(status="SHUTOFF", pending=None, updated=time.time())
-            elif "os-start" in body:
-                model.require_status(server, "start", ("SHUTOFF",))
-                server.update(status="ACTIVE", pending=None, updated=time.time())
-            else:
-                raise CloudError(400, f"There is no such action: {', '.join(body) or '(none)'}")
-            return reply(request, None, 202)
-
-    def _resize(self, server: Record, body: Record) -> None:
-        model.require_status(server, "resize", SETTLED)
-        flavor = model.find_flavor(self.store, body.get("flavorRef"))
-        if flavor is None:
-            raise CloudError(400, "Unable to locate requested flavor.")
-        old = server["flavor"]
-        if flavor["id"] == old["id"]:
-            raise CloudError(400, "When resizing, instances must change flavor!")
-        if server["image_id"] and 0 < flavor["disk"] < old["disk"]:
-            raise CloudError(400, "Resizing to a smaller disk flavor is not allowed.")
-        model.compute_quota_error(self.store, self.faults, {"cores": flavor["vcpus"] - old["vcpus"],
-                                                            "ram": flavor["ram"] - old["ram"]})
-        server.update(flavor=dict(flavor), old_flavor=old)
-        model.set_pending(server, "RESIZE", "VERIFY_RESIZE", self.faults.boot_delay)
+            return nova_actions.perform(self.store, self.faults, server, body, request)
 
     # -- metadata --------------------------------------------------------------------------
     async def metadata(self, request: Request) -> Response:

@@ -1,5 +1,5 @@
-"""Nova v2.1 beside the servers: version documents, flavors and extra specs, keypairs, limits and
-quota sets (with detail), availability zones."""
+"""Nova v2.1 beside the servers and flavors: version documents, keypairs, limits and quota sets
+(with detail), availability zones."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sandbox.cloud import quota
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.nova_model import MAX_VERSION, MIN_VERSION, V21, reply, version
 from sandbox.cloud.store import Store
-from sandbox.cloud.web import CloudError, Record, host_url, is_paged, iso, links, read_json
+from sandbox.cloud.web import CloudError, Record, host_url, is_paged, iso, read_json
 
 KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp521")
@@ -61,11 +61,6 @@ class NovaCatalog:
             Route("/compute/", self.versions, methods=["GET"]),
             Route(V21, self.version_doc, methods=["GET"]),
             Route(V21 + "/", self.version_doc, methods=["GET"]),
-            Route(V21 + "/flavors", self.flavors, methods=["GET"]),
-            Route(V21 + "/flavors/detail", self.flavors, methods=["GET"]),
-            Route(V21 + "/flavors/{flavor_id}", self.flavor, methods=["GET"]),
-            Route(V21 + "/flavors/{flavor_id}/os-extra_specs", self.extra_specs, methods=["GET"]),
-            Route(V21 + "/flavors/{flavor_id}/os-extra_specs/{key}", self.extra_specs, methods=["GET"]),
             Route(V21 + "/os-keypairs", self.keypairs, methods=["GET", "POST"]),
             Route(V21 + "/os-keypairs/{name}", self.keypair, methods=["GET", "DELETE"]),
             Route(V21 + "/limits", self.limits, methods=["GET"]),
@@ -88,59 +83,6 @@ class NovaCatalog:
 
     async def version_doc(self, request: Request) -> Response:
         return JSONResponse({"version": self._version(request)})
-
-    # -- flavors ---------------------------------------------------------------------------
-    def _flavor(self, flavor: Record, request: Request) -> Record:
-        mv = version(request)
-        body: Record = {
-            "id": flavor["id"], "name": flavor["name"], "vcpus": flavor["vcpus"], "ram": flavor["ram"],
-            "disk": flavor["disk"], "OS-FLV-EXT-DATA:ephemeral": flavor["ephemeral"],
-            "swap": flavor["swap"] if flavor["swap"] or mv >= (2, 75) else "", "rxtx_factor": 1.0,
-            "os-flavor-access:is_public": flavor["is_public"], "OS-FLV-DISABLED:disabled": False,
-            "links": links(request, f"{V21}/flavors/{flavor['id']}"),
-        }
-        if mv >= (2, 55):
-            body["description"] = flavor.get("description")
-        if mv >= (2, 61):
-            body["extra_specs"] = flavor["extra_specs"]
-        return body
-
-    def _lookup_flavor(self, flavor_id: str) -> Record:
-        flavor = self.store.get("flavors", flavor_id)
-        if flavor is None:
-            raise CloudError(404, f"Flavor {flavor_id} could not be found.")
-        return flavor
-
-    async def flavors(self, request: Request) -> Response:
-        params = request.query_params
-        with self.store.lock:
-            found = [] if is_paged(request) else list(self.store.table("flavors").values())
-        try:
-            min_ram, min_disk = int(params.get("minRam", 0)), int(params.get("minDisk", 0))
-        except ValueError as exc:
-            raise CloudError(400, f"Invalid minRam or minDisk filter: {exc}") from exc
-        found = [f for f in found if f["ram"] >= min_ram and f["disk"] >= min_disk]
-        if request.url.path.endswith("/detail"):
-            return reply(request, {"flavors": [self._flavor(f, request) for f in found]})
-        brief = [{"id": f["id"], "name": f["name"], "links": links(request, f"{V21}/flavors/{f['id']}")}
-                 for f in found]
-        return reply(request, {"flavors": brief})
-
-    async def flavor(self, request: Request) -> Response:
-        with self.store.lock:
-            flavor = self._lookup_flavor(request.path_params["flavor_id"])
-        return reply(request, {"flavor": self._flavor(flavor, request)})
-
-    async def extra_specs(self, request: Request) -> Response:
-        with self.store.lock:
-            specs = dict(self._lookup_flavor(request.path_params["flavor_id"])["extra_specs"])
-        key = request.path_params.get("key")
-        if key is None:
-            return reply(request, {"extra_specs": specs})
-        if key not in specs:
-            flavor_id = request.path_params["flavor_id"]
-            raise CloudError(404, f"Flavor {flavor_id} has no extra specs with key {key}.")
-        return reply(request, {key: specs[key]})
 
     # -- keypairs --------------------------------------------------------------------------
     def _keypair(self, pair: Record, full: bool) -> Record:

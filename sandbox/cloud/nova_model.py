@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.cloud import cinder, quota
+from sandbox.cloud import cinder, cinder_types, quota
 from sandbox.cloud import neutron_model as neutron
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.store import Store
@@ -24,6 +24,7 @@ STATES = {
     "RESIZE": ("active", "resize_migrating", 1), "VERIFY_RESIZE": ("resized", None, 1),
     "REVERT_RESIZE": ("resized", "resize_reverting", 1), "REBOOT": ("active", "rebooting", 1),
     "HARD_REBOOT": ("active", "rebooting_hard", 1), "ERROR": ("error", None, 0),
+    "REBUILD": ("active", "rebuilding", 0),
 }
 
 
@@ -54,6 +55,24 @@ def find_flavor(store: Store, ref: Any) -> Record | None:
     return store.get("flavors", key)
 
 
+def check_image(store: Store, image_id: str) -> Record:
+    """The image a server boots from: it must exist and be active (not queued, not deactivated)."""
+    image = store.get("images", image_id)
+    if image is None:
+        raise CloudError(400, f"Image {image_id} could not be found.")
+    if image["status"] != "active":
+        raise CloudError(400, f"Image {image_id} is not active.")
+    return image
+
+
+def root_volume(store: Store, server: Record) -> Record | None:
+    """The boot volume of a volume-backed server (None when it boots from a local disk)."""
+    if server["image_id"]:
+        return None
+    entry = next((v for v in server["volumes"] if v["boot_index"] == 0), None)
+    return store.get("volumes", entry["volume_id"]) if entry else None
+
+
 def status_of(server: Record, now: float | None = None) -> str:
     """The transitional status until its deadline, then the settled one (no background task needed)."""
     pending = server.get("pending")
@@ -72,7 +91,10 @@ def require_status(server: Record, action: str, allowed: tuple[str, ...]) -> str
     status = status_of(server)
     if status not in allowed:
         vm_state, task_state, _ = STATES[status]
-        attr, state = ("task_state", task_state) if task_state else ("vm_state", vm_state)
+        # Nova checks the vm_state first, then that no task is running.
+        wrong_vm_state = vm_state not in {STATES[s][0] for s in allowed}
+        attr, state = (("vm_state", vm_state) if wrong_vm_state or not task_state
+                       else ("task_state", task_state))
         raise CloudError(409, f"Cannot '{action}' instance {server['id']} while it is in {attr} {state}")
     return status
 
@@ -135,12 +157,19 @@ def _volume_requests(store: Store, server: Record) -> list[Record]:
                 raise CloudError(400, f"Images with destination_type 'volume' need to have a non-zero size "
                                       f"specified (block_device_mapping_v2[{index}])")
             entry["new"] = {"size": size, "name": ""}
+            if bdm.get("volume_type"):
+                entry["new"]["volume_type"] = _volume_type(store, str(bdm["volume_type"]))
             if source == "image":
-                if store.get("images", str(bdm.get("uuid"))) is None:
-                    raise CloudError(400, f"Image {bdm.get('uuid')} could not be found.")
-                entry["new"]["imageRef"] = str(bdm.get("uuid"))
+                entry["new"]["imageRef"] = check_image(store, str(bdm.get("uuid")))["id"]
         result.append(entry)
     return result
+
+
+def _volume_type(store: Store, ref: str) -> str:
+    try:
+        return str(cinder_types.find_type(store, ref)["id"])
+    except CloudError as exc:
+        raise CloudError(400, f"Volume type {ref} could not be found.") from exc
 
 
 def build(store: Store, faults: Faults, server: Record, networks: list[Record], group_ids: list[str]) -> None:

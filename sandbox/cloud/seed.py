@@ -1,5 +1,5 @@
-"""The seed: flavors, images, networks and quotas a fresh sandbox data dir starts with, read
-from YAML and validated with field paths in the messages."""
+"""The seed: flavors, images, networks, volume types and quotas a fresh sandbox data dir starts
+with, read from YAML and validated with field paths in the messages."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ class NetworkSeed(_Model):
         return cidr
 
 
+class VolumeTypeSeed(_Model):
+    name: Name
+    description: str = ""
+    is_public: bool = True
+    extra_specs: dict[str, str] = Field(default_factory=dict)  # volume_backend_name: a retype migrates
+
+
+def _default_volume_types() -> list[VolumeTypeSeed]:
+    return [VolumeTypeSeed(name="__DEFAULT__", description="Default Volume Type")]
+
+
 class QuotaSeed(_Model):
     limit: Annotated[int, Field(ge=-1)]  # -1 = unlimited
     in_use: Count = 0  # usage by workloads outside the hub
@@ -83,11 +94,14 @@ class Seed(_Model):
     flavors: list[FlavorSeed] = Field(default_factory=list)
     images: list[ImageSeed] = Field(default_factory=list)
     networks: list[NetworkSeed] = Field(default_factory=list)
+    # The first is Cinder's default type (a volume created without one gets it).
+    volume_types: Annotated[list[VolumeTypeSeed], Field(min_length=1)] = Field(
+        default_factory=_default_volume_types)
     quotas: dict[str, QuotaSeed] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Seed:
-        for kind in ("flavors", "images", "networks"):
+        for kind in ("flavors", "images", "networks", "volume_types"):
             seen: set[str] = set()
             for index, item in enumerate(getattr(self, kind)):
                 if item.name in seen:

@@ -1,5 +1,6 @@
 """The sandbox's state: one in-memory model guarded by a lock, saved atomically to
-<data_dir>/state.json after every change, seeded on the first start of a data dir."""
+<data_dir>/state.json after every change, seeded on the first start of a data dir (and brought
+up to date when a data dir from an older sandbox lacks a table)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox.cloud import glance_model
 from sandbox.cloud import neutron_records as records
 from sandbox.cloud.seed import NetworkSeed, Seed
 from sandbox.cloud.web import Record, new_id
 from sandbox.files import write_atomic
 
 FORMAT = 1
-ADMIN_PROJECT = "5ca1ab1e0000400080000000000ad31a"  # owns the seeded external networks
+ADMIN_PROJECT = "5ca1ab1e0000400080000000000ad31a"  # owns the seeded external networks and images
 TABLES = (
     "flavors", "images", "networks", "subnets", "ports", "floatingips", "routers",
-    "security_groups", "security_group_rules", "servers", "volumes", "keypairs",
+    "security_groups", "security_group_rules", "servers", "volumes", "keypairs", "volume_types",
 )
 
 
@@ -77,7 +79,9 @@ class Store:
             if state.get("format") != FORMAT:
                 raise ValueError(f"{state_path}: unknown state format {state.get('format')!r}; "
                                  f"expected {FORMAT} (remove the data dir to start afresh)")
-            return cls(data_dir, seed, credentials, state)
+            store = cls(data_dir, seed, credentials, state)
+            _upgrade(store)
+            return store
         store = cls(data_dir, seed, credentials, {})
         store.reset()
         return store
@@ -153,14 +157,32 @@ class Store:
                     "servers": sorted(r["name"] for r in self.table("servers").values())}
 
 
+def _upgrade(store: Store) -> None:
+    """A data dir from an older sandbox: add the tables it lacks, fill in the image fields."""
+    tables = store.state["tables"]
+    for name in TABLES:
+        tables.setdefault(name, {})
+    if not tables["volume_types"]:
+        _seed_volume_types(store, store.seed)
+    for image in tables["images"].values():
+        glance_model.upgrade(image, ADMIN_PROJECT)
+    store.save()
+
+
+def _seed_volume_types(store: Store, seed: Seed) -> None:
+    for index, kind in enumerate(seed.volume_types):
+        store.put("volume_types", {"id": new_id(), **kind.model_dump(), "is_default": index == 0})
+
+
 def _apply_seed(store: Store, seed: Seed) -> None:
-    """Create the seed's flavors, images, networks (each with a subnet) and the default security group."""
+    """Create the seed's flavors, images, volume types, networks (each with a subnet) and the
+    default security group."""
     stamp = time.time()
     for flavor in seed.flavors:
         store.put("flavors", {"id": new_id(), **flavor.model_dump(), "description": None})
     for image in seed.images:
-        store.put("images", {"id": new_id(), **image.model_dump(), "created": stamp,
-                             "checksum": secrets.token_hex(16)})
+        store.put("images", glance_model.seeded_image(image.model_dump(), ADMIN_PROJECT, stamp))
+    _seed_volume_types(store, seed)
     for net, cidr in zip(seed.networks, seed.network_cidrs(), strict=True):
         _seed_network(store, net, cidr)
     group = store.put("security_groups", records.security_group_record(

@@ -3,6 +3,7 @@ timestamps, list filters and microversions."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 Record = dict[str, Any]
 
@@ -25,8 +26,8 @@ _FAULT_NAMES = {
 }
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 409: "Conflict", 413: "Request Entity Too Large", 500: "Internal Server Error",
-    503: "Service Unavailable",
+    406: "Not Acceptable", 409: "Conflict", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
+    500: "Internal Server Error", 503: "Service Unavailable",
 }
 _NEUTRON_TYPES = {400: "HTTPBadRequest", 403: "HTTPForbidden", 404: "HTTPNotFound", 409: "HTTPConflict",
                   503: "ServiceUnavailable"}
@@ -42,8 +43,43 @@ class CloudError(Exception):
         self.kind = kind  # Neutron's error "type", e.g. "NetworkNotFound"
 
 
-def error_response(service: str, err: CloudError, headers: Mapping[str, str] | None = None) -> Response:
-    """The error body the real service would send for this status."""
+def _preferred(accept: str, offers: tuple[str, ...]) -> str | None:
+    """The offer the Accept header ranks highest (ties: the first offer), as webob negotiates;
+    no header accepts anything."""
+    ranges = []
+    for part in filter(None, (p.strip() for p in accept.split(","))):
+        media, *params = (x.strip() for x in part.split(";"))
+        weights = [p[2:] for p in params if p.startswith("q=") and p[2:].replace(".", "", 1).isdigit()]
+        q = float(weights[0]) if weights else 1.0
+        ranges.append((media.lower(), q))
+    best, best_q = None, 0.0
+    for offer in offers:
+        q = 1.0 if not ranges else max(
+            (q for media, q in ranges if media in (offer, offer.split("/")[0] + "/*", "*/*")), default=0.0)
+        if q > best_q:
+            best, best_q = offer, q
+    return best
+
+
+def glance_error(status: int, message: str, accept: str,
+                 headers: Mapping[str, str] | None = None) -> Response:
+    """Glance's errors are webob's pages: HTML unless the client prefers JSON (or takes neither)."""
+    title = _TITLES.get(status, "Error")
+    status_line = f"{status} {title}"
+    kind = _preferred(accept, ("text/html", "application/json"))
+    if kind == "application/json":
+        body = {"message": f"{message}<br /><br />\n\n\n", "code": status_line, "title": title}
+        return JSONResponse(body, status, headers)
+    if kind == "text/html":
+        page = (f"<html>\n <head>\n  <title>{status_line}</title>\n </head>\n <body>\n"
+                f"  <h1>{status_line}</h1>\n  {html.escape(message)}<br /><br />\n\n\n\n </body>\n</html>")
+        return HTMLResponse(page, status, headers)
+    return PlainTextResponse(f"{status_line}\n\n{message}\n\n\n\n", status, headers)
+
+
+def error_response(service: str, err: CloudError, headers: Mapping[str, str] | None = None,
+                   accept: str = "") -> Response:
+    """The error body the real service would send for this status (`accept`: the request's header)."""
     status, message = err.status, err.message
     if service in ("compute", "volume") and status != 401:
         fault: Record = {"code": status, "message": message}
@@ -54,8 +90,7 @@ def error_response(service: str, err: CloudError, headers: Mapping[str, str] | N
         body = {"type": err.kind or _NEUTRON_TYPES.get(status, "HTTPError"), "message": message, "detail": ""}
         return JSONResponse({"NeutronError": body}, status, headers)
     if service == "image" and status != 401:
-        title = f"{status} {_TITLES.get(status, 'Error')}"
-        return PlainTextResponse(f"{title}\n\n{message}\n\n   ", status, headers)
+        return glance_error(status, message, accept, headers)
     # Keystone itself, and keystonemiddleware in front of every other service.
     error: Record = {"code": status, "message": message, "title": _TITLES.get(status, "Error")}
     return JSONResponse({"error": error}, status, headers)
