@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import platform
 import shlex
+import shutil
 import site
 import sys
 from pathlib import Path
 
 from sandbox.files import write_atomic
+from sandbox.provider import VERSION
 
-PROVIDER_VERSION = "3.0.0"
+PROVIDER_VERSION = VERSION  # the release of terraform-provider-openstack the stand-in matches
 PROVIDER_SOURCE = "registry.terraform.io/terraform-provider-openstack/openstack"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds `sandbox/`
 
@@ -74,10 +76,20 @@ def _write_if_changed(path: Path, text: str, mode: int) -> None:
     write_atomic(path, text, mode)
 
 
+def _drop_other_versions(versions: Path) -> None:
+    """Advertise one release only: an older stand-in's launcher (e.g. 3.0.0) goes, so that a
+    configuration pinned to a range it also matches gets the release the stand-in now plays."""
+    if versions.is_dir():
+        for old in versions.iterdir():
+            if old.name != PROVIDER_VERSION and old.is_dir():
+                shutil.rmtree(old)
+
+
 def install_mirror(dest: Path) -> Path:
     """Create (or refresh) `<dest>/mirror/...` and `<dest>/terraformrc`; return the terraformrc path."""
     dest = Path(dest).resolve()
     mirror = dest / "mirror"
+    _drop_other_versions(mirror / PROVIDER_SOURCE)
     folder = mirror / PROVIDER_SOURCE / PROVIDER_VERSION / platform_dir()
     _write_if_changed(folder / f"terraform-provider-openstack_v{PROVIDER_VERSION}", launcher_text(), 0o755)
     terraformrc = dest / "terraformrc"

@@ -45,8 +45,8 @@ def _finish_work_in_flight() -> None:
 def main(argv: list[str] | None = None) -> None:
     from tf.runner import run_provider
 
-    from sandbox.provider.framework import install_servicer
     from sandbox.provider.provider import OpenStackProvider
+    from sandbox.provider.servicer import install_servicer
 
     _exit_with_parent()
     _finish_work_in_flight()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import ssl
 
+from sandbox.provider import VERSION
 from sandbox.provider.credentials import Credentials
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
@@ -199,7 +200,7 @@ class Cloud:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
         req.add_header("Accept", "application/json")
-        req.add_header("User-Agent", "mchub-sandbox-terraform-provider/3.0.0")
+        req.add_header("User-Agent", f"mchub-sandbox-terraform-provider/{VERSION}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if token:
@@ -267,3 +268,13 @@ def wait_gone(describe: str, fetch: Callable[[], Any], gone: Callable[[Any], boo
 
     wait_for(describe, probe, lambda v: v is None or gone(v), timeout,
              lambda v: None if v is None else failed(v))
+
+
+def gophercloud_error(exc: CloudError, expected: tuple[int, ...]) -> str:
+    """How gophercloud words a refused request (ErrUnexpectedResponseCode): the real provider
+    puts this after its own words, e.g. "Error extending ... size: Expected HTTP response code..."."""
+    if exc.status is None:
+        return exc.message
+    codes = " ".join(str(c) for c in expected)
+    return (f"Expected HTTP response code [{codes}] when accessing [{exc.request}], "
+            f"but got {exc.status} instead: {exc.body.strip()}")

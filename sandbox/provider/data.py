@@ -1,5 +1,7 @@
-"""Data sources: `openstack_networking_network_v2`, `openstack_images_image_v2` and
-`openstack_compute_flavor_v2`, filtered like the real provider's (one result, or an error).
+"""Data sources as terraform-provider-openstack 3.4 declares and reads them:
+`openstack_networking_network_v2`, `openstack_images_image_v2` (active images only, filtered
+by name_regex and properties, `most_recent` to pick one of several) and `openstack_compute_flavor_v2`:
+one result, or the real provider's "no results" / "more than one result" errors.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from sandbox.provider.framework import (
     NUM,
     STR_LIST,
     STR_MAP,
+    STR_SET,
     CloudDataSource,
     Schema,
     State,
     computed,
     optional,
+    region,
     settable,
 )
 
@@ -24,10 +28,12 @@ from sandbox.provider.framework import (
 class Network(CloudDataSource):
     type_suffix = "networking_network_v2"
     schema = Schema(attributes=[
-        computed("id"), settable("network_id"), settable("name"), settable("description"), settable("status"),
-        settable("external", BOOL), settable("tenant_id"), optional("matching_subnet_cidr"),
-        computed("admin_state_up"), computed("shared"), computed("mtu", NUM), computed("subnets", STR_LIST),
-        computed("availability_zone_hints", STR_LIST), computed("all_tags", STR_LIST),
+        settable("id"), region(), optional("network_id"), optional("name"), optional("description"),
+        optional("status"), optional("matching_subnet_cidr"), optional("tenant_id"),
+        computed("admin_state_up"),
+        computed("shared"), optional("external", BOOL), computed("availability_zone_hints", STR_LIST),
+        optional("transparent_vlan", BOOL), optional("tags", STR_SET), optional("mtu", NUM),
+        computed("dns_domain"), computed("subnets", STR_LIST), computed("all_tags", STR_SET),
     ])
 
     def _read(self, config: State) -> State:
@@ -36,50 +42,59 @@ class Network(CloudDataSource):
                                   tenant_id=config.get("tenant_id"))
         return {
             "id": net["id"], "network_id": net["id"], "name": net.get("name", ""),
-            "description": net.get("description", ""), "status": net.get("status", "ACTIVE"),
+            "description": net.get("description", ""), "status": config.get("status"),
             "external": bool(net.get("router:external")), "tenant_id": net.get("tenant_id")
             or net.get("project_id", ""), "admin_state_up": str(net.get("admin_state_up", True)).lower(),
             "shared": str(net.get("shared", False)).lower(), "mtu": net.get("mtu", 1500),
-            "subnets": list(net.get("subnets") or []),
+            "subnets": list(net.get("subnets") or []), "dns_domain": net.get("dns_domain") or "",
             "availability_zone_hints": list(net.get("availability_zone_hints") or []),
-            "all_tags": list(net.get("tags") or []),
+            "all_tags": list(net.get("tags") or []), "transparent_vlan": bool(net.get("vlan_transparent")),
         }
 
 
 class Image(CloudDataSource):
     type_suffix = "images_image_v2"
     schema = Schema(attributes=[
-        computed("id"), settable("name"), optional("name_regex"), optional("most_recent", BOOL),
-        optional("visibility"), optional("owner"), optional("tag"), optional("properties", STR_MAP),
-        optional("sort"), optional("member_status"), computed("min_disk_gb", NUM),
-        computed("min_ram_mb", NUM),
-        computed("size_bytes", NUM), computed("checksum"), computed("created_at"), computed("updated_at"),
-        computed("container_format"), computed("disk_format"), computed("file"), computed("schema"),
-        computed("protected", BOOL), computed("tags", STR_LIST),
+        settable("id"), region(), optional("name", force_new=True), optional("visibility", force_new=True),
+        optional("member_status", force_new=True), optional("owner", force_new=True),
+        optional("size_min", NUM, force_new=True), optional("size_max", NUM, force_new=True),
+        optional("sort", force_new=True, default="name:asc"), optional("tag", force_new=True),
+        optional("most_recent", BOOL, force_new=True, default=False),
+        optional("properties", STR_MAP, force_new=True),
+        optional("hidden", BOOL, default=False), optional("name_regex", force_new=True),
+        optional("container_format"), optional("disk_format"), computed("min_disk_gb", NUM),
+        computed("min_ram_mb", NUM), computed("protected", BOOL), computed("checksum"),
+        computed("size_bytes", NUM),
+        computed("metadata", STR_MAP), computed("created_at"), computed("updated_at"), computed("file"),
+        computed("schema"), settable("tags", STR_SET),
     ])
 
     def _read(self, config: State) -> State:
         image = lookup.find_image(self.cloud, config)
         return {
-            "id": image["id"], "name": image.get("name", ""), "min_disk_gb": image.get("min_disk") or 0,
-            "min_ram_mb": image.get("min_ram") or 0, "size_bytes": image.get("size") or 0,
-            "checksum": image.get("checksum") or "", "created_at": image.get("created_at") or "",
-            "updated_at": image.get("updated_at") or "",
+            "id": image["id"], "name": image.get("name", ""), "tags": list(image.get("tags") or []),
             "container_format": image.get("container_format") or "",
-            "disk_format": image.get("disk_format") or "", "file": image.get("file") or "",
-            "schema": image.get("schema") or "", "protected": bool(image.get("protected")),
-            "tags": list(image.get("tags") or []),
+            "disk_format": image.get("disk_format") or "",
+            "min_disk_gb": image.get("min_disk") or 0, "min_ram_mb": image.get("min_ram") or 0,
+            "owner": image.get("owner") or "", "protected": bool(image.get("protected")),
+            "visibility": image.get("visibility") or "", "checksum": image.get("checksum") or "",
+            "size_bytes": image.get("size") or 0, "metadata": {}, "created_at": image.get("created_at") or "",
+            "updated_at": image.get("updated_at") or "", "file": image.get("file") or "",
+            "schema": image.get("schema") or "", "hidden": bool(image.get("os_hidden")),
+            "properties": lookup.image_properties(image),
         }
 
 
 class Flavor(CloudDataSource):
     type_suffix = "compute_flavor_v2"
     schema = Schema(attributes=[
-        computed("id"), settable("flavor_id"), settable("name"), optional("min_ram", NUM),
-        optional("min_disk", NUM),
-        settable("ram", NUM), settable("vcpus", NUM), settable("disk", NUM), settable("swap", NUM),
-        settable("rx_tx_factor", NUM), settable("is_public", BOOL), computed("extra_specs", STR_MAP),
-        computed("description"),
+        settable("id"), settable("region"), optional("flavor_id", force_new=True),
+        optional("name", force_new=True),
+        optional("min_ram", NUM, force_new=True), optional("ram", NUM, force_new=True),
+        optional("vcpus", NUM, force_new=True), optional("min_disk", NUM, force_new=True),
+        optional("disk", NUM, force_new=True), optional("swap", NUM, force_new=True),
+        optional("rx_tx_factor", NUM, force_new=True), optional("is_public", BOOL, force_new=True),
+        optional("description", force_new=True), computed("extra_specs", STR_MAP),
     ])
 
     def _read(self, config: State) -> State:

@@ -1,5 +1,5 @@
 """Finding networks, images and flavors from names and filters, with the real provider's
-"no results" / "more than one result" errors. Used by the data sources and the instance resource.
+"no results" / "more than one result" errors. Used by the data sources and the floating IP.
 """
 
 from __future__ import annotations
@@ -55,15 +55,6 @@ def flavor_by_id(cloud: Cloud, flavor_id: str) -> Record:
     return cached or dict(cloud.get("compute", f"/flavors/{flavor_id}")["flavor"])
 
 
-def flavor_id_by_name(cloud: Cloud, name: str) -> str:
-    found = [f for f in flavors(cloud) if f.get("name") == name]
-    if not found:
-        choices = ", ".join(sorted(str(f.get("name")) for f in flavors(cloud)))
-        raise CloudError(f"Unable to find flavor with name {name}; available flavors: {choices}", None,
-                         "looking up flavor")
-    return str(found[0]["id"])
-
-
 def find_flavor(cloud: Cloud, filters: Record) -> Record:
     def matches(f: Record) -> bool:
         swap = f.get("swap") or 0  # Nova says "" for no swap
@@ -91,37 +82,51 @@ def extra_specs(cloud: Cloud, flavor: Record) -> dict[str, str]:
 
 
 # ---- images ----
-def images(cloud: Cloud, name: str | None = None) -> list[Record]:
-    def fetch() -> list[Record]:
-        found: list[Record] = []
-        page = cloud.get("image", "/images", name=name, limit=1000)
-        while True:
-            found += page.get("images", [])
-            following = page.get("next")
-            if not following:
-                return found
-            page = cloud.get("image", re.sub(r"^/v2", "", str(following)))
+IMAGE_FIELDS = {"id", "name", "status", "visibility", "protected", "checksum", "owner", "size", "min_ram",
+                "min_disk", "disk_format", "container_format", "created_at", "updated_at", "tags", "file",
+                "schema", "self", "os_hidden", "virtual_size", "direct_url", "locations", "os_hash_algo",
+                "os_hash_value", "stores"}
 
-    return list(cloud.remember(f"images:{name}", fetch))
+
+def image_properties(image: Record) -> dict[str, str]:
+    """An image's other properties, as gophercloud's Image.Properties holds them."""
+    return {str(k): str(v) for k, v in image.items() if k not in IMAGE_FIELDS}
+
+
+def _image_query(filters: Record) -> Record:
+    """The query gophercloud's images.ListOpts builds from the data source (active images only)."""
+    tags = [*(filters.get("tags") or []), *([filters["tag"]] if filters.get("tag") else [])]
+    query = {"name": filters.get("name"), "visibility": filters.get("visibility"),
+             "owner": filters.get("owner"), "status": "active", "size_min": filters.get("size_min"),
+             "size_max": filters.get("size_max"),
+             "sort": filters.get("sort"), "container_format": filters.get("container_format"),
+             "disk_format": filters.get("disk_format"), "member_status": filters.get("member_status"),
+             "os_hidden": "true" if filters.get("hidden") else None, "tag": tags or None}
+    return {k: v for k, v in query.items() if v not in (None, "", 0)}
+
+
+def images(cloud: Cloud, query: Record) -> list[Record]:
+    found: list[Record] = []
+    page = cloud.get("image", "/images", **query)
+    while True:
+        found += page.get("images", [])
+        following = page.get("next")
+        if not following:
+            return found
+        page = cloud.get("image", re.sub(r"^/v2", "", str(following)))
 
 
 def find_image(cloud: Cloud, filters: Record) -> Record:
-    name, pattern = filters.get("name"), filters.get("name_regex")
-    wanted_props: Record = filters.get("properties") or {}
-
-    def matches(image: Record) -> bool:
-        return (_keep(image, name=name, visibility=filters.get("visibility"), owner=filters.get("owner"))
-                and (not pattern or re.search(str(pattern), str(image.get("name") or "")) is not None)
-                and (not filters.get("tag") or filters["tag"] in (image.get("tags") or []))
-                and all(str(image.get(k)) == str(v) for k, v in wanted_props.items()))
-
-    found = [i for i in images(cloud, name) if matches(i)]
-    if filters.get("most_recent") and found:
+    """The data source's read: list, filter by properties (when several) and name_regex, then one
+    result, or the newest with `most_recent`."""
+    found = images(cloud, _image_query(filters))
+    wanted: Record = filters.get("properties") or {}
+    if len(found) > 1 and wanted:
+        found = [i for i in found if all(image_properties(i).get(k) == str(v) for k, v in wanted.items())]
+    if filters.get("name_regex"):
+        pattern = re.compile(str(filters["name_regex"]))
+        found = [i for i in found if i.get("name") and pattern.search(str(i["name"]))]
+    if len(found) > 1 and filters.get("most_recent"):
         return max(found, key=lambda i: str(i.get("created_at") or ""))
-    return one(found, f"image {name or pattern or ''}".strip(),
+    return one(found, f"image {filters.get('name') or filters.get('name_regex') or ''}".strip(),
                MANY_RESULTS + ", or set `most_recent` attribute to true.")
-
-
-def image_id_by_name(cloud: Cloud, name: str) -> str:
-    """The newest image of that name (the real provider refuses duplicates; a sandbox need not)."""
-    return str(find_image(cloud, {"name": name, "most_recent": True})["id"])

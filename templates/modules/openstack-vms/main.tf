@@ -78,9 +78,11 @@ resource "openstack_networking_port_v2" "nic" {
 }
 
 resource "openstack_compute_instance_v2" "instances" {
-  for_each    = local.instances_to_build
-  name        = format("%s-%s", var.cluster_name, each.key)
-  image_name  = data.openstack_images_image_v2.image[each.value.prefix].name
+  for_each = local.instances_to_build
+  name     = format("%s-%s", var.cluster_name, each.key)
+  # By id, as Magic Castle does: the provider's lookup by image_name fails when two images share
+  # the name (a newer upload), and an instance booting from a volume takes its image from there.
+  image_id    = contains(keys(local.boot_volume_size), each.key) ? null : data.openstack_images_image_v2.image[each.value.prefix].id
   flavor_name = each.value.type
   key_pair    = openstack_compute_keypair_v2.keypair.name
   metadata = {
@@ -107,8 +109,9 @@ resource "openstack_compute_instance_v2" "instances" {
   }
 
   lifecycle {
-    # A newer upload of the same image name must not rebuild running instances.
-    ignore_changes = [block_device[0].uuid]
+    # A newer upload of the same image name, or another image in the spec, must not rebuild
+    # (re-image) running instances: new instances get it, as with Magic Castle.
+    ignore_changes = [image_id, block_device[0].uuid]
   }
 }
 
@@ -118,6 +121,9 @@ resource "openstack_blockstorage_volume_v3" "volumes" {
   description = "${var.cluster_name} ${each.key}"
   size        = each.value.size
   volume_type = lookup(each.value, "type", null)
+  # Magic Castle's `enable_resize`, on by default here: growing an attached volume otherwise
+  # fails ("resizing online is disabled"). Needs Cinder's microversion 3.42 (Pike and later).
+  enable_online_resize = lookup(each.value, "enable_resize", true)
 }
 
 resource "openstack_compute_volume_attach_v2" "attachments" {
