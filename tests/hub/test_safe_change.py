@@ -131,3 +131,32 @@ def test_a_spec_already_expired_when_written_is_refused(hubenv: HubEnv) -> None:
     assert (status.phase, status.reason) == (Phase.INVALID, Reason.SPEC_INVALID)
     assert status.message.startswith(f"expires: {yesterday} is already past")
     assert _runs(hubenv) == []
+
+
+def test_drift_repair_starts_a_server_stopped_by_hand(hubenv: HubEnv) -> None:
+    """A lossless repair (the provider's `power_state` defaults to active) is applied by itself."""
+    hubenv.write_spec()
+    assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
+    node = hubenv.servers()["node1"]
+    hubenv.conn.compute.stop_server(node)
+    hubenv.conn.compute.wait_for_server(node, status="SHUTOFF", wait=30)
+    hubenv.clock.advance(601)
+    status = hubenv.reconcile()
+    assert (status.phase, status.reason) == (Phase.BUILD_SUCCESS, Reason.DRIFT_REMEDIATED), status.message
+    assert _runs(hubenv)[-1].changes == {"update": 1} and _runs(hubenv)[-1].losing == []
+    assert hubenv.conn.compute.get_server(node.id).status == "ACTIVE"
+
+
+def test_a_flavor_deleted_by_the_operator_holds_the_replacement_for_a_person(hubenv: HubEnv) -> None:
+    hubenv.write_spec()
+    assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
+    node = hubenv.servers()["node1"]
+    # The operator replaces the flavor: same name, new id (how flavors are "edited" in Nova).
+    old = hubenv.conn.compute.find_flavor("p1-1.5gb")
+    hubenv.conn.compute.delete_flavor(old)
+    hubenv.conn.compute.create_flavor(name=old.name, ram=old.ram, vcpus=old.vcpus, disk=old.disk)
+    hubenv.clock.advance(601)
+    status = hubenv.reconcile()
+    assert (status.phase, status.reason) == (Phase.AWAITING_APPROVAL, Reason.DATA_LOSS), status.message
+    assert "node1" in status.message and "flavor was deleted by the cloud's operator" in status.message
+    assert hubenv.conn.compute.get_server(node.id).status == "ACTIVE"  # left alone
