@@ -47,10 +47,10 @@ def execute(name: str, observed: Observed, status: Status, decision: Decision, h
         return status.destroyed(hub.clock(), decision.reason, observed.hash)
     run = _Run(hub, name, observed, decision, status)
     try:
-        env = _environment(hub, name, observed.spec)
+        env = terraform_environment(hub, name, observed.spec)
         with hub.terraform.session(name, workdir, env, cast(TextIO, run.log)) as tf:
             if observed.spec is not None:
-                _render(hub, workdir, observed.spec)
+                render_into(hub, workdir, observed.spec)
             return run.go(tf)
     except TerraformError as exc:
         return run.failed(exc)
@@ -283,7 +283,8 @@ def _workdir(hub: Hub, name: str) -> Path:
     return path
 
 
-def _environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
+def terraform_environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
+    """What Terraform gets for this cluster: its cloud's credentials and the guest password."""
     cloud = hub.settings.cloud(spec.cloud if spec is not None else None)
     extra = cloud.passthrough_env()  # the DNS provider's credentials, from the hub's environment
     passwd = secrets.guest_password(hub.clusters, name, spec.guest_passwd if spec else None)
@@ -301,7 +302,8 @@ def _environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
     )
 
 
-def _render(hub: Hub, workdir: Path, spec: ClusterSpec) -> None:
+def render_into(hub: Hub, workdir: Path, spec: ClusterSpec) -> None:
+    """Render stage: the spec's main.tf, written atomically into `workdir`."""
     cloud = hub.settings.cloud(spec.cloud)
     main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir)
     write_atomic(workdir / "main.tf", main_tf.encode())

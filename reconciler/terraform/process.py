@@ -86,11 +86,13 @@ class Terraform:
     def init(self, upgrade: bool = False) -> None:
         self._run(["init", "-input=false", "-no-color", *(["-upgrade"] if upgrade else [])])
 
-    def plan(self, out: Path, destroy: bool = False) -> PlanSummary:
+    def plan(self, out: Path, destroy: bool = False, speculative: bool = False) -> PlanSummary:
         """Plan to `out` (the human plan goes to the log). The summary carries Terraform's verdict
         (`-detailed-exitcode`) and its counts; the per-address detail (`addresses`, `replace`,
-        `destroyed`) costs one more Terraform process: ask `plan_summary(out)` when it is needed."""
-        args = ["plan", f"-out={out}", "-detailed-exitcode", "-input=false", "-no-color", self._lock_flag()]
+        `destroyed`) costs one more Terraform process: ask `plan_summary(out)` when it is needed.
+        A `speculative` plan (a preview, on a copy of the state) takes no lock."""
+        lock = "-lock=false" if speculative else self._lock_flag()
+        args = ["plan", f"-out={out}", "-detailed-exitcode", "-input=false", "-no-color", lock]
         result = self._run([*args, *(["-destroy"] if destroy else [])], ok=(0, 2), capture="tee")
         return tfjson.summary_from_text(result.stdout, result.exit_code)
 

@@ -1,0 +1,106 @@
+"""Preview: what a proposed spec would do, before anyone writes it. A speculative plan of the spec
+against a copy of the cluster's state (no lock; the cluster's own run, if any, is not disturbed),
+classified like every plan the hub makes (`safety.py`). The web form and `POST
+/api/clusters/{name}/preview` ask for it through the function `mchub serve` hands the web view;
+Terraform runs only when a preview is asked for."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from reconciler.engine.executor import render_into, terraform_environment
+from reconciler.engine.hub import Hub
+from reconciler.engine.safety import Classified, classify, creates_only
+from reconciler.model.settings import SettingsError
+from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import read_status
+from reconciler.model.volumes import shrinks
+from reconciler.terraform import TerraformError
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the proposed spec would do: counts by kind, what it would lose, in words."""
+
+    summary: str  # "+2 create, 1 update; nothing lost" / "...; loses data: ..."
+    changes: dict[str, int] = field(default_factory=dict)
+    losing: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # the spec can only fail: why, field named
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"summary": self.summary, "changes": self.changes, "losing": self.losing,
+                "refused": self.refused, "nothing_lost": not self.losing and not self.refused,
+                "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+class PreviewError(Exception):
+    """Terraform could not plan the proposed spec (the message says why, redacted)."""
+
+
+def preview(hub: Hub, spec: ClusterSpec) -> Preview:
+    """Plan `spec` speculatively and classify the plan. Raises PreviewError when Terraform fails."""
+    started = time.monotonic()
+    status = read_status(hub.clusters, spec.cluster_name)
+    refused = shrinks(spec, status.volumes) if status is not None else []
+    if refused:
+        return Preview("refused: " + "; ".join(refused), refused=refused, seconds=time.monotonic() - started)
+    try:
+        safety = _speculative_plan(hub, spec)
+    except (TerraformError, SettingsError, OSError, ValueError) as exc:
+        raise PreviewError(str(exc)) from exc
+    described = safety.describe() if safety.changes else "no changes"
+    return Preview(
+        summary=described,
+        changes=safety.counts(),
+        losing=[c.describe() for c in safety.losing],
+        seconds=time.monotonic() - started,
+    )
+
+
+def _speculative_plan(hub: Hub, spec: ClusterSpec) -> Classified:
+    name = spec.cluster_name
+    with _scratch(hub.clusters, name) as (scratch, initialized):
+        render_into(hub, scratch, spec)
+        env = terraform_environment(hub, name, spec)
+        log = cast(TextIO, io.StringIO())  # a preview leaves no run log; errors come back raised
+        with hub.terraform.session(f"{name}#preview-{scratch.name}", scratch, env, log) as tf:
+            if not initialized:
+                with hub.terraform.init_lock:
+                    tf.init()
+            planfile = scratch / "preview.tfplan"
+            summary = tf.plan(planfile, speculative=True)
+            if not summary.has_changes:
+                return Classified()
+            if summary.change == 0 and summary.destroy == 0:
+                return creates_only(summary.pending, summary.add)
+            return classify(tf.show_plan(planfile))
+
+
+@contextmanager
+def _scratch(clusters: Path, name: str) -> Iterator[tuple[Path, bool]]:
+    """A throw-away working directory beside the cluster's own (same depth, so a local module's
+    relative source reads the same), holding a copy of its state and, when the cluster was
+    initialized, its providers and modules by link: no `init` needed. Yields (dir, initialized)."""
+    scratch = clusters / f".preview-{name}-{secrets.token_hex(4)}"
+    scratch.mkdir(parents=True, mode=0o700)
+    try:
+        workdir = clusters / name
+        for kept in ("terraform.tfstate", ".terraform.lock.hcl"):
+            if (workdir / kept).is_file():
+                shutil.copy2(workdir / kept, scratch / kept)
+        initialized = (workdir / ".terraform").is_dir() and (workdir / ".terraform.lock.hcl").is_file()
+        if initialized:
+            os.symlink(Path("..") / name / ".terraform", scratch / ".terraform", target_is_directory=True)
+        yield scratch, initialized
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
