@@ -19,7 +19,7 @@ from typing import Any, TextIO, cast
 
 from reconciler.engine.executor import render_into, terraform_environment
 from reconciler.engine.hub import Hub
-from reconciler.engine.safety import Classified, classify, creates_only
+from reconciler.engine.safety import Classified, classify, classify_actions, needs_values
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import read_status
@@ -78,11 +78,11 @@ def _speculative_plan(hub: Hub, spec: ClusterSpec) -> Classified:
                 with hub.terraform.init_lock:
                     tf.init()
             planfile = scratch / "preview.tfplan"
-            summary = tf.plan(planfile, speculative=True)
+            summary = tf.plan_actions(planfile, speculative=True)
             if not summary.has_changes:
                 return Classified()
-            if summary.change == 0 and summary.destroy == 0:
-                return creates_only(summary.pending, summary.add)
+            if not needs_values(summary.addresses):  # one process: the plan's events say it all
+                return classify_actions(summary.addresses)
             return classify(tf.show_plan(planfile))
 
 

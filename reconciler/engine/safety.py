@@ -93,6 +93,25 @@ def creates_only(addresses: Mapping[str, str], add: int = 0) -> Classified:
     return Classified(tuple(changes))
 
 
+def needs_values(addresses: Mapping[str, str]) -> bool:
+    """Whether actions alone cannot tell: an update of something that holds data may rebuild or
+    shrink it, which only its attribute values show (`show -json`)."""
+    return any(act == "update" and RULES.get(_type_of(a), OTHER).holds_data for a, act in addresses.items())
+
+
+def classify_actions(addresses: Mapping[str, str]) -> Classified:
+    """A plan known by its actions only (`plan -json`), when `needs_values` is False."""
+    changes = []
+    for address, act in addresses.items():
+        kind = next((k for k in KINDS if k == act), None)
+        if kind is None:  # no-op, read
+            continue
+        rule = RULES.get(_type_of(address), OTHER)
+        losing = kind in ("replace", "delete") and rule.holds_data
+        changes.append(Change(address, _type_of(address), kind, losing, _erased(rule) if losing else ""))
+    return Classified(tuple(changes))
+
+
 def classify(plan: Mapping[str, Any]) -> Classified:
     """Every resource change of a `terraform show -json` plan, classified."""
     changes = []

@@ -69,6 +69,36 @@ def plan_summary(plan: Mapping[str, Any], exit_code: int | None = None) -> PlanS
     )
 
 
+class PlannedChanges:
+    """Collects a `plan -json` stream: each address's action from `planned_change` events, the
+    counts from `change_summary` (1.0.3 and 1.11 both send both)."""
+
+    WORDS = {"create": "create", "update": "update", "delete": "delete", "replace": "replace",
+             "read": "read", "noop": "no-op"}  # fmt: skip
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, str] = {}
+        self.counts = (0, 0, 0)
+
+    def feed(self, event: Event) -> None:
+        if event.get("type") == "planned_change":
+            change = event.get("change") or {}
+            action = str(change.get("action", ""))
+            self.addresses[change["resource"]["addr"]] = self.WORDS.get(action, action)
+        elif event.get("type") == "change_summary":
+            c = event.get("changes") or {}
+            self.counts = (int(c.get("add", 0)), int(c.get("change", 0)), int(c.get("remove", 0)))
+
+    def summary(self, exit_code: int) -> PlanSummary:
+        add, change, destroy = self.counts
+        return PlanSummary(
+            add=add, change=change, destroy=destroy,
+            replace=[a for a, act in self.addresses.items() if act == "replace"],
+            destroyed=[a for a, act in self.addresses.items() if act == "delete"],
+            addresses=dict(self.addresses), has_changes=exit_code == 2, output_changes=False,
+        )  # fmt: skip
+
+
 class Progress:
     """Turns `apply -json` events into (address, state, action) calls.
 

