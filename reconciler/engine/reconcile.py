@@ -30,12 +30,16 @@ def reconcile(name: str, hub: Hub, policy: Policy | None = None) -> Outcome:
     policy = policy or hub.policy
     observed = hub.specs.observe(name)
     status = read_status(hub.clusters, name)
-    decision = decide(observed, status, read_approval(hub.settings.specs_dir, name), hub.clock(), policy)
+    approval = read_approval(hub.settings.specs_dir, name)
+    decision = decide(observed, status, approval, hub.clock(), policy)
     base = status or Status(name=name, updated_at=hub.clock())
     new = _act(name, observed, base, decision, hub)
-    if new is not base:
-        hub.recorder.record(new)
-    return Outcome(new, _next_look(observed, new, hub, policy))
+    if new is base:  # nothing changed: this decision already says when to look again
+        return Outcome(base, _when(decision, hub.clock()))
+    hub.recorder.record(new)
+    # What the new status calls for next, by the same rules (an approval only counts while a
+    # plan awaits it, so the one read above still holds).
+    return Outcome(new, _when(decide(observed, new, approval, hub.clock(), policy), hub.clock()))
 
 
 def reconcile_one(name: str, hub: Hub, policy: Policy | None = None) -> Status:
@@ -75,12 +79,10 @@ def _note(status: Status, observed: Observed, decision: Decision, now: dt.dateti
     return status
 
 
-def _next_look(observed: Observed, status: Status, hub: Hub, policy: Policy) -> dt.datetime | None:
-    """Ask `decide` about the new status: act now, wait until its `next_at`, or nothing to do."""
-    now = hub.clock()
-    after = decide(observed, status, read_approval(hub.settings.specs_dir, status.name), now, policy)
-    if after.action == Action.WAIT:
-        return after.next_at
-    if after.action == Action.NOOP:
+def _when(decision: Decision, now: dt.datetime) -> dt.datetime | None:
+    """When `decide` wants the next look: now for an action, its `next_at` for a wait, else None."""
+    if decision.action == Action.WAIT:
+        return decision.next_at
+    if decision.action == Action.NOOP:
         return None
     return now
