@@ -170,7 +170,7 @@ class Api:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _guard(self, request: Request) -> None:
+    def guard(self, request: Request) -> None:
         if not csrf.api_write_allowed(request, self.web.auth.secret_key):
             raise HTTPException(
                 403,
@@ -211,7 +211,7 @@ class Api:
             raise HTTPException(409, taken)
 
     async def create_cluster(self, request: Request) -> Response:
-        self._guard(request)
+        self.guard(request)
         data = await self._body(request)
         spec = parse_spec(data)
         self._refuse_taken(spec.cluster_name)
@@ -228,9 +228,9 @@ class Api:
             headers={"Location": url, "ETag": f'"{saved.version}"'},
         )
 
-    async def put_cluster(self, request: Request) -> Response:
-        name = cluster_name(request)
-        self._guard(request)
+    async def put_spec(self, request: Request, name: str) -> tuple[ClusterSpec, list[str] | None, bool]:
+        """A PUT's body as a spec, checked as a PUT checks it (also for its preview), with the
+        versions it must go over (`If-Match`) and whether it may only create (`If-None-Match: *`)."""
         data = await self._body(request)
         data.setdefault("cluster_name", name)
         if data["cluster_name"] != name:
@@ -243,8 +243,13 @@ class Api:
             self._refuse_taken(name)  # a PUT that creates is a create
         if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
             data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
-        spec = parse_spec(data)
         create_only = request.headers.get("if-none-match", "").strip() == "*"  # "only if new"
+        return parse_spec(data), expected, create_only
+
+    async def put_cluster(self, request: Request) -> Response:
+        name = cluster_name(request)
+        self.guard(request)
+        spec, expected, create_only = await self.put_spec(request, name)
         saved = await self._save(spec, request, expected=expected, create_only=create_only)
         return json_bytes(
             {"name": name, "spec": present.public_spec(spec), "version": saved.version},
@@ -254,7 +259,7 @@ class Api:
 
     async def delete_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
-        self._guard(request)
+        self.guard(request)
         if self.web.files.spec(name) is None:
             raise HTTPException(404, f'no spec named "{name}"')
         try:
@@ -275,7 +280,7 @@ class Api:
 
     async def approve(self, request: Request) -> Response:
         name = cluster_name(request)
-        self._guard(request)
+        self.guard(request)
         data = await self._body(request)
         wanted = data.get("plan_id")
         try:

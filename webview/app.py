@@ -1,6 +1,7 @@
-"""The web view, declared: `create_app(settings, catalog, auth)` returns one Starlette app with its
-routes, middleware (security headers, access), exception handlers and a body size limit. It reads
-specs, status and the catalog, and writes nothing but specs (and approvals)."""
+"""The web view, declared: `create_app(settings, catalog, auth, ...)` returns one Starlette app with
+its routes, middleware (security headers, access), exception handlers and a body size limit. It reads
+specs, status and the catalog, writes nothing but specs (and approvals), and asks the hub for
+previews through the `preview` function it is given, never running Terraform itself."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.model.names import name_taken
 from reconciler.model.settings import Settings
 from reconciler.model.spec import SpecError
 from reconciler.model.specfiles import SpecExists, VersionMismatch
@@ -31,7 +31,8 @@ from webview.context import HERE, Web, make_templates, utc_now
 from webview.formpages import FORM_STATE, FormPages
 from webview.login import Login
 from webview.pages import Pages
-from webview.state import CatalogLike, Files, MetricsLike
+from webview.preview import Previews
+from webview.state import CatalogLike, Files, MetricsLike, Previewer
 
 log = logging.getLogger("mchub.webview")
 MAX_BODY = 256 * 1024
@@ -106,9 +107,8 @@ class Errors:
     async def spec_exists(self, request: Request, exc: Exception) -> Response:
         """A create that found the name taken (perhaps by a create a moment earlier): a 409."""
         assert isinstance(exc, SpecExists)
-        files = self.web.files
-        message = name_taken(exc.name, files.spec(exc.name) is not None, files.status(exc.name)[1])
-        message = message or f'a cluster named "{exc.name}" already exists; choose another name'
+        fallback = f'a cluster named "{exc.name}" already exists; choose another name'
+        message = self.web.taken(exc.name) or fallback
         view = self._form(request)
         if view is None:
             return JSONResponse({"error": message}, status_code=409)
@@ -136,17 +136,20 @@ def create_app(
     auth: AuthConfig | None = None,
     metrics: MetricsLike | None = None,
     clock: Callable[[], dt.datetime] | None = None,
+    preview: Previewer | None = None,
 ) -> Starlette:
     """The web view over `settings.specs_dir` and `settings.clusters_dir`. Without `auth`: local
     mode (no login; serve it on 127.0.0.1 only). Without `metrics`: /metrics counts phases from
-    the status files. `clock` (UTC now) dates expiry; tests pass their own."""
+    the status files. `clock` (UTC now) dates expiry; tests pass their own. `preview` plans a
+    proposed spec (the Previewer contract, state.py); without it the form and the API say that
+    previews are not available here."""
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
     files = Files(settings.specs_dir, settings.clusters_dir)
-    web = Web(settings, catalog, auth, files, templates, metrics, clock or utc_now)
+    web = Web(settings, catalog, auth, files, templates, metrics, clock or utc_now, preview)
     pages, form, api, login = Pages(web), FormPages(web), Api(web), Login(web)
-    errors = Errors(web, form)
+    previews, errors = Previews(web, api, form), Errors(web, form)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -160,7 +163,7 @@ def create_app(
         yield {}
 
     return Starlette(
-        routes=_routes(pages, form, api, login),
+        routes=_routes(pages, form, api, login, previews),
         middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
         exception_handlers={
             SpecError: errors.spec_error,
@@ -173,7 +176,7 @@ def create_app(
     )
 
 
-def _routes(pages: Pages, form: FormPages, api: Api, login: Login) -> list[BaseRoute]:
+def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews) -> list[BaseRoute]:
     return [
         Route("/", pages.dashboard, name="dashboard"),
         Route("/healthz", api.healthz),
@@ -182,9 +185,11 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login) -> list[BaseR
         Route("/logout", login.logout, methods=["POST"]),
         Route("/clusters/new", form.new_form, methods=["GET"]),
         Route("/clusters/new", form.create, methods=["POST"]),
+        Route("/clusters/new/preview", previews.form_preview, methods=["POST"]),
         Route("/clusters/{name}", pages.cluster_page, name="cluster"),
         Route("/clusters/{name}/edit", form.edit_form, methods=["GET"]),
         Route("/clusters/{name}/edit", form.update, methods=["POST"]),
+        Route("/clusters/{name}/edit/preview", previews.form_preview, methods=["POST"]),
         Route("/clusters/{name}/destroy", pages.destroy, methods=["POST"]),
         Route("/clusters/{name}/approve", pages.approve, methods=["POST"]),
         Route("/clusters/{name}/password", pages.password, methods=["POST"]),
@@ -199,6 +204,7 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login) -> list[BaseR
         Route("/api/clusters/{name}/status", api.status),
         Route("/api/clusters/{name}/logs", api.logs),
         Route("/api/clusters/{name}/approve", api.approve, methods=["POST"]),
+        Route("/api/clusters/{name}/preview", previews.api_preview, methods=["POST"]),
         Route("/api/resources", api.resources),
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -21,11 +21,12 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from reconciler.model.expiry import utc_today
+from reconciler.model.names import name_taken
 from reconciler.model.settings import Settings
 from reconciler.model.specfiles import BadName, checked_name
 from webview import csrf, present
 from webview.auth import AuthConfig
-from webview.state import CatalogLike, Files, MetricsLike
+from webview.state import CatalogLike, Files, MetricsLike, Previewer
 
 log = logging.getLogger("mchub.webview")
 HERE = Path(__file__).parent
@@ -63,11 +64,16 @@ class Web:
     templates: Jinja2Templates
     metrics: MetricsLike | None = None
     clock: Callable[[], dt.datetime] = utc_now
+    preview: Previewer | None = None  # the hub's previews; None: "not available here"
     # cloud -> (the change a refresh was asked for, when it was asked)
     refreshed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def user(self, request: Request) -> str:
         return str(request.scope.get("mchub.user") or "local user")
+
+    def taken(self, name: str) -> str | None:
+        """Why `name` cannot be given to a new cluster (a spec, or an orphan's kept state), or None."""
+        return name_taken(name, self.files.spec(name) is not None, self.files.status(name)[1])
 
     def today(self) -> dt.date:
         """The server's UTC date, which expiry is counted in (tests pass a clock)."""

@@ -84,8 +84,15 @@ class FormPages:
             "all_flavors": [{"name": f.name, "label": choices.flavor_label(f)} for f in flavors],
             "script_rules": choices.script_rules(),
             "current_text": current_text,
+            "preview_url": self._preview_url(view, name),
         }
         return self.web.render(request, "form.html", context, status_code=status_code)
+
+    def _preview_url(self, view: forms.FormView, name: str | None) -> str | None:
+        """Where the form's Preview button posts (preview.py); None where there are no previews."""
+        if self.web.preview is None:
+            return None
+        return f"/clusters/{name}/edit/preview" if view.editing and name else "/clusters/new/preview"
 
     async def new_form(self, request: Request) -> Response:
         settings = self.web.settings
@@ -105,12 +112,17 @@ class FormPages:
         request.scope[FORM_STATE] = view
         return view
 
-    async def create(self, request: Request) -> Response:
+    async def new_spec(self, request: Request) -> ClusterSpec:
+        """The new form's spec, checked as Spawn checks it (also for its preview)."""
         view = await self._submitted(request, editing=False)
         spec = parse_spec(forms.spec_data(view))
         name = spec.cluster_name
         if name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1]):
             raise SpecExists(name)  # a 409 with the form (app.py)
+        return spec
+
+    async def create(self, request: Request) -> Response:
+        spec = await self.new_spec(request)
         await self._save(request, spec, create_only=True)  # of racing creates, one wins
         return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
 
@@ -128,8 +140,11 @@ class FormPages:
         view.version, view.absent = spec_file.version, is_absent(spec_file)
         return await self.form_page(request, view, name)
 
-    async def update(self, request: Request) -> Response:
-        name = cluster_name(request)
+    async def edited_spec(
+        self, request: Request, name: str
+    ) -> tuple[ClusterSpec, tuple[str, ...], list[str] | None]:
+        """The edit form's spec, checked as Save checks it (also for its preview), with the keys of
+        the file it sets and the version it must go over (None: any)."""
         view = await self._submitted(request, editing=True)
         view.values["cluster_name"] = name  # renaming is making a new cluster
         existing = self.web.files.spec(name)
@@ -140,11 +155,15 @@ class FormPages:
         data = forms.spec_data(view, keep_passwd=keep)
         if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing):
             del data["cloud"]  # the form shows the default cloud; the file keeps leaving it to settings
-        keys = forms.FORM_KEYS
+        keys: tuple[str, ...] = forms.FORM_KEYS
         if view.absent and view.rebuild:  # only an explicit "build it again" brings it back
             data["ensure"], keys = "present", (*keys, "ensure")
-        spec = parse_spec(data)
         expected = [view.version] if view.version else None  # a stale form: a 409 with it (app.py)
+        return parse_spec(data), keys, expected
+
+    async def update(self, request: Request) -> Response:
+        name = cluster_name(request)
+        spec, keys, expected = await self.edited_spec(request, name)
         await self._save(request, spec, keys=keys, expected=expected)
         return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 

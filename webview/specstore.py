@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model import expiry
-from reconciler.model.spec import ClusterSpec, SpecError, parse_spec_file
+from reconciler.model.spec import ClusterSpec, FieldError, SpecError, parse_spec_file
 from reconciler.model.specedit import Unreadable, apply_values, new_document, set_ensure_absent
-from reconciler.model.specfiles import SpecExists, spec_path, write_spec_file
+from reconciler.model.specfiles import (
+    SpecExists,
+    VersionMismatch,
+    _matches,  # the one "is the file at a version the writer read" rule, shared with the writer
+    spec_path,
+    spec_version,
+    write_spec_file,
+)
 
 log = logging.getLogger("mchub.webview")
 GIT_TIMEOUT = 30.0
@@ -34,14 +41,36 @@ class Saved:
     changed: bool
 
 
-def _refused_if_past(text: str, path: Path, today: dt.date) -> str:
-    """`text` if the spec it holds may be written: it validates (keys the writer kept included)
+def _refused_if_past(text: str, path: Path, today: dt.date) -> ClusterSpec:
+    """The spec `text` holds, if it may be written: it validates (keys the writer kept included)
     and its `expires` is not already past (unless it asks for `ensure: absent`)."""
     written = parse_spec_file(text, path)
     refusal = expiry.past_refusal(written.expires, today, absent=written.ensure == "absent")
     if refusal is not None:
         raise SpecError([refusal])
-    return text
+    return written
+
+
+def _text_for(
+    current: str | None,
+    spec: ClusterSpec,
+    path: Path,
+    keys: Collection[str] | None,
+    create_only: bool,
+    today: dt.date,
+) -> tuple[str, ClusterSpec]:
+    """The file `save_spec` writes over `current` (None: no file yet), and the spec it holds."""
+    if current is not None and create_only:
+        raise SpecExists(spec.cluster_name)
+    if current is None:
+        text = new_document(spec)
+    else:
+        values = spec.model_dump(mode="python", exclude_none=True)
+        try:
+            text = apply_values(current, values, keys or ClusterSpec.model_fields, replace=keys is None)
+        except Unreadable:
+            text = new_document(spec)  # nothing in it to keep: the person rewrote it in full (git has it)
+    return text, _refused_if_past(text, path, today)
 
 
 def save_spec(
@@ -64,23 +93,42 @@ def save_spec(
 
     def make(current: str | None) -> str:
         nonlocal created
-        if current is not None and create_only:
-            raise SpecExists(spec.cluster_name)
-        if current is None:
-            created = True
-            return _refused_if_past(new_document(spec), path, today)
-        values = spec.model_dump(mode="python", exclude_none=True)
-        try:
-            text = apply_values(current, values, keys or ClusterSpec.model_fields, replace=keys is None)
-        except Unreadable:
-            text = new_document(spec)  # nothing in it to keep: the person rewrote it in full (git has it)
-        return _refused_if_past(text, path, today)
+        created = current is None
+        return _text_for(current, spec, path, keys, create_only, today)[0]
 
     version, changed = write_spec_file(path, make, expected)
     if changed:
         verb = "Create" if created else "Update"
         commit(path, user, f"{verb} cluster {spec.cluster_name} (web view)")
     return Saved(path, version, created, changed)
+
+
+def proposed(
+    specs_dir: Path,
+    spec: ClusterSpec,
+    *,
+    keys: Collection[str] | None = None,
+    expected: Collection[str] | None = None,
+    create_only: bool = False,
+    today: dt.date | None = None,
+) -> tuple[ClusterSpec, str | None]:
+    """What `save_spec` with the same arguments would write, written nowhere (what a preview
+    plans): the spec as the file would hold it, and the version of the file it would go over
+    (None: a new file). The same refusals, raised the same way: SpecError, VersionMismatch,
+    SpecExists."""
+    path = spec_path(specs_dir, spec.cluster_name)
+    try:
+        data: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    current = spec_version(data) if data is not None else None
+    if expected is not None and not _matches(current, expected):
+        raise VersionMismatch(current)
+    try:
+        text = None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+    return _text_for(text, spec, path, keys, create_only, today or expiry.utc_today())[1], current
 
 
 def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str = "") -> Path:

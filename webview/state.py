@@ -34,6 +34,32 @@ class MetricsLike(Protocol):
     def render(self) -> bytes: ...
 
 
+class PreviewFailed(Exception):
+    """A preview the hub could not make (Terraform failed, the cloud did not answer, a setting is
+    wrong). Its message is shown to the person as it is: already redacted, in words."""
+
+
+class Previewer(Protocol):
+    """What a proposed spec would do, asked of the hub (`mchub serve` passes
+    `lambda spec: reconciler.engine.preview.preview(hub, spec).as_json()`, with the engine's
+    PreviewError raised again as PreviewFailed); the web view never runs Terraform itself.
+
+    The contract:
+    - `spec` is the spec exactly as the web view would write it (validated, merged with the file,
+      expiry checked, `ensure: present`); the call writes nothing the web view or the reconciler
+      reads (no spec, no status, no run, no lock on the cluster's state).
+    - It blocks for seconds (a speculative `terraform plan`): the web view calls it in a worker
+      thread, a few at a time, and only when a person or a client asks for a preview.
+    - It returns JSON data: `summary` (str), `changes` ({kind: count}, kinds `create`, `update`,
+      `rebuild`, `replace`, `delete`), `losing` (list of "<address>: <kind>, <why>"), `refused`
+      (list of "<field path>: <why>": the spec could only fail, and no Terraform ran),
+      `nothing_lost` (bool), `seconds` (float).
+    - It raises PreviewFailed when no plan could be made; the web view answers 502 with its
+      message. Any other exception is a bug (500)."""
+
+    def __call__(self, spec: ClusterSpec) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class SpecFile:
     """One spec file as read: its text, and the spec or the reasons it does not validate."""

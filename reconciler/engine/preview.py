@@ -36,11 +36,12 @@ class Preview:
     losing: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # the spec can only fail: why, field named
     seconds: float = 0.0
+    detail: list[dict[str, Any]] = field(default_factory=list)  # per resource: address, kind, why
 
     def as_json(self) -> dict[str, Any]:
         return {"summary": self.summary, "changes": self.changes, "losing": self.losing,
                 "refused": self.refused, "nothing_lost": not self.losing and not self.refused,
-                "seconds": round(self.seconds, 3)}  # fmt: skip
+                "seconds": round(self.seconds, 3), "detail": self.detail}  # fmt: skip
 
 
 class PreviewError(Exception):
@@ -64,6 +65,8 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
         changes=safety.counts(),
         losing=[c.describe() for c in safety.losing],
         seconds=time.monotonic() - started,
+        detail=[{"address": c.address, "type": c.type, "kind": c.kind, "losing": c.losing, "why": c.why}
+                for c in safety.changes if c.address],  # fmt: skip
     )
 
 

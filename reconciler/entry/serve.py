@@ -19,7 +19,9 @@ from reconciler.model.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from reconciler.engine.hub import Hub
+    from reconciler.model.spec import ClusterSpec
     from webview.auth import AuthConfig
+    from webview.state import Previewer
 
 log = logging.getLogger("mchub.serve")
 
@@ -117,7 +119,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         started.callback(catalog.stop)
         metrics = Metrics()
         hub = make_hub(settings, catalog, metrics)  # TerraformError when there is no Terraform
-        app = create_app(settings, catalog, auth, metrics=metrics)
+        app = create_app(settings, catalog, auth, metrics=metrics, preview=previewer(hub))
         started.enter_context(_reconciling(hub, join_timeout=settings.terraform_grace + 5))
         dirs = f"{settings.specs_dir} -> {settings.clusters_dir}"
         print(f"reconciling {dirs} with Terraform {hub.terraform_version}", flush=True)
@@ -125,6 +127,21 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"MC Hub is running at http://{host}:{sock.getsockname()[1]}/  (Ctrl-C stops it)", flush=True)
         _run_web(app, sock)  # returns on Ctrl-C / SIGTERM
     return 0
+
+
+def previewer(hub: Hub) -> Previewer:
+    """The web view's previews (the Previewer contract, webview/state.py): the engine's speculative
+    plan of a proposed spec, its PreviewError raised again as the web view's PreviewFailed."""
+    from reconciler.engine.preview import PreviewError, preview
+    from webview.state import PreviewFailed
+
+    def plan(spec: ClusterSpec) -> dict[str, Any]:
+        try:
+            return preview(hub, spec).as_json()
+        except PreviewError as exc:
+            raise PreviewFailed(str(exc)) from exc
+
+    return plan
 
 
 def _checked_auth(host: str, settings: Settings) -> AuthConfig:

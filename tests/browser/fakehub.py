@@ -24,6 +24,7 @@ from webfakes import FakeCatalog, FakeReconciler  # noqa: E402
 from reconciler.model.settings import Settings  # noqa: E402
 from webview.app import create_app  # noqa: E402
 from webview.auth import AuthConfig  # noqa: E402
+from webview.state import Previewer  # noqa: E402
 
 
 def free_port() -> int:
@@ -42,13 +43,15 @@ class FakeHub:
         step: float = 0.6,
         auth: AuthConfig | None = None,
         catalog: FakeCatalog | None = None,
+        preview: Previewer | None = None,
     ) -> None:
         self.specs, self.clusters = data / "specs", data / "clusters"
         self.specs.mkdir(parents=True, exist_ok=True)
         self.clusters.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.catalog = catalog or FakeCatalog()
-        app = create_app(Settings(specs_dir=self.specs, clusters_dir=self.clusters), self.catalog, auth)
+        settings = Settings(specs_dir=self.specs, clusters_dir=self.clusters)
+        app = create_app(settings, self.catalog, auth, preview=preview)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="fake-hub", daemon=True)

@@ -16,6 +16,7 @@ from webhelpers import BASE_URL, TestClient
 from reconciler.model.settings import Settings
 from webview.app import create_app
 from webview.auth import AuthConfig
+from webview.state import Previewer
 
 
 @pytest.fixture
@@ -38,9 +39,10 @@ def make_client(settings: Settings, catalog: FakeCatalog) -> Iterator[Callable[.
         auth: AuthConfig | None = None,
         base_url: str = BASE_URL,
         clock: Callable[[], dt.datetime] | None = None,
+        preview: Previewer | None = None,
         **kw: Any,
     ) -> TestClient:
-        app = create_app(settings, catalog, auth, clock=clock)
+        app = create_app(settings, catalog, auth, clock=clock, preview=preview)
         client = TestClient(app, base_url=base_url, follow_redirects=False, **kw)
         client.__enter__()
         clients.append(client)

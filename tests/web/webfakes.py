@@ -1,6 +1,7 @@
 """Test doubles for the web view: a catalog with fixed figures (the sandbox's seed), status records
 written the way the reconciler writes them, and a stand-in reconciler that walks a spec through
-pending -> plan_running -> build_running -> build_success without Terraform."""
+pending -> plan_running -> build_running -> build_success without Terraform, and previews that
+answer without Terraform."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.model import runs
-from reconciler.model.spec import SpecError, load_spec, spec_digest
+from reconciler.model.spec import ClusterSpec, SpecError, load_spec, spec_digest
 from reconciler.model.status import (
     Phase,
     PlanInfo,
@@ -21,6 +22,7 @@ from reconciler.model.status import (
     read_status,
     write_status,
 )
+from webview.state import PreviewFailed
 
 FLAVORS = [
     {"name": "p1-1.5gb", "vcpus": 1, "ram": 1536, "disk": 0, "roles": []},
@@ -258,3 +260,34 @@ class FakeReconciler:
             write_phase(self.clusters, name, "build_running", data, done=done)
             time.sleep(self.step)
         write_phase(self.clusters, name, "build_success", data)
+
+
+class FakePreview:
+    """A stand-in for the hub's previews (webview.state.Previewer): answers `result` (a copy), or
+    raises PreviewFailed(`error`); records each spec it is asked about. With `gate`, each call
+    waits for it to be set (to hold previews under way)."""
+
+    def __init__(
+        self,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        gate: threading.Event | None = None,
+    ) -> None:
+        self.result = result or {
+            "summary": "3 create; nothing lost",
+            "changes": {"create": 3},
+            "losing": [],
+            "refused": [],
+            "nothing_lost": True,
+            "seconds": 1.25,
+        }
+        self.error, self.gate = error, gate
+        self.specs: list[ClusterSpec] = []
+
+    def __call__(self, spec: ClusterSpec) -> dict[str, Any]:
+        self.specs.append(spec)
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.error is not None:
+            raise PreviewFailed(self.error)
+        return dict(self.result)

@@ -1,7 +1,7 @@
 /* MC Hub web view: a little plain JavaScript, no build step, no dependencies.
    - relative times, polling of the dashboard and of a cluster's status (ETag / 304),
    - the success dialog, the guest password on demand, the destroy confirmation,
-   - the cluster form: instance/volume rows, flavors per role, live quota usage. */
+   - the cluster form: instance/volume rows, flavors per role, live quota usage, the preview. */
 "use strict";
 
 (function () {
@@ -416,19 +416,95 @@
       row.querySelector("input").focus();
     }
 
+    /* Preview: what Spawn / Save would do, planned by the hub only when asked (it takes seconds).
+       The answer is a server-rendered fragment for the live region; any change of the form clears
+       it (and drops a preview under way), so what is shown always matches the form. */
+    const previewButton = document.getElementById("preview-button");
+    const previewBox = document.getElementById("preview");
+    let previewing = null;
+
+    function previewIdle() {
+      if (!previewButton) return;
+      previewButton.removeAttribute("aria-disabled");
+      previewButton.textContent = "Preview";
+    }
+    function clearPreview() {
+      if (previewing) previewing.abort();
+      previewing = null;
+      previewIdle();
+      if (previewBox && previewBox.childNodes.length) previewBox.replaceChildren();
+    }
+    function previewMessage(text, tone) {
+      const p = document.createElement("p");
+      p.className = "notice preview-result " + tone;
+      p.textContent = text;
+      if (tone === "loading") {
+        const spin = document.createElement("span");
+        spin.className = "spinner";
+        spin.setAttribute("aria-hidden", "true");
+        p.prepend(spin);
+      }
+      previewBox.replaceChildren(p);
+    }
+    async function runPreview() {
+      if (previewing) return; /* one at a time: a change of the form cancels it */
+      const controller = new AbortController();
+      previewing = controller;
+      previewButton.setAttribute("aria-disabled", "true");
+      previewButton.textContent = "Previewing…";
+      previewMessage("Planning the change with Terraform; this takes a few seconds…", "loading");
+      let status = 0;
+      let html = "";
+      try {
+        const r = await fetch(previewButton.dataset.url, {
+          method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
+          redirect: "manual", cache: "no-store", signal: controller.signal,
+        });
+        status = r.type === "opaqueredirect" ? -1 : r.status;
+        html = status > 0 ? await r.text() : "";
+      } catch (err) {
+        if (controller.signal.aborted) return;
+      }
+      if (previewing !== controller) return;
+      previewing = null;
+      previewIdle();
+      const tpl = document.createElement("template");
+      tpl.innerHTML = html;
+      const result = tpl.content.querySelector("[data-preview-result]");
+      if (result) previewBox.replaceChildren(result);
+      else if (status === -1) previewMessage("Your session has ended: reload the page to sign in again.", "error");
+      else if (status) previewMessage(`No preview: the hub answered with an error (HTTP ${status}); try again.`, "error");
+      else previewMessage("No preview: the hub could not be reached; try again.", "error");
+    }
+    if (previewButton) {
+      previewButton.addEventListener("click", runPreview);
+      previewBox.addEventListener("click", (e) => {
+        const link = e.target.closest("[data-focus-input]");
+        const input = link && document.getElementById(link.dataset.focusInput);
+        if (!input) return;
+        e.preventDefault();
+        const details = input.closest("details");
+        if (details) details.open = true;
+        input.focus();
+      });
+    }
+
     form.addEventListener("click", (e) => {
       const add = e.target.closest("[data-add-row]");
       if (add) {
+        clearPreview();
         addRow(add.dataset.addRow);
         return;
       }
       const remove = e.target.closest("[data-remove-row]");
       if (remove) {
+        clearPreview();
         remove.closest("tr").remove();
         recompute();
       }
     });
     form.addEventListener("input", (e) => {
+      clearPreview();
       const row = e.target.closest("tr[data-row]");
       if (row) {
         if (/-tags$/.test(e.target.name)) fillFlavors(field(row, "type"), e.target.value, false);
@@ -437,6 +513,7 @@
       recompute();
     });
     form.addEventListener("change", async (e) => {
+      clearPreview();
       if (e.target.name === "cloud") {
         const r = await fetch("/api/resources?cloud=" + encodeURIComponent(e.target.value), { credentials: "same-origin" });
         if (!r.ok) return;
