@@ -8,6 +8,16 @@
 #     -e MCHUB_SETTINGS=/etc/mchub/settings.yaml -v "$PWD/settings.yaml:/etc/mchub/settings.yaml:ro" \
 #     -v "$PWD/clouds.yaml:/etc/openstack/clouds.yaml:ro" \
 #     -v "$PWD/specs:/var/lib/mchub/specs" -v mchub-clusters:/var/lib/mchub/clusters mchub
+#
+# Behind an authenticating reverse proxy on the host instead of the token: publish the port on
+# loopback only, and trust the address the proxy's connections come from as the container sees
+# them (Docker's default bridge gateway):
+#
+#   docker run -d --name mchub --init -p 127.0.0.1:5000:5000 --stop-timeout 90 \
+#     -e MCHUB_PROXY_USER_HEADER=X-Remote-User -e MCHUB_TRUSTED_PROXIES=172.17.0.1 \
+#     -e MCHUB_SETTINGS=/etc/mchub/settings.yaml -v "$PWD/settings.yaml:/etc/mchub/settings.yaml:ro" \
+#     -v "$PWD/clouds.yaml:/etc/openstack/clouds.yaml:ro" \
+#     -v "$PWD/specs:/var/lib/mchub/specs" -v mchub-clusters:/var/lib/mchub/clusters mchub
 
 ARG PYTHON_VERSION=3.11
 
@@ -81,7 +91,9 @@ EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('MCHUB_PORT', '5000'), timeout=4)"]
 
-# Bound to 0.0.0.0: the web view refuses to start unless MCHUB_TOKEN or MCHUB_PROXY_USER_HEADER is set.
+# Bound to 0.0.0.0: the web view refuses to start unless MCHUB_TOKEN or MCHUB_PROXY_USER_HEADER is set,
+# and believes the proxy header only from MCHUB_TRUSTED_PROXIES (default: loopback, i.e. nobody
+# outside the container): list the proxy's address as the container sees it.
 # On stop, running Terraform gets its grace period (60 s): give `docker stop` more (--stop-timeout 90).
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["mchub", "serve"]

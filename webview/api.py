@@ -16,9 +16,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from reconciler.model import approvals, runs
+from reconciler.model import approvals, retries, runs
 from reconciler.model.names import name_taken
-from reconciler.model.spec import CLUSTER_NAME_RE, ClusterSpec, FieldError, SpecError, load_yaml, parse_spec
+from reconciler.model.spec import (
+    CLUSTER_NAME_RE,
+    ClusterSpec,
+    FieldError,
+    SpecError,
+    load_json,
+    load_yaml,
+    parse_spec,
+)
 from reconciler.model.specfiles import BadName
 from reconciler.model.status import Phase
 from webview import csrf, present, specstore
@@ -30,6 +38,7 @@ from webview.state import Cluster
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,80}$")
 JSON_CACHE_LIMIT = 4096
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # as prometheus_client serves it
+RETRY_ASKED = "the hub tries again within seconds"
 
 
 def metrics_from_files(clusters: list[Cluster]) -> str:
@@ -60,7 +69,19 @@ class Api:
     # -- reading --------------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
-        return json_bytes({"status": "ok"})
+        """200 while the hub works; 503 when its reconcile loop stopped turning (a stale heartbeat,
+        `create_app(liveness=)`), so that an orchestrator restarts it. A web view alone: 200."""
+        liveness = getattr(request.app.state, "liveness", None)
+        if liveness is None:
+            return json_bytes({"status": "ok"})
+        try:
+            alive = bool(liveness())
+        except Exception:  # a broken probe is no proof of life
+            alive = False
+        if alive:
+            return json_bytes({"status": "ok", "loop": "alive"})
+        error = "the reconcile loop has stopped turning (stale heartbeat); restart the hub"
+        return json_bytes({"status": "unhealthy", "loop": "stale", "error": error}, status_code=503)
 
     async def list_clusters(self, request: Request) -> Response:
         etag, clusters = self.web.files.clusters()
@@ -133,7 +154,7 @@ class Api:
         clusters = self.web.settings.clusters_dir
         records = runs.list_records(clusters, name)
         run_id = request.query_params.get("run") or (records[0].id if records else None)
-        if run_id is not None and not RUN_ID_RE.match(run_id):
+        if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
             raise HTTPException(400, "run must be a run id as listed in `runs`")
         try:
             tail = max(1, min(int(request.query_params.get("tail", "200")), 5000))
@@ -185,23 +206,24 @@ class Api:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SpecError([FieldError(path="", message="the body is not UTF-8 text")]) from None
+        limits = self.web.settings.limits
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
-            data = load_yaml(text)  # the spec files' own guard: size, aliases, syntax
+            data = load_yaml(text, limits=limits)  # the spec files' own guard: size, depth, aliases
         else:
-            try:
-                data = json.loads(text) if text.strip() else {}
-            except ValueError as exc:
-                raise SpecError([FieldError(path="", message=f"invalid JSON: {exc}")]) from None
+            data = load_json(text, limits=limits) if text.strip() else {}  # size and depth first
         if not isinstance(data, dict):
             raise SpecError([FieldError(path="", message="the body must be a spec: a mapping of fields")])
         return data
 
     async def _save(self, spec: ClusterSpec, request: Request, **how: Any) -> Saved:
-        """specstore.save_spec in a thread: the whole spec (a PUT replaces it), dated today."""
+        """specstore.save_spec in a thread: the whole spec (a PUT replaces it), dated today; a guest
+        password given goes to the cluster's secret store, never the file."""
+        settings = self.web.settings
         return await run_in_threadpool(
             lambda: specstore.save_spec(
-                self.web.settings.specs_dir, spec, self.web.user(request), today=self.web.today(), **how
-            )
+                settings.specs_dir, spec, self.web.user(request), today=self.web.today(),
+                clusters_dir=settings.clusters_dir, limits=settings.limits, **how,
+            )  # fmt: skip
         )
 
     def _refuse_taken(self, name: str) -> None:
@@ -213,7 +235,9 @@ class Api:
     async def create_cluster(self, request: Request) -> Response:
         self.guard(request)
         data = await self._body(request)
-        spec = parse_spec(data)
+        if data.get("guest_passwd") == present.HIDDEN:  # another cluster's GET output: not a password
+            data["guest_passwd"] = None
+        spec = parse_spec(data, limits=self.web.settings.limits)
         self._refuse_taken(spec.cluster_name)
         saved = await self._save(spec, request, create_only=True)  # of racing creates, one wins
         url = f"/api/clusters/{spec.cluster_name}"
@@ -241,10 +265,10 @@ class Api:
         existing = self.web.files.spec(name)
         if existing is None and expected is None:
             self._refuse_taken(name)  # a PUT that creates is a create
-        if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged
-            data["guest_passwd"] = existing.spec.guest_passwd if existing and existing.spec else None
+        if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged:
+            data["guest_passwd"] = None  # no new password; the current one stays (specstore)
         create_only = request.headers.get("if-none-match", "").strip() == "*"  # "only if new"
-        return parse_spec(data), expected, create_only
+        return parse_spec(data, limits=self.web.settings.limits), expected, create_only
 
     async def put_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -279,13 +303,15 @@ class Api:
         )
 
     async def approve(self, request: Request) -> Response:
+        """`{"plan_id": ...}`: approve that plan, if it is the one waiting (409 otherwise, and
+        without a plan id: an approval names the plan a person reviewed)."""
         name = cluster_name(request)
         self.guard(request)
         data = await self._body(request)
         wanted = data.get("plan_id")
         try:
             plan_id = approvals.approvable_plan(
-                name, self.web.files.status(name)[1], str(wanted) if wanted else None
+                name, self.web.files.status(name)[1], wanted if isinstance(wanted, str) else None
             ).id
         except approvals.NotApprovable as exc:
             raise HTTPException(409, str(exc)) from None
@@ -294,3 +320,18 @@ class Api:
             approvals.approve, self.web.settings.specs_dir, name, plan_id, by, dt.datetime.now(dt.UTC)
         )
         return json_bytes({"name": name, "plan_id": plan_id, "approved_by": by}, status_code=202)
+
+    async def retry(self, request: Request) -> Response:
+        """Retry a failed cluster now (409 for one that has not failed). No body needed."""
+        name = cluster_name(request)
+        self.guard(request)
+        if self.web.files.cluster(name) is None:
+            raise HTTPException(404, f'no cluster named "{name}"')
+        try:
+            retries.check_retryable(name, self.web.files.status(name)[1])
+        except retries.NotRetryable as exc:
+            raise HTTPException(409, str(exc)) from None
+        by, now = self.web.user(request), dt.datetime.now(dt.UTC)
+        await run_in_threadpool(retries.request_retry, self.web.settings.specs_dir, name, by, now)
+        body = {"name": name, "requested_by": by, "at": now.isoformat(), "message": RETRY_ASKED}
+        return json_bytes(body, status_code=202)

@@ -1,11 +1,13 @@
 """The web view, declared: `create_app(settings, catalog, auth, ...)` returns one Starlette app with
 its routes, middleware (security headers, access), exception handlers and a body size limit. It reads
-specs, status and the catalog, writes nothing but specs (and approvals), and asks the hub for
+specs, status and the catalog, writes nothing but specs (and approvals, retry requests, and a guest
+password a person types, to the cluster's secret store), and asks the hub for
 previews through the `preview` function it is given, never running Terraform itself."""
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +38,13 @@ from webview.state import CatalogLike, Files, MetricsLike, Previewer
 
 log = logging.getLogger("mchub.webview")
 MAX_BODY = 256 * 1024
+# A write (spec, approval) the disk had no room for. The writers write a temp file and rename it,
+# removing the temp file on failure, so nothing was written.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_MESSAGE = (
+    "the hub's disk is full: nothing was written; free space on the hub's disk (or raise its quota), "
+    "then try again"
+)
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -114,6 +123,20 @@ class Errors:
             return JSONResponse({"error": message}, status_code=409)
         return await self.form.taken(request, view, message)
 
+    async def disk_full(self, request: Request, exc: Exception) -> Response:
+        """A 507 for a write the disk (or a quota) had no room for; any other OSError stays a 500."""
+        assert isinstance(exc, OSError)
+        if exc.errno not in DISK_FULL:
+            raise exc
+        log.error("a write for %s %s failed: %s", request.method, request.url.path, exc)
+        view = self._form(request)
+        if view is not None:
+            return await self.form.disk_full(request, view, DISK_FULL_MESSAGE)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": DISK_FULL_MESSAGE}, status_code=507)
+        context = {"code": 507, "detail": DISK_FULL_MESSAGE}
+        return self.web.render(request, "error.html", context, status_code=507)
+
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         headers = dict(exc.headers or {})
@@ -137,12 +160,14 @@ def create_app(
     metrics: MetricsLike | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     preview: Previewer | None = None,
+    liveness: Callable[[], bool] | None = None,
 ) -> Starlette:
     """The web view over `settings.specs_dir` and `settings.clusters_dir`. Without `auth`: local
     mode (no login; serve it on 127.0.0.1 only). Without `metrics`: /metrics counts phases from
     the status files. `clock` (UTC now) dates expiry; tests pass their own. `preview` plans a
     proposed spec (the Previewer contract, state.py); without it the form and the API say that
-    previews are not available here."""
+    previews are not available here. `liveness` says whether the hub's reconcile loop still turns
+    (`mchub serve` passes its heartbeat): /healthz answers 503 when it does not."""
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
@@ -162,7 +187,7 @@ def create_app(
         )
         yield {}
 
-    return Starlette(
+    app = Starlette(
         routes=_routes(pages, form, api, login, previews),
         middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
         exception_handlers={
@@ -170,10 +195,13 @@ def create_app(
             VersionMismatch: errors.version_mismatch,
             SpecExists: errors.spec_exists,
             HTTPException: errors.http_error,
+            OSError: errors.disk_full,
         },
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
+    app.state.liveness = liveness  # read by /healthz (api.py); None: a web view without a loop
+    return app
 
 
 def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews) -> list[BaseRoute]:
@@ -192,6 +220,7 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Pre
         Route("/clusters/{name}/edit/preview", previews.form_preview, methods=["POST"]),
         Route("/clusters/{name}/destroy", pages.destroy, methods=["POST"]),
         Route("/clusters/{name}/approve", pages.approve, methods=["POST"]),
+        Route("/clusters/{name}/retry", pages.retry, methods=["POST"]),
         Route("/clusters/{name}/password", pages.password, methods=["POST"]),
         Route("/clusters/{name}/runs/{run_id}/log", pages.run_log),
         Route("/partials/dashboard", pages.dashboard_partial),
@@ -204,6 +233,7 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Pre
         Route("/api/clusters/{name}/status", api.status),
         Route("/api/clusters/{name}/logs", api.logs),
         Route("/api/clusters/{name}/approve", api.approve, methods=["POST"]),
+        Route("/api/clusters/{name}/retry", api.retry, methods=["POST"]),
         Route("/api/clusters/{name}/preview", previews.api_preview, methods=["POST"]),
         Route("/api/resources", api.resources),
         Route("/metrics", api.metrics),

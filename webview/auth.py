@@ -1,6 +1,7 @@
 """Who is asking: the web view's access rules. Local only (127.0.0.1, no login) by default; a shared
-token (login form + signed cookie, or `Authorization: Bearer`) or a trusted reverse-proxy identity
-header when exposed. An ASGI middleware puts the caller's name in `scope["mchub.user"]`."""
+token (login form + signed cookie that logout revokes, or `Authorization: Bearer`) or a reverse
+proxy's identity header, believed only from `trusted_proxies`, when exposed. An ASGI middleware
+puts the caller's name in `scope["mchub.user"]`."""
 
 from __future__ import annotations
 
@@ -12,17 +13,30 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler.model.atomic import write_atomic
+from reconciler.model.settings import TRUSTED_PROXIES_DEFAULT
+from webview.proxyauth import (
+    IdentityRefused,
+    Network,
+    PeerNotes,
+    forwarded_scheme,
+    is_trusted,
+    networks_of,
+    peer_of,
+    proxy_user,
+    refusal,
+)
+from webview.sessions import Revocations, read_small_file, signed_session
 
 log = logging.getLogger("mchub.webview")
 
@@ -47,15 +61,24 @@ class BindRefused(AccessError):
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """Access settings. Neither token nor proxy header: local mode (loopback, no login)."""
+    """Access settings. Neither token nor proxy header: local mode (loopback, no login).
+    `sessions` records logouts (in memory, or kept beside the key by `from_env`)."""
 
     token: str | None = None
     proxy_header: str | None = None
     secret_key: str = ""
+    trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT
+    sessions: Revocations = field(default_factory=lambda: Revocations(SESSION_MAX_AGE), compare=False)
+    networks: tuple[Network, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
+        try:
+            networks = networks_of(self.trusted_proxies)
+        except ValueError as exc:
+            raise AccessError(f"trusted_proxies: {exc}; list IP addresses or networks") from None
+        object.__setattr__(self, "networks", networks)
 
     @property
     def mode(self) -> Mode:
@@ -65,22 +88,46 @@ class AuthConfig:
 
     @classmethod
     def from_env(
-        cls, clusters_dir: Path | None = None, environ: Mapping[str, str] | None = None
+        cls,
+        clusters_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT,
     ) -> AuthConfig:
-        """MCHUB_TOKEN, MCHUB_PROXY_USER_HEADER, MCHUB_SECRET_KEY. Without a secret key, one is
-        generated and kept in `<clusters_dir>/.webview-secret-key` (0600) so logins survive restarts."""
+        """MCHUB_TOKEN, MCHUB_PROXY_USER_HEADER, MCHUB_SECRET_KEY, and the `trusted_proxies`
+        setting. Without a secret key, one is generated and kept in `<clusters_dir>/.webview-secret-key`
+        (0600) so logins survive restarts; logouts are kept beside it (sessions.py)."""
         env = os.environ if environ is None else environ
         token = env.get("MCHUB_TOKEN") or None
         if token is not None and len(token) < 16:
             raise AccessError("MCHUB_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
         key = env.get("MCHUB_SECRET_KEY") or (_kept_key(clusters_dir) if clusters_dir else "")
-        return cls(token=token, proxy_header=env.get("MCHUB_PROXY_USER_HEADER") or None, secret_key=key)
+        kept = Revocations.kept_in(clusters_dir, SESSION_MAX_AGE) if clusters_dir else None
+        header = env.get("MCHUB_PROXY_USER_HEADER") or None
+        return cls(token, header, key, trusted_proxies, kept or Revocations(SESSION_MAX_AGE))
 
     def serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.secret_key, salt="mchub-session")
 
     def session_cookie(self, user: str) -> str:
-        return self.serializer().dumps({"u": user, "t": self.token_tag()})
+        """A new session: the user, the token's fingerprint and a random id that logout revokes."""
+        return self.serializer().dumps({"u": user, "t": self.token_tag(), "s": secrets.token_urlsafe(18)})
+
+    def session_user(self, raw: str) -> str | None:
+        """The user of a valid session cookie that no logout has ended."""
+        session = signed_session(self.serializer(), raw, self.token_tag(), SESSION_MAX_AGE)
+        if session is None or self.sessions.is_revoked(session[1], session[2]):
+            return None
+        return session[0]
+
+    def end_session(self, raw: str) -> None:
+        """Logout: this session's cookie, and every copy of it, stops working."""
+        session = signed_session(self.serializer(), raw, self.token_tag(), SESSION_MAX_AGE)
+        if session is not None:
+            self.sessions.revoke(session[1], session[2])
+
+    def trusts(self, peer: str | None) -> bool:
+        """Whether the connecting address is one of `trusted_proxies`."""
+        return is_trusted(self.networks, peer)
 
     def token_tag(self) -> str:
         """A fingerprint of the token in each session: changing MCHUB_TOKEN logs everyone out."""
@@ -93,11 +140,16 @@ class AuthConfig:
 def _kept_key(clusters_dir: Path) -> str:
     path = clusters_dir / KEY_FILE
     try:
-        key = path.read_text().strip()
+        key = read_small_file(path, 4096).decode("utf-8", "replace").strip()
         if key:
             return key
     except FileNotFoundError:
         pass
+    except (OSError, ValueError) as exc:
+        raise AccessError(
+            f"{path}: cannot be read as the web view's key ({exc}); remove it (a new one is made, "
+            "everyone logs in again) or set MCHUB_SECRET_KEY"
+        ) from None
     key = secrets.token_urlsafe(32)
     write_atomic(path, key.encode(), mode=0o600)
     return key
@@ -114,8 +166,18 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, auth: AuthConfig) -> None:
-    """Refuse to listen on a reachable address when nothing asks who is calling."""
-    if is_loopback(host) or auth.mode != "local":
+    """Refuse to listen on a reachable address when nothing asks who is calling, or when anyone
+    could claim an identity (proxy mode trusting every address)."""
+    if is_loopback(host):
+        return
+    everyone = [str(n) for n in auth.networks if n.prefixlen == 0]
+    if auth.mode == "proxy" and everyone:
+        raise BindRefused(
+            f"refusing to bind the web view to {host} with trusted_proxies (MCHUB_TRUSTED_PROXIES) "
+            f"containing {everyone[0]}: anyone who can reach this address could send "
+            f"{auth.proxy_header} and be whoever they name. List only your reverse proxy's addresses."
+        )
+    if auth.mode != "local":
         return
     raise BindRefused(
         f"refusing to bind the web view to {host}: it would let anyone who can reach this address "
@@ -123,7 +185,8 @@ def check_bind(host: str, auth: AuthConfig) -> None:
         "SSH tunnel, or pick an access method: set MCHUB_TOKEN to a shared secret of 16+ characters "
         "(login form and `Authorization: Bearer` for the API), or run behind a reverse proxy that "
         "authenticates users and set MCHUB_PROXY_USER_HEADER to the header carrying their identity "
-        "(e.g. X-Remote-User)."
+        "(e.g. X-Remote-User); the header is believed only from the addresses in MCHUB_TRUSTED_PROXIES "
+        "(the trusted_proxies setting; default: loopback only)."
     )
 
 
@@ -134,29 +197,21 @@ def local_user() -> str:
         return "local user"
 
 
-def identify(auth: AuthConfig, headers: Headers, cookies: Mapping[str, str]) -> str | None:
-    """The caller's name, or None when the request carries no acceptable credentials."""
+def identify(
+    auth: AuthConfig, headers: Headers, cookies: Mapping[str, str], peer: str | None = None
+) -> str | None:
+    """The caller's name, or None when the request carries no acceptable credentials. `peer` is
+    the connecting address; IdentityRefused when it sends an identity header it may not send."""
     if auth.proxy_header:
-        user = headers.get(auth.proxy_header, "").strip()
+        user = proxy_user(auth.proxy_header, auth.networks, headers, peer)
         if user:
-            return user[:200]
+            return user
     if auth.token:
         scheme, _, value = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and auth.token_ok(value.strip()):
             return TOKEN_USER
         raw = cookies.get(SESSION_COOKIE)
-        if raw:
-            try:
-                data = auth.serializer().loads(raw, max_age=SESSION_MAX_AGE)
-            except BadSignature:
-                return None
-            if (
-                isinstance(data, dict)
-                and isinstance(data.get("u"), str)
-                and data.get("t") == auth.token_tag()
-            ):
-                return str(data["u"])
-        return None
+        return auth.session_user(raw) if raw else None
     if auth.mode == "local":
         return local_user()
     return None
@@ -169,11 +224,13 @@ def bearer_used(auth: AuthConfig, headers: Headers) -> bool:
 
 class AuthMiddleware:
     """Sets `scope["mchub.user"]`, or answers 401 (API) / redirects to the login form (pages).
-    In local mode it also refuses Host names other than loopback ones (DNS rebinding)."""
+    In local mode it also refuses Host names other than loopback ones (DNS rebinding); in proxy
+    mode, an identity header from anyone but a trusted proxy, or sent twice (proxyauth.py)."""
 
     def __init__(self, app: ASGIApp, auth: AuthConfig) -> None:
         self.app = app
         self.auth = auth
+        self.notes = PeerNotes(auth.proxy_header)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -186,7 +243,15 @@ class AuthMiddleware:
                 scope, receive, send
             )
             return
-        user = identify(self.auth, headers, _cookies(headers))
+        peer = peer_of(scope)
+        if self.auth.trusts(peer):
+            forwarded_scheme(scope, headers)
+        try:
+            user = identify(self.auth, headers, _cookies(headers), peer)
+        except IdentityRefused as exc:
+            self.notes.note(peer, exc)
+            await refusal(path, exc)(scope, receive, send)
+            return
         scope["mchub.user"] = user
         scope["mchub.bearer"] = bearer_used(self.auth, headers)
         if user is None and not path.startswith(PUBLIC_PREFIXES):
@@ -209,6 +274,11 @@ class AuthMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         target = path + (f"?{query}" if query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def session_cookie_of(headers: Headers) -> str | None:
+    """The session cookie the middleware reads (the first one, when a request carries several)."""
+    return _cookies(headers).get(SESSION_COOKIE)
 
 
 def _local_host(host: str) -> bool:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from reconciler.cloud.payload import payload_flavors
+from reconciler.model.limits import Limits, bounds
 from reconciler.model.names import name_taken
 from reconciler.model.spec import KNOWN_TAGS, ClusterSpec, FieldError, SpecError, load_yaml, parse_spec
 from reconciler.model.specfiles import SpecExists
@@ -23,27 +24,32 @@ from webview.state import SpecFile
 FORM_STATE = "mchub.form"  # request scope key: the form being submitted, for the refusal handlers
 
 
-def raw_data(spec_file: SpecFile) -> dict[str, Any] | None:
-    """A spec file that does not validate, as a mapping (None when it is not one)."""
+def raw_data(spec_file: SpecFile, limits: Limits, display: bool = False) -> dict[str, Any] | None:
+    """A spec file that does not validate, as a mapping (None when it is not one), read with the
+    spec files' own guard (size, nesting, no aliases). For `display` (the edit form filled from
+    it), also None past a bound (too many groups or volumes, overlong strings): the form shows
+    only what the parser accepts, and the file's errors say what to fix."""
     try:
-        raw = load_yaml(spec_file.text)  # the same guard as the spec files: no aliases
+        raw = load_yaml(spec_file.text, limits=limits)
     except SpecError:
         return None
-    return raw if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or (display and bounds(raw, limits)):
+        return None
+    return raw
 
 
-def is_absent(spec_file: SpecFile) -> bool:
+def is_absent(spec_file: SpecFile, limits: Limits) -> bool:
     """The file says `ensure: absent` (read as plain YAML when the spec does not validate)."""
     if spec_file.spec is not None:
         return spec_file.spec.ensure == "absent"
-    return (raw_data(spec_file) or {}).get("ensure") == "absent"
+    return (raw_data(spec_file, limits) or {}).get("ensure") == "absent"
 
 
-def file_cloud(spec_file: SpecFile) -> str | None:
+def file_cloud(spec_file: SpecFile, limits: Limits) -> str | None:
     """The `cloud` the file names, if any (None: the settings' default cloud)."""
     if spec_file.spec is not None:
         return spec_file.spec.cloud
-    cloud = (raw_data(spec_file) or {}).get("cloud")
+    cloud = (raw_data(spec_file, limits) or {}).get("cloud")
     return cloud if isinstance(cloud, str) else None
 
 
@@ -115,7 +121,7 @@ class FormPages:
     async def new_spec(self, request: Request) -> ClusterSpec:
         """The new form's spec, checked as Spawn checks it (also for its preview)."""
         view = await self._submitted(request, editing=False)
-        spec = parse_spec(forms.spec_data(view))
+        spec = parse_spec(forms.spec_data(view), limits=self.web.settings.limits)
         name = spec.cluster_name
         if name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1]):
             raise SpecExists(name)  # a 409 with the form (app.py)
@@ -134,10 +140,10 @@ class FormPages:
         if spec_file.spec is not None:
             view = forms.form_from_data(spec_file.spec.canonical())
         else:
-            raw = raw_data(spec_file)
+            raw = raw_data(spec_file, self.web.settings.limits, display=True)
             view = forms.with_errors(forms.form_from_data(raw or {"cluster_name": name}), spec_file.errors)
         view.values["cluster_name"] = name
-        view.version, view.absent = spec_file.version, is_absent(spec_file)
+        view.version, view.absent = spec_file.version, is_absent(spec_file, self.web.settings.limits)
         return await self.form_page(request, view, name)
 
     async def edited_spec(
@@ -150,16 +156,16 @@ class FormPages:
         existing = self.web.files.spec(name)
         if existing is None:
             raise HTTPException(404, f'no spec named "{name}"')
-        view.absent = is_absent(existing)
-        keep = existing.spec.guest_passwd if existing.spec else None
-        data = forms.spec_data(view, keep_passwd=keep)
-        if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing):
+        limits = self.web.settings.limits
+        view.absent = is_absent(existing, limits)
+        data = forms.spec_data(view)  # no password typed: the file keeps its own, valid or not (specstore)
+        if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing, limits):
             del data["cloud"]  # the form shows the default cloud; the file keeps leaving it to settings
         keys: tuple[str, ...] = forms.FORM_KEYS
         if view.absent and view.rebuild:  # only an explicit "build it again" brings it back
             data["ensure"], keys = "present", (*keys, "ensure")
         expected = [view.version] if view.version else None  # a stale form: a 409 with it (app.py)
-        return parse_spec(data), keys, expected
+        return parse_spec(data, limits=limits), keys, expected
 
     async def update(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -168,11 +174,14 @@ class FormPages:
         return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
     async def _save(self, request: Request, spec: ClusterSpec, **how: Any) -> specstore.Saved:
-        """specstore.save_spec in a thread, as the signed-in person, dated today."""
+        """specstore.save_spec in a thread, as the signed-in person, dated today; a password typed
+        goes to the cluster's secret store, never the file."""
+        settings = self.web.settings
         return await run_in_threadpool(
             lambda: specstore.save_spec(
-                self.web.settings.specs_dir, spec, self.web.user(request), today=self.web.today(), **how
-            )
+                settings.specs_dir, spec, self.web.user(request), today=self.web.today(),
+                clusters_dir=settings.clusters_dir, limits=settings.limits, **how,
+            )  # fmt: skip
         )
 
     # -- refused saves (app.py's handlers call these for a request that came from the form) -------
@@ -180,12 +189,20 @@ class FormPages:
     async def invalid(self, request: Request, view: forms.FormView, errors: list[FieldError]) -> Response:
         """The form again, each message beside its input: nothing was written."""
         name = view.values["cluster_name"] if view.editing else None
-        return await self.form_page(request, forms.with_errors(view, errors), name, status_code=422)
+        view = forms.forget_password(forms.with_errors(view, errors))
+        return await self.form_page(request, view, name, status_code=422)
 
     async def taken(self, request: Request, view: forms.FormView, message: str) -> Response:
         """A Spawn whose name is taken, perhaps by a create a moment earlier: a 409."""
         view = forms.with_errors(view, [FieldError(path="cluster_name", message=message)])
-        return await self.form_page(request, view, None, status_code=409)
+        return await self.form_page(request, forms.forget_password(view), None, status_code=409)
+
+    async def disk_full(self, request: Request, view: forms.FormView, message: str) -> Response:
+        """A save the hub's disk had no room for: nothing was written; the form keeps what was typed
+        (but the password)."""
+        view.general.append(message)
+        name = view.values["cluster_name"] if view.editing else None
+        return await self.form_page(request, forms.forget_password(view), name, status_code=507)
 
     async def stale(self, request: Request, view: forms.FormView) -> Response:
         """A save over a file that changed since the form was filled: nothing was written. The form
@@ -195,7 +212,9 @@ class FormPages:
         spec_file = self.web.files.spec(name)
         if spec_file is None:
             raise HTTPException(404, f'no spec named "{name}"')
-        view.version, view.stale, view.absent = spec_file.version, True, is_absent(spec_file)
+        view.version, view.stale = spec_file.version, True
+        view.absent = is_absent(spec_file, self.web.settings.limits)
         view.general.append(forms.STALE)
+        forms.forget_password(view)
         current = present.redact_spec_text(spec_file.text, spec_file.spec)
         return await self.form_page(request, view, name, status_code=409, current_text=current)

@@ -79,7 +79,7 @@ def home_public_key(home: Path | None = None) -> str:
             key = (ssh / name).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
             continue
-        if PUBLIC_KEY_RE.match(key) and len(key) < 16_384:
+        if PUBLIC_KEY_RE.fullmatch(key) and len(key) < 16_384:
             return key
     return ""
 
@@ -170,7 +170,7 @@ def form_from_post(form: Mapping[str, str], editing: bool = False) -> FormView:
     rows: dict[int, dict[str, str]] = {}
     vols: dict[int, dict[str, str]] = {}
     for key in form:
-        m = ROW_RE.match(key)
+        m = ROW_RE.fullmatch(key)
         if not m:
             continue
         kind, index, name = m.group(1), int(m.group(2)), m.group(3)
@@ -198,9 +198,10 @@ def _int_or_text(value: str) -> int | str:
     return int(value) if re.fullmatch(r"-?\d{1,9}", value) else value
 
 
-def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
+def spec_data(view: FormView) -> dict[str, Any]:
     """The spec mapping the form describes (validated afterwards by parse_spec). Problems only the
-    form can have (a prefix given twice, a blank prefix) raise SpecError with the row's path."""
+    form can have (a prefix given twice, a blank prefix) raise SpecError with the row's path. A
+    guest password only when one was typed: saving stores it, never in the file (specstore)."""
     v = view.values
     problems: list[FieldError] = []
     instances = _instances(view.instances, problems)
@@ -219,9 +220,8 @@ def spec_data(view: FormView, keep_passwd: str | None = None) -> dict[str, Any]:
         "sudoer_username": v["sudoer_username"].strip() or "centos",
         "apply": v["apply"] or "auto",
     }
-    passwd = v["guest_passwd"] or keep_passwd
-    if passwd:
-        data["guest_passwd"] = passwd
+    if v["guest_passwd"]:
+        data["guest_passwd"] = v["guest_passwd"]
     if v["cloud"].strip():
         data["cloud"] = v["cloud"].strip()
     if v["expires"].strip():
@@ -309,6 +309,20 @@ PLAIN_WORDS = {
     ("public_keys", "at least 1 item"): "paste at least one SSH public key",
     ("instances", "at least 1 item"): "add at least one instance group",
 }
+
+
+RETYPE = "not saved: type it again (a password is never sent back to the page)"
+
+
+def forget_password(view: FormView) -> FormView:
+    """A refused form, sent back without the password typed in it: a password never goes back to
+    the browser. Saying so beside the input, so that a save that now succeeds does not silently
+    keep the old password."""
+    if view.values.get("guest_passwd"):
+        view.values["guest_passwd"] = ""
+        if RETYPE not in view.errors.get("guest_passwd", []):
+            view.errors.setdefault("guest_passwd", []).append(RETYPE)
+    return view
 
 
 def with_errors(view: FormView, errors: Iterable[FieldError]) -> FormView:

@@ -1,5 +1,6 @@
-"""The login form for token mode: the shared token in, a signed session cookie out (and back
-out on logout). Local and proxy modes have no login: the form sends them home."""
+"""The login form for token mode: the shared token in, a signed session cookie out. Logout
+revokes the session on the server (auth.py, sessions.py), so a copy of the cookie stops working
+too, then clears it. Local and proxy modes have no login: the form sends them home."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webview import csrf
-from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, TOKEN_USER, safe_next
+from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, TOKEN_USER, safe_next, session_cookie_of
 from webview.context import Web, form_text
 
 
@@ -49,6 +50,9 @@ class Login:
     async def logout(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=10)
         self.web.check_form(request, form.get(csrf.FIELD))
+        raw = session_cookie_of(request.headers)
+        if raw:
+            self.web.auth.end_session(raw)
         response = RedirectResponse("/login" if self.web.auth.mode == "token" else "/", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -18,7 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 
 from reconciler.cloud.payload import payload_flavors
 from reconciler.cloud.sizing import needs
-from reconciler.model import approvals, runs, secrets
+from reconciler.model import approvals, retries, runs, secrets
+from reconciler.model.status import Status
 from webview import csrf, present, specstore
 from webview.api import RUN_ID_RE
 from webview.conditional import if_none_match, not_modified
@@ -30,6 +31,18 @@ def spec_usage(cluster: Cluster, payload: dict[str, Any]) -> dict[str, int] | No
     spec = cluster.spec.spec if cluster.spec else None
     flavors = payload_flavors(payload)
     return needs(spec, flavors).as_dict() if spec is not None and flavors else None
+
+
+def retry_offer(name: str, status: Status | None, asked: dt.datetime | None) -> dict[str, Any] | None:
+    """The cluster page's "Retry now" for a cluster that may be retried (retries.check_retryable),
+    with when one was asked for since its last status (None: not asked, or already taken up)."""
+    try:
+        retries.check_retryable(name, status)
+    except retries.NotRetryable:
+        return None
+    updated = status.updated_at if status is not None else None
+    pending = asked is not None and (updated is None or asked > updated)
+    return {"asked": asked if pending else None}
 
 
 class Pages:
@@ -128,6 +141,7 @@ class Pages:
             "usage": spec_usage(cluster, payload),
             "has_password": bool(spec and spec.nb_users),
             "expiry": present.expiry(spec, self.web.today()),
+            "retry": retry_offer(name, status, retries.read_retry(self.web.settings.specs_dir, name)),
             "destroy_error": "",
             "phase_labels": present.PHASES,
         }
@@ -180,6 +194,23 @@ class Pages:
         )
         return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
+    async def retry(self, request: Request) -> Response:
+        """The "Retry now" button of a failed cluster (retries.check_retryable: 409 otherwise)."""
+        name = cluster_name(request)
+        form = await request.form(max_files=0, max_fields=10)
+        self.web.check_form(request, form.get(csrf.FIELD))
+        if self.web.files.cluster(name) is None:
+            raise HTTPException(404, f'no cluster named "{name}"')
+        try:
+            retries.check_retryable(name, self.web.files.status(name)[1])
+        except retries.NotRetryable as exc:
+            raise HTTPException(409, str(exc)) from None
+        now = dt.datetime.now(dt.UTC)
+        await run_in_threadpool(
+            retries.request_retry, self.web.settings.specs_dir, name, self.web.user(request), now
+        )
+        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
+
     async def password(self, request: Request) -> Response:
         """The guest password, on demand (a POST with the CSRF header, so no other site can read it)."""
         name = cluster_name(request)
@@ -201,7 +232,7 @@ class Pages:
     async def run_log(self, request: Request) -> Response:
         name = cluster_name(request)
         run_id = str(request.path_params.get("run_id", ""))
-        if not RUN_ID_RE.match(run_id):
+        if not RUN_ID_RE.fullmatch(run_id):
             raise HTTPException(404, "no such run")
         text = present.read_limited(
             runs.log_path(self.web.settings.clusters_dir, name, run_id), 4 * 1024 * 1024

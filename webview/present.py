@@ -10,10 +10,12 @@ from typing import Any
 
 from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_LABELS, QUOTA_UNITS
 from reconciler.model.expiry import describe
+from reconciler.model.files import UnreadableFile, read_head, read_tail
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
+from webview import redact
 
-HIDDEN = "(hidden)"
+HIDDEN = redact.HIDDEN
 # phase -> (words shown on the chip, tone used by the stylesheet)
 PHASES: dict[str, tuple[str, str]] = {
     "pending": ("pending", "neutral"),
@@ -197,11 +199,9 @@ def expiry(spec: ClusterSpec | None, today: dt.date) -> dict[str, Any] | None:
 
 
 def redact_spec_text(text: str, spec: ClusterSpec | None) -> str:
-    """The spec as written, with the guest password (if it has one) replaced."""
-    text = re.sub(r"(?m)^(\s*guest_passwd\s*:\s*)(?!\s*$).*$", rf'\g<1>"{HIDDEN}"', text)
-    if spec is not None and spec.guest_passwd:
-        text = text.replace(spec.guest_passwd, HIDDEN)
-    return text
+    """The spec as written, with every password in it hidden, in any YAML style, valid or not
+    (webview/redact.py)."""
+    return redact.redact_spec_text(text, spec.guest_passwd if spec is not None else None)
 
 
 def public_spec(spec: ClusterSpec) -> dict[str, Any]:
@@ -212,23 +212,20 @@ def public_spec(spec: ClusterSpec) -> dict[str, Any]:
 
 
 def log_tail(path: Path, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
+    """The last lines of a run log; nothing for anything but a regular file (never a link)."""
     try:
-        with path.open("rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(size - max_bytes, 0))
-            data = f.read()
-    except OSError:
+        data = read_tail(path, max_bytes)
+    except (OSError, UnreadableFile):
         return ""
     text = data.decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
 
 
 def read_limited(path: Path, max_bytes: int = 512 * 1024) -> str | None:
+    """The start of a regular file (never a link), marked when cut; None when it cannot be read."""
     try:
-        with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
-    except OSError:
+        data = read_head(path, max_bytes)
+    except (OSError, UnreadableFile):
         return None
     text = data[:max_bytes].decode("utf-8", errors="replace")
     return text + ("\n… (truncated)" if len(data) > max_bytes else "")

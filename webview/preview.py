@@ -51,8 +51,11 @@ class Previews:
         do. Raises as a write would (SpecError, VersionMismatch, SpecExists), or HTTPException:
         503 when previews are not available here or too many are running, 502 when the hub could
         not plan it."""
+        settings = self.web.settings
         written, version = await run_in_threadpool(
-            lambda: specstore.proposed(self.web.settings.specs_dir, spec, today=self.web.today(), **how)
+            lambda: specstore.proposed(
+                settings.specs_dir, spec, today=self.web.today(), limits=settings.limits, **how
+            )
         )
         if written.ensure == "absent":
             raise SpecError([FieldError(path="ensure", message=ABSENT)])

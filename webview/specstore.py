@@ -1,8 +1,9 @@
-"""The web view's only writes: `specs/<name>.yaml` on a person's behalf, then a commit with that
+"""The web view's writes of specs: `specs/<name>.yaml` on a person's behalf, then a commit with that
 person as author when `specs/` sits in a git work tree. A new spec is created exclusively; an
 existing one is edited in place (comments, key order and the keys a writer does not set are kept,
 reconciler.model.specedit), only if it is still the version the person read. Every path comes from
-`reconciler.model.specfiles.spec_path`, which checks the name first."""
+`reconciler.model.specfiles.spec_path`, which checks the name first. A guest password given with a
+spec never reaches the file or git: it goes to the cluster's secret store (reconciler.model.secrets)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.model import expiry
+from reconciler.model import expiry, secrets
+from reconciler.model.limits import DEFAULT_LIMITS, Limits
 from reconciler.model.spec import ClusterSpec, FieldError, SpecError, parse_spec_file
 from reconciler.model.specedit import Unreadable, apply_values, new_document, set_ensure_absent
 from reconciler.model.specfiles import (
     SpecExists,
     VersionMismatch,
     _matches,  # the one "is the file at a version the writer read" rule, shared with the writer
+    read_spec_file,
     spec_path,
     spec_version,
     write_spec_file,
@@ -41,14 +44,17 @@ class Saved:
     changed: bool
 
 
-def _refused_if_past(text: str, path: Path, today: dt.date) -> ClusterSpec:
+def _refused_if_past(text: str, path: Path, today: dt.date, limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
     """The spec `text` holds, if it may be written: it validates (keys the writer kept included)
     and its `expires` is not already past (unless it asks for `ensure: absent`)."""
-    written = parse_spec_file(text, path)
+    written = parse_spec_file(text, path, limits)
     refusal = expiry.past_refusal(written.expires, today, absent=written.ensure == "absent")
     if refusal is not None:
         raise SpecError([refusal])
     return written
+
+
+PASSWORD = "guest_passwd"
 
 
 def _text_for(
@@ -58,19 +64,39 @@ def _text_for(
     keys: Collection[str] | None,
     create_only: bool,
     today: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[str, ClusterSpec]:
-    """The file `save_spec` writes over `current` (None: no file yet), and the spec it holds."""
+    """The file `save_spec` writes over `current` (None: no file yet), and the spec it holds. The
+    file never gets `spec`'s guest password (the caller stores it); a password the file holds (a
+    person wrote it there) is kept as it is, unless a new one is given: then it goes, so that the
+    new one, stored, is the one used (the engine reads the spec's first)."""
     if current is not None and create_only:
         raise SpecExists(spec.cluster_name)
+    without = spec.model_copy(update={PASSWORD: None})
     if current is None:
-        text = new_document(spec)
+        text = new_document(without)
     else:
-        values = spec.model_dump(mode="python", exclude_none=True)
+        values = without.model_dump(mode="python", exclude_none=True)
+        wanted = set(keys or ClusterSpec.model_fields)
+        wanted = wanted | {PASSWORD} if spec.guest_passwd else wanted - {PASSWORD}
         try:
-            text = apply_values(current, values, keys or ClusterSpec.model_fields, replace=keys is None)
+            text = apply_values(current, values, wanted, replace=keys is None)
         except Unreadable:
-            text = new_document(spec)  # nothing in it to keep: the person rewrote it in full (git has it)
-    return text, _refused_if_past(text, path, today)
+            text = new_document(without)  # nothing in it to keep: the person rewrote it in full (git has it)
+    return text, _refused_if_past(text, path, today, limits)
+
+
+def _store_password(clusters_dir: Path | None, spec: ClusterSpec) -> None:
+    """Keep the guest password given with `spec`, if any, in the cluster's secret store."""
+    if not spec.guest_passwd:
+        return
+    if clusters_dir is None:
+        raise ValueError("a guest password is kept in the clusters folder: pass clusters_dir")
+    try:
+        secrets.store_guest_password(clusters_dir, spec.cluster_name, spec.guest_passwd)
+    except ValueError as exc:  # the secrets file there cannot be read: a person must look at it
+        message = f"the password cannot be kept: {exc}; ask the hub's operator to look at that file"
+        raise SpecError([FieldError(path=PASSWORD, message=message)]) from None
 
 
 def save_spec(
@@ -82,11 +108,16 @@ def save_spec(
     expected: Collection[str] | None = None,
     create_only: bool = False,
     today: dt.date | None = None,
+    clusters_dir: Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Saved:
     """Write `spec`: a new file exclusively (SpecExists if another writer made it first), or the
     existing file with `keys` set (None: every field, as a PUT replaces it) if it is at one of the
     `expected` versions (VersionMismatch otherwise). An `expires` already past is refused (see
-    `expiry.past_refusal`). Raises SpecError when the file as it would be written is not valid."""
+    `expiry.past_refusal`). Raises SpecError when the file as it would be written is not valid.
+    `spec.guest_passwd`, if given, is stored in `clusters_dir` (never the file: see `_text_for`),
+    once the file is known to be valid and before it is written, holding the specs lock: the
+    reconciler never sees the new spec without its password."""
     path = spec_path(specs_dir, spec.cluster_name)
     today = today or expiry.utc_today()
     created = False
@@ -94,7 +125,9 @@ def save_spec(
     def make(current: str | None) -> str:
         nonlocal created
         created = current is None
-        return _text_for(current, spec, path, keys, create_only, today)[0]
+        text = _text_for(current, spec, path, keys, create_only, today, limits)[0]
+        _store_password(clusters_dir, spec)
+        return text
 
     version, changed = write_spec_file(path, make, expected)
     if changed:
@@ -111,14 +144,16 @@ def proposed(
     expected: Collection[str] | None = None,
     create_only: bool = False,
     today: dt.date | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[ClusterSpec, str | None]:
     """What `save_spec` with the same arguments would write, written nowhere (what a preview
-    plans): the spec as the file would hold it, and the version of the file it would go over
+    plans): the spec as the file would hold it, with the guest password given (stored, not
+    written, by a save) or else the file's own, and the version of the file it would go over
     (None: a new file). The same refusals, raised the same way: SpecError, VersionMismatch,
     SpecExists."""
     path = spec_path(specs_dir, spec.cluster_name)
     try:
-        data: bytes | None = path.read_bytes()
+        data: bytes | None = read_spec_file(path)  # never through a link, never past the size limit
     except FileNotFoundError:
         data = None
     current = spec_version(data) if data is not None else None
@@ -128,7 +163,10 @@ def proposed(
         text = None if data is None else data.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
-    return _text_for(text, spec, path, keys, create_only, today or expiry.utc_today())[1], current
+    written = _text_for(text, spec, path, keys, create_only, today or expiry.utc_today(), limits)[1]
+    if spec.guest_passwd:  # the password the cluster would get: the preview plans with it
+        written = written.model_copy(update={PASSWORD: spec.guest_passwd})
+    return written, current
 
 
 def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str = "") -> Path:

@@ -1,16 +1,20 @@
 """What the web view reads: specs, status records, run history and the catalog. Files are read fresh
 on each request, but a parsed file is kept while its (mtime, size, inode) stays the same
 (`reconciler.model.specfiles.FileCache`), so polling and a 1,000-cluster dashboard cost mostly `stat`
-calls. ETags come from the same signatures."""
+calls. ETags come from the same signatures. Every file is read as a regular file within its limit
+(reconciler.model.files): a spec that is a link, a pipe or a device is shown as invalid with its
+reason, never its target's content; a status that cannot be read is shown as the error it is."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.model.files import UnreadableFile
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
@@ -18,8 +22,8 @@ from reconciler.model.spec import (
     SpecError,
     parse_spec_file,
 )
-from reconciler.model.specfiles import FileCache, spec_names, spec_path, spec_version
-from reconciler.model.status import Phase, Status, known_clusters, status_path
+from reconciler.model.specfiles import FileCache, read_spec_file, spec_names, spec_path, spec_version
+from reconciler.model.status import Phase, Status, known_clusters, load_status, status_path
 
 
 class CatalogLike(Protocol):
@@ -77,8 +81,11 @@ class SpecFile:
 
 
 def _read_spec(path: Path) -> SpecFile:
-    mtime = path.stat().st_mtime
-    data = path.read_bytes()
+    mtime = path.lstat().st_mtime
+    try:
+        data = read_spec_file(path)
+    except SpecError as exc:  # not a regular file within the limit: its reason, never its content
+        return SpecFile(path.stem, "", None, exc.errors, mtime, "")
     version = spec_version(data)
     try:
         text = data.decode("utf-8")
@@ -93,10 +100,14 @@ def _read_spec(path: Path) -> SpecFile:
 
 
 def _read_status(path: Path) -> Status | None:
+    """The status; one that cannot be read is shown as the error it is, dated by the file (the
+    engine keeps it aside and records the same at its next look: the web view writes nothing)."""
     try:
-        return Status.model_validate_json(path.read_bytes())
-    except ValueError:
-        return None  # half-written by hand, or an older format: shown as unknown
+        return load_status(path)
+    except UnreadableFile as exc:
+        when = dt.datetime.fromtimestamp(path.lstat().st_mtime, dt.UTC)
+        message = f"{exc}; the hub keeps it aside for a person at its next look at this cluster"
+        return Status(name=path.parent.name).unreadable(when, message, None)
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,9 @@ class Files:
             entries = list(os.scandir(self.clusters_dir))
         except FileNotFoundError:
             return set()
-        return {e.name for e in entries if CLUSTER_NAME_RE.fullmatch(e.name) and e.is_dir()}
+        # A link named like a cluster is not one: only the hub makes folders here.
+        folders = (e for e in entries if e.is_dir(follow_symlinks=False))
+        return {e.name for e in folders if CLUSTER_NAME_RE.fullmatch(e.name)}
 
     def cluster(self, name: str) -> Cluster | None:
         spec = self.spec(name)

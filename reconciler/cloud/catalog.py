@@ -273,7 +273,7 @@ class Catalog:
 
     def _cloud_of(self, cluster: str) -> str | None:
         try:
-            return load_spec(self.settings.specs_dir / f"{cluster}.yaml").cloud
+            return load_spec(self.settings.specs_dir / f"{cluster}.yaml", self.settings.limits).cloud
         except (OSError, SpecError):
             return None
 

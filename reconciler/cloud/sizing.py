@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_UNITS, Flavor, Quota, Snapshot
+from reconciler.model.files import read_regular
 from reconciler.model.spec import ClusterSpec, Instance
 
 # Magic Castle's minimum flavor per role (vCPUs, RAM in MiB), as MC Hub offered them. The order is
@@ -147,8 +148,8 @@ def cluster_usage_from_state(
 def state_usage(clusters_dir: Path, name: str, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> Usage:
     """What `clusters/<name>/` holds according to its terraform.tfstate; nothing when unbuilt."""
     try:
-        state = json.loads((clusters_dir / name / "terraform.tfstate").read_text())
-    except (FileNotFoundError, NotADirectoryError, ValueError):
+        state = json.loads(read_regular(clusters_dir / name / "terraform.tfstate", 256 << 20))
+    except (OSError, ValueError):  # none, refused (a link, too big: UnreadableFile) or not JSON
         return Usage()
     return cluster_usage_from_state(state, flavors) if isinstance(state, dict) else Usage()
 

@@ -1,5 +1,6 @@
-"""Decide stage of the flow: given what the spec says, what the hub last recorded, and the time,
-what to do next. Purely computational: no disk, no clock, no subprocess; table-tested."""
+"""Decide stage of the flow: given what the spec says, what the hub last recorded, what people asked
+(an approval, a retry), and the time, what to do next. Purely computational: no disk, no clock, no
+subprocess; table-tested."""
 
 from __future__ import annotations
 
@@ -68,14 +69,30 @@ def is_deployed(status: Status | None) -> bool:
     return status is not None and (bool(status.resources) or status.applied_hash is not None)
 
 
+def retry_asked(status: Status | None, retry: dt.datetime | None) -> bool:
+    """Whether a person asked to retry this cluster since it last changed (the request is older
+    than the status it was made against only once the hub acted on it)."""
+    updated = status.updated_at if status is not None else None
+    return retry is not None and (updated is None or retry > updated)
+
+
 def decide(
-    observed: Observed, status: Status | None, approval: str | None, now: dt.datetime, policy: Policy
+    observed: Observed,
+    status: Status | None,
+    approval: str | None,
+    now: dt.datetime,
+    policy: Policy,
+    retry: dt.datetime | None = None,
 ) -> Decision:
+    """`retry`: when a person last asked to retry this cluster now (`mchub retry`), if ever."""
     # A run is in progress: the loop never starts a second one for the same cluster.
     if status is not None and status.phase in RUNNING_PHASES:
         return Decision(Action.NOOP, status.reason, message="a run is in progress")
+    # A failed cluster a person asked to retry since it failed: act now, whatever the backoff
+    # or the kind of failure said (they may have fixed the cloud, the settings or a file).
+    retrying = retry_asked(status, retry)
     if observed.kind == "missing":
-        return _spec_removed(status, now, policy)
+        return _spec_removed(status, now, policy, retrying)
 
     # An invalid spec is a permanent error: wait for the file to change.
     if observed.kind == "invalid":
@@ -93,22 +110,22 @@ def decide(
     # to destroy: refuse the spec. Once destroyed, nothing more.
     expired = spec.expires is not None and spec.expires < now.date()
     if spec.ensure == "absent":
-        return _gone(Reason.ABSENT_REQUESTED, status, observed.hash, now, policy)
+        return _gone(Reason.ABSENT_REQUESTED, status, observed.hash, now, policy, retrying)
     if expired and not seen:
         message = f"expires: {spec.expires} is already past (today is {now.date()}); set a later date"
         return Decision(Action.WAIT, Reason.SPEC_INVALID, message=message, refused=True)
     if expired:
-        return _gone(Reason.EXPIRED, status, observed.hash, now, policy)
+        return _gone(Reason.EXPIRED, status, observed.hash, now, policy, retrying)
 
     # A spec seen for the first time, or changed since it was last seen: plan it.
     if status is None or status.observed_hash is None:
         return Decision(Action.PLAN, Reason.NEW_SPEC)
     if status.observed_hash != observed.hash:
         return Decision(Action.PLAN, Reason.SPEC_CHANGED)
-    return _same_spec(observed.hash, status, approval, now, policy)
+    return _same_spec(observed.hash, status, approval, now, policy, retrying)
 
 
-def _spec_removed(status: Status | None, now: dt.datetime, policy: Policy) -> Decision:
+def _spec_removed(status: Status | None, now: dt.datetime, policy: Policy, retrying: bool) -> Decision:
     """The spec file is gone: keep the cluster unless pruning is on, and then only when a person
     has not been asked to confirm a mass removal."""
     if status is None or status.phase == Phase.DESTROYED or not is_deployed(status):
@@ -118,33 +135,33 @@ def _spec_removed(status: Status | None, now: dt.datetime, policy: Policy) -> De
     if policy.prune_held:
         held = "many specs removed at once; held for a person"
         return Decision(Action.WAIT, Reason.PRUNE_HELD, message=held)
-    return _retry_or(Action.DESTROY, Reason.SPEC_REMOVED, status, None, now, policy)
+    return _retry_or(Action.DESTROY, Reason.SPEC_REMOVED, status, None, now, policy, retrying)
 
 
 def _gone(
-    reason: Reason, status: Status | None, spec_hash: str, now: dt.datetime, policy: Policy
+    reason: Reason, status: Status | None, spec_hash: str, now: dt.datetime, policy: Policy, retrying: bool
 ) -> Decision:
     """The spec asks for the cluster to be gone (absent, or expired)."""
     if status is not None and status.phase == Phase.DESTROYED:
         return Decision(Action.NOOP, Reason.DESTROYED)
     if status is None or not is_deployed(status) and status.phase not in ERROR_PHASES:
         return Decision(Action.DESTROY, reason, message="nothing deployed; recording it as destroyed")
-    return _retry_or(Action.DESTROY, reason, status, spec_hash, now, policy)
+    return _retry_or(Action.DESTROY, reason, status, spec_hash, now, policy, retrying)
 
 
 def _same_spec(
-    spec_hash: str, status: Status, approval: str | None, now: dt.datetime, policy: Policy
+    spec_hash: str, status: Status, approval: str | None, now: dt.datetime, policy: Policy, retrying: bool
 ) -> Decision:
     """The spec is the one last seen: what its recorded phase calls for."""
     # The same spec failed before: retry when the backoff says so.
     if status.phase in ERROR_PHASES:
         action = Action.DESTROY if status.phase == Phase.DESTROY_ERROR else Action.PLAN
-        return _retry_or(action, Reason.RETRY_DUE, status, spec_hash, now, policy)
+        return _retry_or(action, Reason.RETRY_DUE, status, spec_hash, now, policy, retrying)
     # Refused by the pre-flight with this very spec: quota may free up, so look again now and
     # then (no Terraform runs unless it fits). Any other invalid spec waits for a change.
     if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED:
         again = (status.updated_at or now) + dt.timedelta(seconds=policy.preflight_recheck)
-        if again <= now:
+        if again <= now or retrying:
             return Decision(Action.PLAN, Reason.RETRY_DUE)
         return Decision(Action.WAIT, Reason.PREFLIGHT_FAILED, next_at=again, message=status.message)
     if status.phase == Phase.INVALID:
@@ -168,6 +185,9 @@ def _same_spec(
             return Decision(Action.CHECK_DRIFT, Reason.DRIFT_CHECK_DUE, remediate=remediate)
         return Decision(Action.WAIT, Reason.UP_TO_DATE, next_at=due)
 
+    # A run the hub stopped (a restart) resumes by itself: plan again from Terraform's state.
+    if status.phase == Phase.PENDING and status.reason == Reason.INTERRUPTED:
+        return Decision(Action.PLAN, Reason.INTERRUPTED)
     # Destroyed, then brought back with `ensure: present` under an unchanged hash cannot happen
     # (ensure is part of the hash); anything else left is a spec to plan.
     if status.phase in (Phase.PENDING, Phase.DESTROYED):
@@ -176,10 +196,19 @@ def _same_spec(
 
 
 def _retry_or(
-    action: Action, reason: Reason, status: Status, spec_hash: str | None, now: dt.datetime, policy: Policy
+    action: Action,
+    reason: Reason,
+    status: Status,
+    spec_hash: str | None,
+    now: dt.datetime,
+    policy: Policy,
+    retrying: bool,
 ) -> Decision:
-    """Act now, unless this same request already failed and its backoff has not run out."""
+    """Act now, unless this same request already failed and its backoff has not run out (or
+    must not be retried by itself), and no person asked for a retry since."""
     failed_same = status.phase in ERROR_PHASES and (spec_hash is None or status.observed_hash == spec_hash)
+    if failed_same and retrying:
+        return Decision(action, Reason.RETRY_DUE, message="retry asked for")
     if failed_same and status.next_attempt_at is not None and status.next_attempt_at > now:
         return Decision(
             Action.WAIT,

@@ -8,19 +8,28 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, Literal, TextIO, cast
 
 from reconciler.engine.decide import Action, Decision, Observed, retry_delay
 from reconciler.engine.hub import Hub
-from reconciler.engine.render import render_main_tf
+from reconciler.engine.readback import keep_aside
 from reconciler.engine.safety import Classified, classify, creates_only
-from reconciler.model import runs, secrets
+from reconciler.engine.workdir import (
+    has_state,
+    make_workdir,
+    read_note,
+    render_into,
+    terraform_environment,
+    tidy_runs,
+)
+from reconciler.model import runs
 from reconciler.model.atomic import write_atomic
+from reconciler.model.files import UnreadableFile
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import Phase, PlanInfo, Reason, ResourceProgress, Status
 from reconciler.model.volumes import volume_sizes
-from reconciler.terraform import FailureKind, PlanSummary, TerraformEnv, TerraformError
+from reconciler.terraform import FailureKind, PlanSummary, TerraformError
 from reconciler.terraform.output import plan_summary
 
 FAILURE_REASONS = {
@@ -31,6 +40,7 @@ FAILURE_REASONS = {
     FailureKind.TRANSIENT: Reason.CLOUD_ERROR,
     FailureKind.TIMEOUT: Reason.TIMEOUT,
     FailureKind.INTERRUPTED: Reason.INTERRUPTED,
+    FailureKind.CONFLICT: Reason.CONFLICT,
 }
 # The phase a run shows while it plans. A drift check is no news: the cluster stays built meanwhile.
 RUNNING_PHASE = {
@@ -42,8 +52,8 @@ RUNNING_PHASE = {
 
 def execute(name: str, observed: Observed, status: Status, decision: Decision, hub: Hub) -> Status:
     """Run Terraform for `decision` and return the status it ends in (not yet recorded)."""
-    workdir = _workdir(hub, name)
-    if decision.action == Action.DESTROY and not _has_state(workdir):
+    workdir = make_workdir(hub, name)
+    if decision.action == Action.DESTROY and not has_state(workdir):
         return status.destroyed(hub.clock(), decision.reason, observed.hash)
     run = _Run(hub, name, observed, decision, status)
     try:
@@ -54,11 +64,14 @@ def execute(name: str, observed: Observed, status: Status, decision: Decision, h
             return run.go(tf)
     except TerraformError as exc:
         return run.failed(exc)
+    except UnreadableFile as exc:  # secrets.json: never replaced by itself (the guests' password)
+        message = f"{keep_aside(hub, exc)}: restore it to keep the guest password, or retry to make a new one"
+        return run.failed(TerraformError(FailureKind.CONFIG, message, ""))
     except (SettingsError, OSError, ValueError) as exc:
         return run.failed(TerraformError(FailureKind.CONFIG, str(exc), ""))
     finally:
         run.log.close()
-        runs.prune(hub.clusters, name, hub.settings.runs_kept)
+        tidy_runs(hub, name)
 
 
 class _Run:
@@ -133,12 +146,12 @@ class _Run:
         (a new Magic Castle release may need newer providers than the lock file records)."""
         stamp = self.hub.clusters / self.name / ".mchub-init"
         digest = self.hub.specs.module_digest(cloud) if known else None
-        previous = stamp.read_text().strip() if stamp.exists() else None
+        previous = read_note(stamp)
         upgrade = digest is not None and previous is not None and previous != digest
         with self.hub.terraform.init_lock:  # Terraform's shared plugin cache is not safe for concurrent inits
             self.tf.init(upgrade=upgrade)
         if digest is not None and digest != previous:
-            stamp.write_text(digest + "\n")
+            write_atomic(stamp, digest + "\n")  # replaces whatever is there, never writes through a link
 
     def _drift_checked(self, planfile: Path, summary: PlanSummary, info: PlanInfo) -> Status:
         drifted = list(summary.pending)
@@ -203,14 +216,20 @@ class _Run:
         elif next_at is not None:
             message += f" (attempt {self.status.failures + 1}; next at {next_at:%H:%M:%S} UTC)"
         self.log.write(f"# failed ({exc.kind.value}): {exc.message}\n")
+        if exc.kind == FailureKind.INTERRUPTED:  # resumed by the hub itself: pending, not an error
+            stopped = self.status.interrupted(now, message)
+            return self._finish(self._settled(stopped, "queued"), "interrupted", kind=exc.kind.value)
         fail = self.status.failed(now, FAILURE_REASONS.get(exc.kind, Reason.CLOUD_ERROR), message, next_at)
-        if self.progress:
-            fail = fail.progressed(now, {
-                a: p if p.state != "running" else ResourceProgress(action=p.action, state="failed")
-                for a, p in self.progress.items()
-            })  # fmt: skip
-        result: runs.Result = "interrupted" if exc.kind == FailureKind.INTERRUPTED else "failed"
-        return self._finish(fail, result, kind=exc.kind.value)
+        return self._finish(self._settled(fail, "failed"), "failed", kind=exc.kind.value)
+
+    def _settled(self, status: Status, running: Literal["queued", "failed"]) -> Status:
+        """`status` with the resources that were running when the run ended marked `running`."""
+        if not self.progress:
+            return status
+        return status.progressed(self.hub.clock(), {
+            a: p if p.state != "running" else ResourceProgress(action=p.action, state=running)
+            for a, p in self.progress.items()
+        })  # fmt: skip
 
     def _next_attempt(self, kind: FailureKind, now: dt.datetime) -> dt.datetime | None:
         """When to try again: never by itself for a permanent failure (the spec or template must
@@ -276,49 +295,11 @@ class _Run:
 # -- the run's surroundings ----------------------------------------------------------------------
 
 
-def _workdir(hub: Hub, name: str) -> Path:
-    path = hub.clusters / name
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)  # Terraform's state and saved plans hold generated secrets
-    return path
-
-
-def terraform_environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
-    """What Terraform gets for this cluster: its cloud's credentials and the guest password."""
-    cloud = hub.settings.cloud(spec.cloud if spec is not None else None)
-    extra = cloud.passthrough_env()  # the DNS provider's credentials, from the hub's environment
-    passwd = secrets.guest_password(hub.clusters, name, spec.guest_passwd if spec else None)
-    if passwd:
-        extra["TF_VAR_guest_passwd"] = passwd
-    return hub.terraform.environment(
-        cli_config=cloud.terraform_cli_config,
-        # A shared plugin cache saves downloads from a registry, but Terraform does not make it
-        # safe for concurrent use: with a CLI config of its own (the sandbox's filesystem mirror)
-        # the providers are local already, and each cluster installs its own copy.
-        plugin_cache=None if cloud.terraform_cli_config else hub.clusters / ".plugin-cache",
-        clouds_yaml=cloud.clouds_yaml,
-        cloud=cloud.name,
-        extra=extra,
-    )
-
-
-def render_into(hub: Hub, workdir: Path, spec: ClusterSpec) -> None:
-    """Render stage: the spec's main.tf, written atomically into `workdir`."""
-    cloud = hub.settings.cloud(spec.cloud)
-    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir)
-    write_atomic(workdir / "main.tf", main_tf.encode())
-
-
 def _run_name(decision: Decision, spec: ClusterSpec | None) -> str:
     """What the run history calls a run: a plan that applies at once is a build."""
     if decision.action == Action.PLAN:
         return "plan" if spec is not None and spec.apply == "manual" else "build"
     return {Action.CHECK_DRIFT: "drift", Action.APPLY: "apply"}.get(decision.action, decision.action.value)
-
-
-def _has_state(workdir: Path) -> bool:
-    state = workdir / "terraform.tfstate"
-    return state.exists() and '"resources": []' not in state.read_text()
 
 
 def redact(value: Any) -> Any:

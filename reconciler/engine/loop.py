@@ -1,6 +1,8 @@
 """The reconcile loop: watches `specs/`, debounces edits, and runs `reconcile_one` on a bounded pool
 (one run per cluster at a time), waking on the next due time or a file event. The only module that
-touches watchdog and threads."""
+touches watchdog and threads. Supervised: an exception in one cluster's work is logged and that
+cluster looked at again after a backoff, an exception in the loop's own turn is logged and the loop
+goes on; its heartbeat (`alive`) tells `/healthz` whether it still turns."""
 
 from __future__ import annotations
 
@@ -18,26 +20,38 @@ from typing import IO, Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from reconciler.engine.decide import Policy, is_deployed
+from reconciler.engine.decide import Policy, is_deployed, retry_delay
 from reconciler.engine.hub import Hub
 from reconciler.engine.reconcile import reconcile
 from reconciler.engine.recover import recover
 from reconciler.model.approvals import APPROVALS_DIR
+from reconciler.model.files import UnreadableFile
+from reconciler.model.retries import RETRIES_DIR
 from reconciler.model.spec import CLUSTER_NAME_RE
 from reconciler.model.specfiles import spec_names
-from reconciler.model.status import known_clusters, read_status
+from reconciler.model.status import Status, known_clusters, read_status
 
 log = logging.getLogger("mchub.loop")
 
 
+STALE_TURNS = 3  # a heartbeat older than this many of the loop's longest waits: the loop is dead
+REQUEST_DIRS = (APPROVALS_DIR, RETRIES_DIR)  # what people ask of a cluster, beside the specs
+
+
 class HubBusy(Exception):
-    """Another hub process already reconciles this clusters directory."""
+    """Another hub process already reconciles this clusters directory (or its lock file is not one)."""
 
 
 def take_hub_lock(clusters_dir: Path) -> IO[str]:
     """One hub per clusters directory: an exclusive lock held for the life of the process."""
     clusters_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(clusters_dir / ".mchub.lock", "a+")
+    path = clusters_dir / ".mchub.lock"
+    try:  # never through a link: the pid is written into this file
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        why = f"cannot open the hub's lock {path}: {exc.strerror}; remove it if it is a link"
+        raise HubBusy(why) from None
+    handle = os.fdopen(fd, "r+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -56,8 +70,8 @@ def _name_of(path: str, specs_dir: Path) -> str | None:
     p = Path(path)
     if p.parent == specs_dir and p.suffix == ".yaml" and CLUSTER_NAME_RE.fullmatch(p.stem):
         return p.stem
-    in_approvals = p.parent.name == APPROVALS_DIR and p.parent.parent == specs_dir
-    if in_approvals and p.suffix == ".json" and CLUSTER_NAME_RE.fullmatch(p.stem):
+    in_requests = p.parent.name in REQUEST_DIRS and p.parent.parent == specs_dir
+    if in_requests and p.suffix == ".json" and CLUSTER_NAME_RE.fullmatch(p.stem):
         return p.stem
     return None
 
@@ -88,6 +102,19 @@ class Loop:
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="reconcile")
         self.observer: Any = None
         self.stopping = threading.Event()
+        self.crashes: dict[str, int] = {}  # unexpected exceptions in a row, by cluster
+        self.heartbeat = time.monotonic()  # the loop thread's last turn
+        self.finished = threading.Event()  # `run` returned (or died)
+
+    # -- liveness --------------------------------------------------------------------------------
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
+    def alive(self) -> bool:
+        """Whether the loop still turns: running, and its heartbeat fresher than STALE_TURNS of its
+        longest wait (it wakes at least once a resync interval). `/healthz` answers 503 when not."""
+        longest = max(self.settings.resync_interval, 1.0)
+        return not self.finished.is_set() and time.monotonic() - self.heartbeat < STALE_TURNS * longest
 
     # -- scheduling ------------------------------------------------------------------------------
     def poke(self, name: str, delay: float | None = None) -> None:
@@ -112,7 +139,7 @@ class Loop:
             return policy
         specs = set(spec_names(self.settings.specs_dir))
         clusters = self.settings.clusters_dir
-        deployed = [n for n in known_clusters(clusters) if is_deployed(read_status(clusters, n))]
+        deployed = [n for n in known_clusters(clusters) if is_deployed(_readable_status(clusters, n))]
         missing = [n for n in deployed if n not in specs]
         held = len(missing) > 1 and len(missing) > self.settings.max_removed_fraction * len(deployed)
         if held != policy.prune_held:
@@ -125,20 +152,26 @@ class Loop:
         return Policy(**{**policy.__dict__, "prune_held": held})
 
     def _work(self, name: str, policy: Policy) -> None:
-        next_at: dt.datetime | None = None
+        next_in: float | None = None  # seconds; None: the work failed unexpectedly
         try:
-            next_at = reconcile(name, self.hub, policy).next_at
-        except Exception:  # the loop never dies: log and look again at the next resync
-            log.exception("reconcile of %s failed unexpectedly", name)
-        with self.cond:
-            self.inflight.discard(name)
-            if name in self.again:
-                self.again.discard(name)
-                self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
-            else:
-                self.due.setdefault(name, time.monotonic() + self._seconds_until(next_at))
-            self._report_queue()
-            self.cond.notify_all()
+            next_in = self._seconds_until(reconcile(name, self.hub, policy).next_at)
+            self.crashes.pop(name, None)
+        except Exception:  # the loop never dies: log, and look again after a backoff
+            self.crashes[name] = self.crashes.get(name, 0) + 1
+            log.exception("reconcile of %s failed unexpectedly", name, extra={"cluster": name})
+        finally:  # whatever happened, the cluster is no longer in flight
+            with self.cond:
+                self.inflight.discard(name)
+                if next_in is None:
+                    next_in = retry_delay(name, self.crashes.get(name, 1), self.hub.policy.backoff)
+                    log.warning("%s: looking at it again in %.0f s", name, next_in, extra={"cluster": name})
+                if name in self.again:  # a file event meanwhile (a fix, perhaps): look again soon
+                    self.again.discard(name)
+                    self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
+                else:
+                    self.due.setdefault(name, time.monotonic() + next_in)
+                self._report_queue()
+                self.cond.notify_all()
 
     def _seconds_until(self, when: dt.datetime | None) -> float:
         """From decide's wall-clock time to the loop's monotonic schedule, at most one resync away."""
@@ -170,7 +203,8 @@ class Loop:
     # -- running ---------------------------------------------------------------------------------
     def start_watching(self) -> None:
         self.settings.specs_dir.mkdir(parents=True, exist_ok=True)
-        (self.settings.specs_dir / APPROVALS_DIR).mkdir(exist_ok=True)
+        for folder in REQUEST_DIRS:
+            (self.settings.specs_dir / folder).mkdir(exist_ok=True)
         observer = Observer()
         observer.schedule(_Events(self), str(self.specs_dir), recursive=True)
         observer.daemon = True
@@ -179,26 +213,42 @@ class Loop:
 
     def run(self, once: bool = False) -> None:
         """Reconcile until stopped; with `once`, each cluster once, then return."""
-        names = sorted(self._universe())
-        recover(self.hub, names)
-        if once:
-            policy = self._policy()
-            with self.cond:
-                self.inflight.update(names)
-            for future in [self.pool.submit(self._work, name, policy) for name in names]:
-                future.result()
-            return
-        self.start_watching()
-        last_resync = 0.0
+        try:
+            self.beat()
+            names = sorted(self._universe())
+            recover(self.hub, names, beat=self.beat)
+            if once:
+                policy = self._policy()
+                with self.cond:
+                    self.inflight.update(names)
+                for future in [self.pool.submit(self._work, name, policy) for name in names]:
+                    future.result()
+                return
+            self.start_watching()
+            self._turns()
+        finally:
+            self.finished.set()
+
+    def _turns(self) -> None:
+        """The loop itself: resync, dispatch what is due, wait for the next due time or an event.
+        A turn that fails (a listing, the pruning policy) is logged, and the loop goes on."""
+        last_resync, failures = 0.0, 0
         with self.cond:
             while not self.stopping.is_set():
-                if time.monotonic() - last_resync >= self.settings.resync_interval:
-                    last_resync = time.monotonic()
-                    for name in self._universe():
-                        self.due.setdefault(name, last_resync)
-                self._dispatch()
-                waits = [t - time.monotonic() for n, t in self.due.items() if n not in self.inflight]
-                timeout = min([self.settings.resync_interval, *waits])
+                self.beat()
+                try:
+                    if time.monotonic() - last_resync >= self.settings.resync_interval:
+                        last_resync = time.monotonic()
+                        for name in self._universe():
+                            self.due.setdefault(name, last_resync)
+                    self._dispatch()
+                    waits = [t - time.monotonic() for n, t in self.due.items() if n not in self.inflight]
+                    timeout, failures = min([self.settings.resync_interval, *waits]), 0
+                except Exception:
+                    failures += 1
+                    log.exception("a turn of the reconcile loop failed; it goes on")
+                    delay = retry_delay("loop", failures, self.hub.policy.backoff)
+                    timeout = min(delay, self.settings.resync_interval)
                 self.cond.wait(timeout=max(0.01, timeout))
 
     def stop(self) -> None:
@@ -210,3 +260,11 @@ class Loop:
         if self.observer is not None:
             self.observer.stop()
         self.pool.shutdown(wait=True)
+
+
+def _readable_status(clusters_dir: Path, name: str) -> Status | None:
+    """The status, or None when it cannot be read (the cluster's own reconcile keeps it aside)."""
+    try:
+        return read_status(clusters_dir, name)
+    except UnreadableFile:
+        return None

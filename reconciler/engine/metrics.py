@@ -4,6 +4,7 @@ hooks (status recorded, run finished, queue changed); served by the web view at 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -12,11 +13,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from reconciler.model.files import UnreadableFile
 from reconciler.model.runs import RunRecord
 from reconciler.model.status import Phase, Status, known_clusters, read_status
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
+log = logging.getLogger("mchub.metrics")
 
 Health = Callable[[], dict[str, tuple[float | None, int]]]  # cloud -> (age seconds, failed fetches)
 
@@ -64,9 +67,14 @@ class Metrics:
         self.registry.register(_Catalog(health))
 
     def load(self, clusters_dir: Path) -> None:
-        """Start from the statuses on disk (a restart keeps the counts right)."""
+        """Start from the statuses on disk (a restart keeps the counts right). One that cannot be
+        read is left out: the loop keeps it aside and records what it means, which counts then."""
         for name in known_clusters(clusters_dir):
-            status = read_status(clusters_dir, name)
+            try:
+                status = read_status(clusters_dir, name)
+            except UnreadableFile as exc:
+                log.warning("not counted: %s", exc, extra={"cluster": name})
+                continue
             if status is not None:
                 self.status_recorded(status)
 

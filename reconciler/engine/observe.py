@@ -10,8 +10,8 @@ from pathlib import Path
 from reconciler.engine.decide import Observed
 from reconciler.engine.render import ModuleDigests
 from reconciler.model.settings import Settings, SettingsError
-from reconciler.model.spec import SpecError, load_spec, spec_digest
-from reconciler.model.specfiles import FileCache, spec_path
+from reconciler.model.spec import SpecError, parse_spec_file, spec_digest
+from reconciler.model.specfiles import FileCache, read_spec_file, spec_path
 
 
 class SpecReader:
@@ -46,10 +46,21 @@ class SpecReader:
 
 
 def _parse(path: Path) -> Observed:
-    """The spec file alone: `hash` is the spec's digest (`observe` adds module and Terraform)."""
-    raw = path.read_bytes()
+    """The spec file alone: `hash` is the spec's digest (`observe` adds module and Terraform). A
+    file that is not a regular one within the size limit is invalid, never read (`read_spec_file`)."""
     try:
-        spec = load_spec(path)
+        raw = read_spec_file(path)
+    except SpecError as exc:  # a link, a pipe, a device, a folder, too big: its reason is its hash
+        return _invalid(str(exc).encode(), str(exc))
+    try:
+        spec = parse_spec_file(raw.decode("utf-8"), path)
+    except UnicodeDecodeError:
+        return _invalid(raw, "file is not UTF-8 text")
     except SpecError as exc:
-        return Observed(kind="invalid", hash=hashlib.sha256(raw).hexdigest(), errors=str(exc))
+        return _invalid(raw, str(exc))
     return Observed(kind="present", spec=spec, hash=spec_digest(spec))
+
+
+def _invalid(raw: bytes, errors: str) -> Observed:
+    """An invalid spec, known by the digest of its bytes: a change to the file is news."""
+    return Observed(kind="invalid", hash=hashlib.sha256(raw).hexdigest(), errors=errors)

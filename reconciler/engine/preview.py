@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from reconciler.engine.executor import render_into, terraform_environment
 from reconciler.engine.hub import Hub
 from reconciler.engine.safety import Classified, classify, classify_actions, needs_values
+from reconciler.engine.workdir import render_into, terraform_environment
+from reconciler.model.files import UnreadableFile
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import read_status
@@ -51,7 +52,10 @@ class PreviewError(Exception):
 def preview(hub: Hub, spec: ClusterSpec) -> Preview:
     """Plan `spec` speculatively and classify the plan. Raises PreviewError when Terraform fails."""
     started = time.monotonic()
-    status = read_status(hub.clusters, spec.cluster_name)
+    try:
+        status = read_status(hub.clusters, spec.cluster_name)
+    except UnreadableFile as exc:  # the loop keeps it aside and shows it; a preview only says so
+        raise PreviewError(f"{exc}; the hub sets it aside at its next look") from exc
     refused = shrinks(spec, status.volumes) if status is not None else []
     if refused:
         return Preview("refused: " + "; ".join(refused), refused=refused, seconds=time.monotonic() - started)

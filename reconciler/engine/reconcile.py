@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from reconciler.engine.decide import Action, Decision, Observed, Policy, decide
 from reconciler.engine.executor import execute
 from reconciler.engine.hub import Hub
-from reconciler.model.approvals import read_approval
-from reconciler.model.status import Phase, Reason, Status, read_status
+from reconciler.engine.readback import read_recorded
+from reconciler.model.status import Phase, Reason, Status
 from reconciler.model.volumes import shrinks
 
 
@@ -29,17 +29,17 @@ def reconcile(name: str, hub: Hub, policy: Policy | None = None) -> Outcome:
     """Reconcile one cluster; `policy` overrides the hub's for this pass (the loop holds pruning)."""
     policy = policy or hub.policy
     observed = hub.specs.observe(name)
-    status = read_status(hub.clusters, name)
-    approval = read_approval(hub.settings.specs_dir, name)
-    decision = decide(observed, status, approval, hub.clock(), policy)
+    recorded = read_recorded(hub, name, observed.hash)  # status, approval, retry request
+    status, approval, retry = recorded.status, recorded.approval, recorded.retry
+    decision = decide(observed, status, approval, hub.clock(), policy, retry)
     base = status or Status(name=name, updated_at=hub.clock())
     new = _act(name, observed, base, decision, hub)
     if new is base:  # nothing changed: this decision already says when to look again
         return Outcome(base, _when(decision, hub.clock()))
     hub.recorder.record(new)
     # What the new status calls for next, by the same rules (an approval only counts while a
-    # plan awaits it, so the one read above still holds).
-    return Outcome(new, _when(decide(observed, new, approval, hub.clock(), policy), hub.clock()))
+    # plan awaits it, and a retry only once, so the ones read above still hold).
+    return Outcome(new, _when(decide(observed, new, approval, hub.clock(), policy, retry), hub.clock()))
 
 
 def reconcile_one(name: str, hub: Hub, policy: Policy | None = None) -> Status:

@@ -1,60 +1,97 @@
 """Start-up recovery: runs that a dead hub left "running" are recorded as interrupted and their
-clusters re-planned from Terraform's state; Terraform processes that outlived the hub are waited
-for; lock files left by dead processes are reported (and removed only when provably stale)."""
+clusters re-planned from Terraform's state (shown `pending`, reason `interrupted`: the hub resumes
+them by itself, so no error phase); Terraform processes that outlived the hub are waited for; lock
+files left by dead processes are reported (and removed only when provably stale). A cluster whose
+records cannot be read is kept aside and shown (engine/readback.py); the others carry on."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from reconciler.engine.hub import Hub
+from reconciler.engine.readback import current_status
 from reconciler.model import runs
-from reconciler.model.status import RUNNING_PHASES, Reason, read_status
+from reconciler.model.files import UnreadableFile, set_aside
+from reconciler.model.status import RUNNING_PHASES, Status
 from reconciler.terraform import lock_info, lock_is_held
 from reconciler.terraform.lock import remove_stale_lock_info
 
 log = logging.getLogger("mchub.recover")
 
 
-def recover(hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0) -> list[str]:
-    """Returns the clusters whose interrupted run was recorded."""
+def _nothing() -> None:
+    return None
+
+
+def recover(
+    hub: Hub, names: Iterable[str], wait_for_terraform: float = 600.0, beat: Callable[[], None] = _nothing
+) -> list[str]:
+    """Returns the clusters whose interrupted run was recorded. `beat` is called while waiting (the
+    loop's heartbeat: waiting for a surviving Terraform is not a hung hub)."""
     recovered = []
     for name in sorted(names):
-        status = read_status(hub.clusters, name)
-        if status is None or status.phase not in RUNNING_PHASES:
-            note = _stale_lock(hub, name)
-            if note and status is not None:
-                hub.recorder.record(status.noted(hub.clock(), note))
-            continue
-        record = runs.read_record(hub.clusters, name, status.run_id) if status.run_id else None
-        if record is not None and runs.pid_alive(record.terraform_pid):
-            # Terraform runs in its own session, so it outlives a killed hub and finishes saving
-            # state; starting another run now would race it for the state lock.
-            log.warning(
-                "%s: Terraform (pid %s) of run %s is still running; waiting for it",
-                name,
-                record.terraform_pid,
-                record.id,
+        beat()
+        try:
+            if _recover_one(hub, name, wait_for_terraform, beat):
+                recovered.append(name)
+        except Exception:  # one cluster's trouble never stops the start of the others
+            log.exception(
+                "%s: start-up recovery failed; the loop looks at it again", name, extra={"cluster": name}
             )
-            deadline = time.monotonic() + wait_for_terraform
-            while runs.pid_alive(record.terraform_pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        now = hub.clock()
-        message = (
-            f"run {status.run_id} was interrupted (the hub stopped during {status.phase.value}); re-planning"
-        )
-        if record is not None and record.result == "running":
-            runs.write_record(
-                hub.clusters,
-                record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
-            )
-        note = _stale_lock(hub, name)
-        if note:
-            message += f"; {note}"
-        hub.recorder.record(status.failed(now, Reason.INTERRUPTED, message, next_attempt_at=now))
-        recovered.append(name)
     return recovered
+
+
+def _recover_one(hub: Hub, name: str, wait_for_terraform: float, beat: Callable[[], None]) -> bool:
+    status = current_status(hub, name, hub.specs.observe(name).hash)
+    if status is None or status.phase not in RUNNING_PHASES:
+        note = _stale_lock(hub, name)
+        if note and status is not None:
+            hub.recorder.record(status.noted(hub.clock(), note))
+        return False
+    record = _record(hub, name, status)
+    if record is not None and runs.pid_alive(record.terraform_pid):
+        # Terraform runs in its own session, so it outlives a killed hub and finishes saving
+        # state; starting another run now would race it for the state lock.
+        log.warning(
+            "%s: Terraform (pid %s) of run %s is still running; waiting for it",
+            name,
+            record.terraform_pid,
+            record.id,
+        )
+        deadline = time.monotonic() + wait_for_terraform
+        while runs.pid_alive(record.terraform_pid) and time.monotonic() < deadline:
+            beat()
+            time.sleep(0.2)
+    now = hub.clock()
+    during = status.phase.value
+    message = f"run {status.run_id} was interrupted (the hub stopped during {during}); re-planning"
+    if record is not None and record.result == "running":
+        runs.write_record(
+            hub.clusters,
+            record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
+        )
+    note = _stale_lock(hub, name)
+    if note:
+        message += f"; {note}"
+    hub.recorder.record(status.interrupted(now, message))
+    return True
+
+
+def _record(hub: Hub, name: str, status: Status) -> runs.RunRecord | None:
+    """The record of the run the status was in; an unreadable one is kept aside (no pid to wait for)."""
+    if not status.run_id:
+        return None
+    path = runs.record_path(hub.clusters, name, status.run_id)
+    try:
+        return runs.load_record(path)
+    except FileNotFoundError:
+        return None
+    except UnreadableFile as exc:
+        kept = set_aside(path, hub.clock())
+        log.warning("%s: %s; kept as %s", name, exc, kept.name, extra={"cluster": name})
+        return None
 
 
 def _stale_lock(hub: Hub, name: str) -> str:

@@ -43,10 +43,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from reconciler.model.spec import SpecError, load_spec
 
     bad = 0
+    limits = _settings(args).limits  # the hub's own limits (settings file, MCHUB_MAX_*)
     for name in args.files:
         path = Path(name)
         try:
-            load_spec(path)
+            load_spec(path, limits)
         except FileNotFoundError:
             print(f"{path}: no such file", file=sys.stderr)
             bad += 1
@@ -65,7 +66,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        spec = load_spec(settings.specs_dir / f"{args.name}.yaml")
+        spec = load_spec(settings.specs_dir / f"{args.name}.yaml", settings.limits)
         workdir = settings.clusters_dir / args.name
         print(render_main_tf(spec, settings.cloud(spec.cloud), settings.templates_dir, workdir), end="")
     except (SpecError, SettingsError, FileNotFoundError) as exc:
@@ -104,11 +105,19 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> int:
+    from reconciler.model.files import UnreadableFile
     from reconciler.model.specfiles import spec_names
     from reconciler.model.status import ERROR_PHASES, Phase, known_clusters, read_status
 
     wanted = names or sorted(set(spec_names(settings.specs_dir)) | set(known_clusters(settings.clusters_dir)))
-    rows = [(n, read_status(settings.clusters_dir, n)) for n in wanted]
+    rows, unreadable = [], {}
+    for n in wanted:
+        try:
+            rows.append((n, read_status(settings.clusters_dir, n)))
+        except UnreadableFile as exc:  # the hub sets it aside and says so; here, just say so
+            unreadable[n] = str(exc)
+    for n, why in unreadable.items():
+        print(f"{n}: {why}; the running hub moves it aside and records an error for it", file=sys.stderr)
     if as_json:
         print(json.dumps({n: s.model_dump(mode="json") if s else None for n, s in rows}, indent=2))
     else:
@@ -124,27 +133,52 @@ def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> 
                 f"{status.message.splitlines()[0] if status.message else ''}{flags}"
             )
     bad = any(s is not None and (s.phase in ERROR_PHASES or s.phase == Phase.INVALID) for _, s in rows)
-    return 1 if bad else 0
+    return 1 if bad or unreadable else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     return print_status(_settings(args), [args.name] if args.name else None, args.json)
 
 
+def _cli_user() -> str:
+    return f"{os.environ.get('USER') or 'cli'} (cli)"
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
+    """Approve the plan named (none named is refused, as on the page and in the API)."""
     from reconciler.model.approvals import NotApprovable, approvable_plan, approve
+    from reconciler.model.spec import CLUSTER_NAME_RE
     from reconciler.model.status import read_status
 
     settings = _settings(args)
-    status = read_status(settings.clusters_dir, args.name)
     try:
-        plan = approvable_plan(args.name, status, args.plan_id)
-    except NotApprovable as exc:
+        if not CLUSTER_NAME_RE.fullmatch(args.name):
+            raise NotApprovable("not a cluster name (lowercase letters, digits and -, 2 to 41 of them)")
+        plan = approvable_plan(args.name, read_status(settings.clusters_dir, args.name), args.plan_id)
+    except (NotApprovable, ValueError) as exc:  # ValueError: a status file that cannot be read
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 1
-    user = os.environ.get("USER") or "cli"
-    approve(settings.specs_dir, args.name, plan.id, f"{user} (cli)", dt.datetime.now(dt.UTC))
+    approve(settings.specs_dir, args.name, plan.id, _cli_user(), dt.datetime.now(dt.UTC))
     print(f"{args.name}: approved plan {plan.id} ({plan.summary()})")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Ask the hub to retry a failed cluster now, without waiting for its backoff."""
+    from reconciler.model.retries import NotRetryable, check_retryable, request_retry
+    from reconciler.model.spec import CLUSTER_NAME_RE
+    from reconciler.model.status import read_status
+
+    settings = _settings(args)
+    try:
+        if not CLUSTER_NAME_RE.fullmatch(args.name):
+            raise NotRetryable("not a cluster name (lowercase letters, digits and -, 2 to 41 of them)")
+        check_retryable(args.name, read_status(settings.clusters_dir, args.name))
+    except (NotRetryable, ValueError) as exc:  # ValueError: a status file that cannot be read
+        print(f"{args.name}: {exc}", file=sys.stderr)
+        return 1
+    request_retry(settings.specs_dir, args.name, _cli_user(), dt.datetime.now(dt.UTC))
+    print(f"{args.name}: retry requested; the hub tries again within seconds (`mchub status {args.name}`)")
     return 0
 
 
@@ -234,9 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", cmd_status, "show each cluster's phase, reason and message")
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true")
-    p = command("approve", cmd_approve, "approve the plan waiting for a manual-apply cluster")
+    p = command("approve", cmd_approve, "approve the plan waiting for a manual-apply cluster, by its id")
     p.add_argument("name")
-    p.add_argument("plan_id", nargs="?", help="the plan to approve (default: the current one)")
+    p.add_argument(
+        "plan_id", nargs="?", help="the plan you approve, as `mchub status` and its page show it (required)"
+    )
+    p = command("retry", cmd_retry, "retry a failed cluster now, without waiting for its backoff")
+    p.add_argument("name")
     p = command("logs", cmd_logs, "print a cluster's latest run log")
     p.add_argument("name")
     p.add_argument("--run", help="a run id (default: the latest)")

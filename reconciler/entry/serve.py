@@ -19,6 +19,7 @@ from reconciler.model.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from reconciler.engine.hub import Hub
+    from reconciler.engine.loop import Loop
     from reconciler.model.spec import ClusterSpec
     from webview.auth import AuthConfig
     from webview.state import Previewer
@@ -92,7 +93,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     way out, whether the web server returns (Ctrl-C, SIGTERM) or a later part fails to start."""
     from reconciler.cloud.catalog import Catalog
     from reconciler.engine.hub import make_hub
-    from reconciler.engine.loop import HubBusy, take_hub_lock
+    from reconciler.engine.loop import HubBusy, Loop, take_hub_lock
     from reconciler.engine.metrics import Metrics
     from webview.app import create_app
     from webview.auth import BindRefused
@@ -119,8 +120,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         started.callback(catalog.stop)
         metrics = Metrics()
         hub = make_hub(settings, catalog, metrics)  # TerraformError when there is no Terraform
-        app = create_app(settings, catalog, auth, metrics=metrics, preview=previewer(hub))
-        started.enter_context(_reconciling(hub, join_timeout=settings.terraform_grace + 5))
+        loop = Loop(hub)  # /healthz answers 503 when its heartbeat goes stale: restart the hub
+        preview = previewer(hub)
+        app = create_app(settings, catalog, auth, metrics=metrics, preview=preview, liveness=loop.alive)
+        started.enter_context(_reconciling(loop, join_timeout=settings.terraform_grace + 5))
         dirs = f"{settings.specs_dir} -> {settings.clusters_dir}"
         print(f"reconciling {dirs} with Terraform {hub.terraform_version}", flush=True)
         host = f"[{args.host}]" if ":" in args.host else args.host
@@ -149,7 +152,7 @@ def _checked_auth(host: str, settings: Settings) -> AuthConfig:
     DNS credentials present (a DNS provider without its credentials: say so now, not at apply)."""
     from webview.auth import AuthConfig, check_bind
 
-    auth = AuthConfig.from_env(settings.clusters_dir)
+    auth = AuthConfig.from_env(settings.clusters_dir, trusted_proxies=settings.trusted_proxies)
     check_bind(host, auth)
     for cloud in settings.clouds.values():
         cloud.passthrough_env()
@@ -157,11 +160,8 @@ def _checked_auth(host: str, settings: Settings) -> AuthConfig:
 
 
 @contextlib.contextmanager
-def _reconciling(hub: Hub, join_timeout: float) -> Iterator[None]:
+def _reconciling(loop: Loop, join_timeout: float) -> Iterator[None]:
     """The reconcile loop in a thread; on the way out it stops, giving Terraform its grace period."""
-    from reconciler.engine.loop import Loop
-
-    loop = Loop(hub)
     worker = threading.Thread(target=loop.run, name="reconcile-loop", daemon=True)
     worker.start()
     try:
@@ -175,7 +175,14 @@ def _reconciling(hub: Hub, join_timeout: float) -> Iterator[None]:
 def _run_web(app: Any, sock: socket.socket) -> None:
     import uvicorn
 
+    # proxy_headers off: uvicorn would put an X-Forwarded-For address where the web view reads the
+    # TCP peer, which decides whether an identity header is believed (trusted_proxies).
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, log_config=None
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        log_config=None,
+        proxy_headers=False,
     )
     uvicorn.Server(config).run(sockets=[sock])

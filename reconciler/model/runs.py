@@ -1,5 +1,8 @@
 """Run history: one record (`runs/<id>.json`) and one log (`runs/<id>.log`) per Terraform run of a
-cluster. A record is written before Terraform starts, so a crash leaves evidence to recover from."""
+cluster. A record is written before Terraform starts, so a crash leaves evidence to recover from.
+Records are read as regular files within RECORD_LIMIT; the engine keeps an unreadable one aside
+after each run (`set_aside_broken`), the web view and the CLI skip it. Logs are appended to, never
+through a link."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ import secrets
 from pathlib import Path
 from typing import IO, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler.model.atomic import write_atomic
+from reconciler.model.files import UnreadableFile, label, read_regular, set_aside
 
 Result = Literal["running", "succeeded", "failed", "interrupted"]
+RECORD_LIMIT = 4 * 1024 * 1024
 
 
 class RunRecord(BaseModel):
@@ -52,30 +57,71 @@ def write_record(clusters_dir: Path, record: RunRecord) -> None:
 def open_log(clusters_dir: Path, name: str, run_id: str) -> IO[str]:
     path = runs_dir(clusters_dir, name) / f"{run_id}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)  # never through a link
     return os.fdopen(fd, "a", buffering=1, encoding="utf-8", errors="replace")
 
 
-def read_record(clusters_dir: Path, name: str, run_id: str) -> RunRecord | None:
+def record_path(clusters_dir: Path, name: str, run_id: str) -> Path:
+    return runs_dir(clusters_dir, name) / f"{run_id}.json"
+
+
+def load_record(path: Path) -> RunRecord:
+    """The run record in `path`. FileNotFoundError when there is none; UnreadableFile when it is
+    not a regular file within RECORD_LIMIT, or not a run record."""
+    shown = label(path, 4)
+    data = read_regular(path, RECORD_LIMIT, shown)
     try:
-        return RunRecord.model_validate_json((runs_dir(clusters_dir, name) / f"{run_id}.json").read_bytes())
-    except (FileNotFoundError, ValueError):
+        return RunRecord.model_validate_json(data)
+    except ValidationError as exc:
+        problem = f"is not a run record this hub can read ({exc.error_count()} problems)"
+        raise UnreadableFile(path, problem, shown) from None
+
+
+def read_record(clusters_dir: Path, name: str, run_id: str) -> RunRecord | None:
+    """The record of one run; None when there is none, or none that can be read."""
+    try:
+        return load_record(record_path(clusters_dir, name, run_id))
+    except (FileNotFoundError, UnreadableFile):
         return None
 
 
+def _record_files(clusters_dir: Path, name: str) -> list[Path]:
+    """The record files of a cluster's runs, newest first (run ids start with their time)."""
+    folder = runs_dir(clusters_dir, name)
+    try:
+        names = [e.name for e in os.scandir(folder) if e.name.endswith(".json")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [folder / n for n in sorted(names, reverse=True)]
+
+
 def list_records(clusters_dir: Path, name: str) -> list[RunRecord]:
-    """Newest first."""
+    """Newest first; a record that cannot be read is left out (the engine keeps it aside)."""
     out = []
-    for path in sorted(runs_dir(clusters_dir, name).glob("*.json"), reverse=True):
+    for path in _record_files(clusters_dir, name):
         try:
-            out.append(RunRecord.model_validate_json(path.read_bytes()))
-        except ValueError:
+            out.append(load_record(path))
+        except (FileNotFoundError, UnreadableFile):
             continue
     return out
 
 
 def log_path(clusters_dir: Path, name: str, run_id: str) -> Path:
     return runs_dir(clusters_dir, name) / f"{run_id}.log"
+
+
+def set_aside_broken(clusters_dir: Path, name: str, now: dt.datetime) -> list[Path]:
+    """Keep every unreadable run record of `name` aside for a person (`<id>.json.broken-<time>`);
+    returns where they went. The engine's, after each run, beside `prune`."""
+    moved = []
+    for path in _record_files(clusters_dir, name):
+        try:
+            load_record(path)
+        except FileNotFoundError:
+            continue
+        except UnreadableFile:
+            moved.append(set_aside(path, now))
+    return moved
 
 
 def prune(clusters_dir: Path, name: str, keep: int) -> None:

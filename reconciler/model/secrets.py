@@ -1,14 +1,20 @@
-"""Per-cluster secrets the hub generates and keeps under `clusters/<name>/secrets.json` (mode 0600),
-never in specs, main.tf, logs or status. Terraform receives them through TF_VAR_* variables."""
+"""Per-cluster secrets the hub generates, or a person gives through the web form or the API, kept
+under `clusters/<name>/secrets.json` (mode 0600), never in specs, main.tf, logs or status. Terraform
+receives them through TF_VAR_* variables."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import secrets as _random
 from pathlib import Path
 
 from reconciler.model.atomic import write_atomic
+from reconciler.model.files import UnreadableFile, label, read_regular
 
+SECRETS_LIMIT = 64 * 1024
+GIVEN_AT = "guest_passwd_given_at"
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -17,11 +23,22 @@ def secrets_path(clusters_dir: Path, name: str) -> Path:
 
 
 def _read(clusters_dir: Path, name: str) -> dict[str, str]:
+    """The stored secrets ({} when there are none yet). UnreadableFile when the file is not a
+    regular file within SECRETS_LIMIT holding a JSON object: never silently replaced, since a new
+    password would lock the guests out (the engine keeps it aside and stops for a person)."""
+    path = secrets_path(clusters_dir, name)
+    shown = label(path, 3)
     try:
-        data = json.loads(secrets_path(clusters_dir, name).read_text())
-    except (FileNotFoundError, ValueError):
+        data = json.loads(read_regular(path, SECRETS_LIMIT, shown))
+    except FileNotFoundError:
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, UnreadableFile):
+            raise
+        raise UnreadableFile(path, "is not valid JSON", shown) from None
+    if not isinstance(data, dict):
+        raise UnreadableFile(path, "does not hold a JSON object", shown)
+    return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
 def guest_password(clusters_dir: Path, name: str, from_spec: str | None) -> str:
@@ -36,4 +53,32 @@ def guest_password(clusters_dir: Path, name: str, from_spec: str | None) -> str:
 
 
 def stored_guest_password(clusters_dir: Path, name: str) -> str | None:
-    return _read(clusters_dir, name).get("guest_passwd")
+    """The stored guest password, None when there is none or the file cannot be read."""
+    try:
+        return _read(clusters_dir, name).get("guest_passwd")
+    except UnreadableFile:
+        return None
+
+
+def store_guest_password(clusters_dir: Path, name: str, password: str) -> None:
+    """Keep the guest password a person gave (the web form or the API) for cluster `name`: in its
+    secrets file, atomically and mode 0600, never in the spec or git. The web view's one write
+    under `clusters/`. The spec's own `guest_passwd`, if it has one, still comes first."""
+    if not password:
+        raise ValueError("an empty guest password is not stored: leave it out to keep the current one")
+    with contextlib.suppress(FileExistsError):  # made as the reconciler makes it: private
+        secrets_path(clusters_dir, name).parent.mkdir(parents=True, mode=0o700)
+    stored = _read(clusters_dir, name)
+    stored["guest_passwd"] = password
+    stored[GIVEN_AT] = dt.datetime.now(dt.UTC).isoformat()
+    write_atomic(secrets_path(clusters_dir, name), json.dumps(stored).encode(), mode=0o600)
+
+
+def password_given_at(clusters_dir: Path, name: str) -> str:
+    """When a person last gave the cluster's guest password ("" if never, or unreadable): not a
+    secret, so the engine may add it to the cluster's hash, and a new password, which changes no
+    spec, is applied at the next look. A generated password leaves it unchanged."""
+    try:
+        return _read(clusters_dir, name).get(GIVEN_AT, "")
+    except UnreadableFile:
+        return ""

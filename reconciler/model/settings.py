@@ -3,6 +3,7 @@ Read once at start (a YAML file plus MCHUB_* environment variables) and passed d
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -12,10 +13,14 @@ from typing import Any
 
 import yaml
 
+from reconciler.model.limits import DEFAULT_LIMITS, LIMIT_NAMES, MIN_DEPTH, Limits
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAGIC_CASTLE_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//openstack?ref={version}"
 MAGIC_CASTLE_DNS_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//dns/{provider}?ref={version}"
 PUPPET_MAGIC_CASTLE_GIT = "https://github.com/ComputeCanada/puppet-magic_castle.git"
+# Peers whose identity header (MCHUB_PROXY_USER_HEADER) is believed, by default: loopback only.
+TRUSTED_PROXIES_DEFAULT = ("127.0.0.0/8", "::1/128")
 
 
 class SettingsError(Exception):
@@ -128,6 +133,17 @@ class Settings:
     runs_kept: int = 50
     terraform_timeout: float = 3600.0
     terraform_grace: float = 60.0
+    # Limits on one spec (reconciler.model.limits): a spec over one is invalid, naming the setting.
+    max_instance_groups: int = DEFAULT_LIMITS.max_instance_groups
+    max_hosts: int = DEFAULT_LIMITS.max_hosts
+    max_volumes: int = DEFAULT_LIMITS.max_volumes
+    max_nb_users: int = DEFAULT_LIMITS.max_nb_users
+    max_name_length: int = DEFAULT_LIMITS.max_name_length
+    max_domain_length: int = DEFAULT_LIMITS.max_domain_length
+    max_public_key_length: int = DEFAULT_LIMITS.max_public_key_length
+    max_hieradata_length: int = DEFAULT_LIMITS.max_hieradata_length
+    max_depth: int = DEFAULT_LIMITS.max_depth
+    trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT  # IPs or CIDR networks
 
     def __post_init__(self) -> None:
         if "sandbox" not in self.clouds:  # the embedded cloud is always there
@@ -142,12 +158,37 @@ class Settings:
                 f'cloud "{key}" is not configured; choose one of {", ".join(sorted(self.clouds))}'
             ) from None
 
+    @property
+    def limits(self) -> Limits:
+        """The spec limits these settings choose: pass them to parse_spec, load_spec, load_yaml."""
+        return Limits(**{name: getattr(self, name) for name in LIMIT_NAMES})
+
     def with_cloud(self, cloud: CloudConfig) -> Settings:
         return replace(self, clouds={**self.clouds, cloud.name: cloud})
 
 
 def _flag(value: str) -> bool:
     return value.lower() in ("1", "true", "yes", "on")
+
+
+def trusted_networks(where: str, value: Any) -> tuple[str, ...]:
+    """`trusted_proxies`: a list (or a comma/space separated string) of IP addresses and CIDR
+    networks, checked and written out canonically (`10.0.0.5` -> `10.0.0.5/32`)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items or not all(isinstance(i, str) for i in items):
+        raise SettingsError(
+            f"{where}: expected a list of IP addresses or networks, e.g. [127.0.0.1, 10.0.0.0/24], "
+            f"got {value!r}"
+        )
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(item.strip())))
+        except ValueError as exc:
+            raise SettingsError(
+                f"{where}: {item!r} is not an IP address or network ({exc}); e.g. 10.0.0.5 or 10.0.0.0/24"
+            ) from None
+    return tuple(out)
 
 
 _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -159,6 +200,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MCHUB_TERRAFORM": ("terraform", str),
     "MCHUB_WORKERS": ("workers", int),
     "MCHUB_PRUNE": ("prune", _flag),
+    "MCHUB_TRUSTED_PROXIES": ("trusted_proxies", lambda v: trusted_networks("MCHUB_TRUSTED_PROXIES", v)),
 }
 
 
@@ -233,7 +275,7 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
                 f"clouds.{name}.module: name a Magic Castle release, e.g. magic_castle:15.6.1"
             )
         url = values.get("config_git_url", PUPPET_MAGIC_CASTLE_GIT)
-        if not re.match(r"^https://.*\.git$", url):
+        if not re.fullmatch(r"^https://.*\.git$", url):
             raise SettingsError(f"clouds.{name}.config_git_url: {url!r} must match ^https://.*\\.git$")
         if not values.get("config_version", "x"):
             raise SettingsError(f"clouds.{name}.config_version: a tag, branch or commit is required")
@@ -245,6 +287,18 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
                 f"(this cloud uses {module!r})"
             )
     return CloudConfig(name=name, **values)
+
+
+def _check_limits(limits: Limits) -> None:
+    for name in LIMIT_NAMES:
+        least = 0 if name == "max_nb_users" else 1  # 0: no guest accounts on this hub
+        if getattr(limits, name) < least:
+            raise SettingsError(f"{name} must be at least {least}, got {getattr(limits, name)}")
+    if limits.max_depth < MIN_DEPTH:
+        raise SettingsError(
+            f"max_depth must be at least {MIN_DEPTH} (a spec with volumes nests {MIN_DEPTH} levels deep), "
+            f"got {limits.max_depth}"
+        )
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -263,6 +317,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         for key, value in data.items():
             if key not in fields:
                 raise SettingsError(f"{path}: unknown setting {key}; choose among {sorted(fields)}")
+            if key == "trusted_proxies":
+                values[key] = trusted_networks(key, value)
+                continue
             values[key] = value if key == "clouds" else _typed(key, value, fields[key].default)
         if "clouds" in values:
             clouds = values["clouds"] or {}
@@ -281,4 +338,5 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     settings = Settings(**values)
     if settings.workers < 1:
         raise SettingsError("workers must be at least 1")
+    _check_limits(settings.limits)
     return settings

@@ -12,32 +12,43 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from reconciler.model.files import FileRefused, read_regular
+from reconciler.model.limits import (
+    DEFAULT_LIMITS,
+    Limits,
+    Refused,
+    bounds,
+    guarded_yaml,
+    json_too_deep,
+    over,
+    shown,
+)
+
+# Used with fullmatch: `$` alone also matches before a final newline ("demo\n").
 CLUSTER_NAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,40}$")
 DOMAIN_RE = re.compile(r"^[a-z][0-9a-z-.]*$")
 HOSTNAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,63}$")
 PUBLIC_KEY_RE = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$"
 )
+# fmt: off
 KNOWN_TAGS = (
-    "login",
-    "proxy",
-    "public",
-    "puppet",
-    "mgmt",
-    "nfs",
-    "node",
-    "pool",
-    "spot",
-    "efa",
-    "dtn",
-    "bastion",
+    "login", "proxy", "public", "puppet", "mgmt", "nfs", "node", "pool", "spot", "efa", "dtn", "bastion",
 )
+# fmt: on
 MAX_SPEC_BYTES = 256 * 1024
+MAX_ERRORS = 50  # problems listed for one spec
 ALIASES_REFUSED = "YAML aliases (*name) are not allowed in specs; write the values out"
-# libyaml's parser when PyYAML was built with it: ten times faster on a resync of many specs.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class FieldError(BaseModel):
@@ -71,6 +82,12 @@ def _nfc(value: Any) -> Any:
     return value
 
 
+def _limits(info: ValidationInfo) -> Limits:
+    """The limits this validation was given (`parse_spec(..., limits=)`), else the defaults."""
+    given = info.context.get("limits") if isinstance(info.context, dict) else None
+    return given if isinstance(given, Limits) else DEFAULT_LIMITS
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
@@ -89,7 +106,7 @@ class Instance(_Strict):
     def _known_tags(cls, tags: list[str]) -> list[str]:
         for tag in tags:
             if tag not in KNOWN_TAGS:
-                raise ValueError(f'unknown tag "{tag}"; choose among {", ".join(KNOWN_TAGS)}')
+                raise ValueError(f'unknown tag "{shown(tag)}"; choose among {", ".join(KNOWN_TAGS)}')
         if len(set(tags)) != len(tags):
             raise ValueError("a tag is listed twice")
         return tags
@@ -106,7 +123,9 @@ class ClusterSpec(_Strict):
     cluster_name: str = Field(description="Lower-case name, 2 to 41 characters: ^[a-z][0-9a-z-]{1,40}$")
     domain: str = Field(description="DNS domain, ^[a-z][0-9a-z-.]*$")
     image: str = Field(min_length=1, description="Image name in the cloud")
-    nb_users: int = Field(default=0, ge=0, le=1000, description="Guest accounts user01..userNN")
+    nb_users: int = Field(
+        default=0, ge=0, description="Guest accounts user01..userNN; at most 1000 (setting max_nb_users)"
+    )
     instances: dict[str, Instance] = Field(min_length=1)
     volumes: dict[str, dict[str, Volume]] = Field(default_factory=dict)
     public_keys: list[str] = Field(min_length=1, description="SSH public keys of the sudoer")
@@ -124,31 +143,46 @@ class ClusterSpec(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _normalise(cls, data: Any) -> Any:
+    def _normalise(cls, data: Any, info: ValidationInfo) -> Any:
+        # The bounds first: nesting, lengths and counts that would make validating (or showing)
+        # the rest costly; nothing past them is looked at.
+        problems = bounds(data, _limits(info))
+        if problems:
+            raise SpecError([FieldError(path=p, message=m) for p, m in problems])
         return _nfc(data)
 
     @field_validator("cluster_name")
     @classmethod
     def _cluster_name(cls, v: str) -> str:
-        if not CLUSTER_NAME_RE.match(v):
+        if not CLUSTER_NAME_RE.fullmatch(v):
             raise ValueError(
-                f'"{v}" is not a valid name: start with a lower-case letter, then 1 to 40 lower-case '
-                "letters, digits or dashes"
+                f'"{shown(v)}" is not a valid name: start with a lower-case letter, then 1 to 40 '
+                "lower-case letters, digits or dashes"
             )
         return v
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
-        if not DOMAIN_RE.match(v):
-            raise ValueError(f'"{v}" is not a valid domain: lower-case letters, digits, dashes and dots')
+        if not DOMAIN_RE.fullmatch(v):
+            raise ValueError(
+                f'"{shown(v)}" is not a valid domain: lower-case letters, digits, dashes and dots'
+            )
+        return v
+
+    @field_validator("nb_users")
+    @classmethod
+    def _nb_users(cls, v: int, info: ValidationInfo) -> int:
+        limits = _limits(info)
+        if v > limits.max_nb_users:
+            raise ValueError(over(v, "guest accounts", limits, "max_nb_users"))
         return v
 
     @field_validator("public_keys")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         for i, key in enumerate(keys):
-            if not PUBLIC_KEY_RE.match(key.strip()):
+            if not PUBLIC_KEY_RE.fullmatch(key.strip()):
                 raise ValueError(f"key {i + 1} is not an OpenSSH public key (ssh-ed25519 AAAA... comment)")
         return keys
 
@@ -161,20 +195,25 @@ class ClusterSpec(_Strict):
 
     @field_validator("hieradata")
     @classmethod
-    def _hieradata(cls, v: str) -> str:
+    def _hieradata(cls, v: str, info: ValidationInfo) -> str:
         try:
-            yaml.load(v, Loader=_Loader)  # noqa: S506 - a safe loader
+            guarded_yaml(v, _limits(info), aliases_refused=None)  # Hiera allows aliases
+        except Refused as exc:
+            raise ValueError(f"not valid here: {exc}") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"not valid YAML: {_yaml_problem(exc)}") from None
         return v
 
     @model_validator(mode="after")
-    def _cluster_rules(self) -> ClusterSpec:
+    def _cluster_rules(self, info: ValidationInfo) -> ClusterSpec:
+        too_big = self._over_limits(_limits(info))
+        if too_big:
+            raise SpecError(too_big)  # before the rules below, which look at every host
         errors: list[tuple[str, str]] = []
         seen: dict[str, str] = {}
         for prefix, inst in self.instances.items():
             last = f"{prefix}{max(inst.count, 1)}"
-            if not HOSTNAME_RE.match(last):
+            if not HOSTNAME_RE.fullmatch(last):
                 errors.append(
                     (f"instances.{prefix}", f'host name "{last}" must match ^[a-z][0-9a-z-]{{1,63}}$')
                 )
@@ -205,6 +244,23 @@ class ClusterSpec(_Strict):
             raise SpecError([FieldError(path=p, message=m) for p, m in errors])
         return self
 
+    def _over_limits(self, limits: Limits) -> list[FieldError]:
+        errors = []
+        hosts = sum(i.count for i in self.instances.values())
+        if hosts > limits.max_hosts:
+            errors.append(FieldError(path="instances", message=over(hosts, "hosts", limits, "max_hosts")))
+        built = self.volume_count()
+        if built > limits.max_volumes:
+            what = "volumes (each volume of a tag, once per host with that tag)"
+            errors.append(FieldError(path="volumes", message=over(built, what, limits, "max_volumes")))
+        return errors
+
+    def volume_count(self) -> int:
+        """How many volumes the spec builds: each volume of a tag, once per host carrying the tag."""
+        return sum(
+            i.count * sum(len(self.volumes.get(tag, {})) for tag in i.tags) for i in self.instances.values()
+        )
+
     def hostnames_of(self, prefix: str) -> list[str]:
         return [f"{prefix}{i}" for i in range(1, self.instances[prefix].count + 1)]
 
@@ -234,72 +290,95 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _pydantic_errors(exc: ValidationError) -> list[FieldError]:
     out: list[FieldError] = []
-    for err in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    for err in found[:MAX_ERRORS]:
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, SpecError):
             out.extend(ctx_error.errors)
             continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error":
-            msg = f"{msg} (got {err['input']!r})"
+            msg = f"{msg} (got {shown(repr(err['input']))})"
         elif err["type"] == "extra_forbidden":
             msg = "unknown field; see `mchub schema` for the fields a spec may have"
         out.append(FieldError(path=_path(err["loc"]), message=msg))
+    if len(found) > MAX_ERRORS:  # a page or an answer of 25,000 "unknown field" helps no one
+        out.append(FieldError(path="", message=f"{len(found) - MAX_ERRORS} more problems; fix these first"))
     return out
 
 
-def parse_spec(data: Any, source: str = "") -> ClusterSpec:
-    """Validate already-loaded data (from YAML or the web form) into a spec, or raise SpecError."""
+def parse_spec(data: Any, source: str = "", limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
+    """Validate already-loaded data (from YAML or the web form) into a spec, or raise SpecError.
+    `limits`: the hub's (Settings.limits); the defaults otherwise."""
     if not isinstance(data, dict):
         raise SpecError([FieldError(path="", message="a spec must be a YAML mapping of fields")], source)
     try:
-        return ClusterSpec.model_validate(data)
+        return ClusterSpec.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
         raise SpecError(_pydantic_errors(exc), source) from None
     except SpecError as exc:
         raise SpecError(exc.errors, source) from None
 
 
-def load_yaml(text: str, source: str = "") -> Any:
-    """YAML text as data, for a spec file or a spec sent to the API: size-limited, aliases refused.
-    Raises SpecError."""
+def _size_checked(text: str, source: str) -> str:
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError([FieldError(path="", message=f"spec is larger than {MAX_SPEC_BYTES} bytes")], source)
+    return text
+
+
+def load_yaml(text: str, source: str = "", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """YAML text as data, for a spec file or a spec sent to the API: size-limited, nesting within
+    `max_depth`, aliases refused, all checked before any value is built. Raises SpecError."""
     try:
-        # Aliases could expand a small file into a huge document ("billion laughs"): refuse them.
-        if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=_Loader)):
-            raise SpecError([FieldError(path="", message=ALIASES_REFUSED)], source)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return guarded_yaml(_size_checked(text, source), limits, ALIASES_REFUSED)
+    except Refused as exc:
+        raise SpecError([FieldError(path="", message=str(exc))], source) from None
     except yaml.YAMLError as exc:
         raise SpecError(
             [FieldError(path="", message=f"invalid YAML: {_yaml_problem(exc)}")], source
         ) from None
 
 
-def parse_yaml(text: str, source: str = "") -> ClusterSpec:
-    return parse_spec(load_yaml(text, source), source)
+def load_json(text: str, source: str = "", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """JSON text as data, for a spec sent to the API: size-limited, nesting within `max_depth`
+    (checked before parsing, so no body reaches the recursion limit). Raises SpecError."""
+    too_deep = json_too_deep(_size_checked(text, source), limits)
+    if too_deep is not None:
+        raise SpecError([FieldError(path="", message=too_deep)], source)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SpecError([FieldError(path="", message=f"invalid JSON: {exc}")], source) from None
+
+
+def parse_yaml(text: str, source: str = "", limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
+    return parse_spec(load_yaml(text, source, limits), source, limits)
 
 
 def read_spec_text(path: Path) -> str:
-    """A spec file's text; it must be UTF-8."""
+    """A spec file's text: a regular file (never a link) of at most MAX_SPEC_BYTES, in UTF-8."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular(path, MAX_SPEC_BYTES, path.name).decode("utf-8")
+    except FileRefused as exc:
+        raise SpecError([FieldError(path="", message=exc.problem)], str(path)) from None
     except UnicodeDecodeError:
         raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
 
 
-def parse_spec_file(text: str, path: Path) -> ClusterSpec:
+def parse_spec_file(text: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
     """The text of `specs/<name>.yaml`; the file stem must equal `cluster_name`. Reports every problem."""
-    data = load_yaml(text, str(path))
+    data = load_yaml(text, str(path), limits)
     errors: list[FieldError] = []
     if isinstance(data, dict) and data.get("cluster_name") != path.stem:
         got = data.get("cluster_name")
         what = (
-            f'"{got}" must equal the file name "{path.stem}"' if got else f'missing; it must be "{path.stem}"'
+            f'"{shown(str(got))}" must equal the file name "{path.stem}"'
+            if got
+            else f'missing; it must be "{path.stem}"'
         )
         errors.append(FieldError(path="cluster_name", message=what))
     try:
-        spec = parse_spec(data, str(path))
+        spec = parse_spec(data, str(path), limits)
     except SpecError as exc:
         errors += [e for e in exc.errors if e.path != "cluster_name" or not errors]
     if errors:
@@ -307,9 +386,9 @@ def parse_spec_file(text: str, path: Path) -> ClusterSpec:
     return spec
 
 
-def load_spec(path: Path) -> ClusterSpec:
+def load_spec(path: Path, limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
     """Read and validate `specs/<name>.yaml`."""
-    return parse_spec_file(read_spec_text(path), path)
+    return parse_spec_file(read_spec_text(path), path, limits)
 
 
 def dump_yaml(spec: ClusterSpec) -> str:

@@ -1,7 +1,9 @@
 """Where specs live on disk: `specs/<name>.yaml`, one file per cluster. The engine lists and reads
 them each pass and the web view on each request, so both share this listing, the name check that
 builds every path, and a parse cache keyed by each file's (mtime, size, inode). Plus the web view's
-two ways to write one: create it exclusively, or replace it only if it is still the version read."""
+two ways to write one: create it exclusively, or replace it only if it is still the version read.
+A spec is read only as a regular file within the spec size limit (`read_spec_file`): a link, a pipe
+or a device named like a spec is listed, and refused with a reason, never read or written through."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from reconciler.model.atomic import write_atomic
-from reconciler.model.spec import CLUSTER_NAME_RE, FieldError, SpecError
+from reconciler.model.files import ONLY_REGULAR, FileRefused, label, read_regular
+from reconciler.model.spec import CLUSTER_NAME_RE, MAX_SPEC_BYTES, FieldError, SpecError
 
 T = TypeVar("T")
 CACHE_LIMIT = 20_000
@@ -44,19 +47,35 @@ def spec_path(specs_dir: Path, name: str) -> Path:
 
 
 def spec_names(specs_dir: Path) -> list[str]:
-    """Names of the spec files, sorted (files whose stem is not a valid name are skipped)."""
+    """Names of the spec files, sorted (entries whose stem is not a valid name are skipped). Every
+    entry named like a spec counts, whatever it is: a link, a pipe or a folder named `x.yaml` is
+    the spec of `x`, refused with a reason when read (`read_spec_file`), not silently left out."""
     try:
-        stems = [e.name[:-5] for e in os.scandir(specs_dir) if e.name.endswith(".yaml") and e.is_file()]
+        stems = [e.name[:-5] for e in os.scandir(specs_dir) if e.name.endswith(".yaml")]
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(s for s in stems if CLUSTER_NAME_RE.fullmatch(s))
 
 
+def read_spec_file(path: Path) -> bytes:
+    """The bytes of a spec file: a regular file (not a link to one) of at most MAX_SPEC_BYTES.
+    FileNotFoundError when there is none; SpecError naming the file when it is anything else (the
+    same refusal for the engine, the web view's pages and API, and every write over the file)."""
+    try:
+        return read_regular(path, MAX_SPEC_BYTES, label(path, 2))
+    except FileRefused as exc:
+        message = str(exc)
+        if ONLY_REGULAR in exc.problem:
+            message += "; replace it with the spec itself, or remove it"
+        raise SpecError([FieldError(path="", message=message)], str(path)) from None
+
+
 def signature(path: str | Path) -> str | None:
     """A cheap fingerprint of a file's current version; None when it does not exist. Writers
-    replace files by rename, so the inode changes even when mtime and size do not."""
+    replace files by rename, so the inode changes even when mtime and size do not. A link's own
+    (never its target's): a link is refused whatever it points at."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     return f"{st.st_mtime_ns:x}-{st.st_size:x}-{st.st_ino:x}"
@@ -165,8 +184,8 @@ def write_spec_file(
     file must be at, else VersionMismatch. A missing file is created exclusively (SpecExists when
     another writer made it first). Returns (version, whether anything was written)."""
     with _specs_locked(path.parent):
-        try:
-            data: bytes | None = path.read_bytes()
+        try:  # a link, a pipe, a device: SpecError, and nothing is written over it
+            data: bytes | None = read_spec_file(path)
         except FileNotFoundError:
             data = None
         current = spec_version(data) if data is not None else None

@@ -1,19 +1,25 @@
 """Record stage of the flow: what the hub knows about one cluster, as data. A frozen `Status` with
-named transitions; `clusters/<name>/status.json` is written here and only here, atomically."""
+named transitions; `clusters/<name>/status.json` is written here and only here, atomically. It is
+read as a regular file within STATUS_LIMIT; one that cannot be read is an `UnreadableFile`, which
+the engine keeps aside (`set_aside_status`) and records as the cluster's `unreadable` status."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.model.atomic import write_atomic
+from reconciler.model.files import UnreadableFile, label, read_regular, set_aside
+from reconciler.model.spec import CLUSTER_NAME_RE
 
 MESSAGE_LIMIT = 2000
+STATUS_LIMIT = 16 * 1024 * 1024  # thousands of resources' progress fit many times over
 
 
 class Phase(StrEnum):
@@ -51,6 +57,7 @@ class Reason(StrEnum):
     CLOUD_ERROR = "cloud_error"
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
+    CONFLICT = "conflict"  # "already exists": a person imports the resource or removes it
     RETRY_DUE = "retry_due"
     BACKING_OFF = "backing_off"
     DRIFT_CHECK_DUE = "drift_check_due"
@@ -64,6 +71,7 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     DESTROYED = "destroyed"
     NOTHING_DEPLOYED = "nothing_deployed"
+    STATUS_UNREADABLE = "status_unreadable"  # status.json could not be read: kept aside for a person
 
 
 class ResourceProgress(BaseModel):
@@ -241,6 +249,27 @@ class Status(BaseModel):
             next_attempt_at=next_attempt_at,
         )
 
+    def interrupted(self, now: dt.datetime, message: str) -> Status:
+        """A run the hub stopped (a shutdown, a crash) and resumes by itself: no failure, so no
+        error phase. The cluster is pending, to be planned again from Terraform's state at once."""
+        return self._to(
+            now, phase=Phase.PENDING, reason=Reason.INTERRUPTED, message=message, next_attempt_at=now
+        )
+
+    def unreadable(self, now: dt.datetime, message: str, spec_hash: str | None) -> Status:
+        """The hub's record of this cluster could not be read, so what it knew is lost (Terraform's
+        state still knows the resources). An error that waits for a person: a retry or a spec change
+        plans again from the state."""
+        return self._to(
+            now,
+            phase=Phase.PLAN_ERROR,
+            reason=Reason.STATUS_UNREADABLE,
+            message=message,
+            observed_hash=spec_hash,
+            failures=1,
+            next_attempt_at=None,
+        )
+
     def error_phase(self) -> Phase:
         """Where a failure now leaves the cluster: a failed destroy or apply says so; a failure while
         planning (or checking a built cluster for drift) is a plan error; an error phase stays."""
@@ -302,11 +331,38 @@ def status_path(clusters_dir: Path, name: str) -> Path:
     return clusters_dir / name / "status.json"
 
 
-def read_status(clusters_dir: Path, name: str) -> Status | None:
+def load_status(path: Path) -> Status:
+    """The status in `path` (`clusters/<name>/status.json`). FileNotFoundError when there is none;
+    UnreadableFile when it is not a regular file within STATUS_LIMIT, or not a status."""
+    shown = label(path, 3)
+    data = read_regular(path, STATUS_LIMIT, shown)
     try:
-        return Status.model_validate_json(status_path(clusters_dir, name).read_bytes())
+        return Status.model_validate_json(data)
+    except ValidationError as exc:  # not JSON, not UTF-8, or another format (a newer hub's, a hand edit)
+        problem = f"is not a status this hub can read ({first_problem(exc)})"
+        raise UnreadableFile(path, problem, shown) from None
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first thing pydantic found wrong with a record, in one short line."""
+    errors = exc.errors()
+    if not errors:
+        return "unknown format"
+    where = ".".join(str(p) for p in errors[0].get("loc", ()))
+    return _trim(f"{where}: {errors[0]['msg']}" if where else str(errors[0]["msg"]))[:200]
+
+
+def read_status(clusters_dir: Path, name: str) -> Status | None:
+    """The cluster's status, or None when it has none yet. Raises UnreadableFile (`load_status`)."""
+    try:
+        return load_status(status_path(clusters_dir, name))
     except FileNotFoundError:
         return None
+
+
+def set_aside_status(clusters_dir: Path, name: str, now: dt.datetime) -> Path:
+    """Keep an unreadable status.json aside for a person (`status.json.broken-<time>`)."""
+    return set_aside(status_path(clusters_dir, name), now)
 
 
 def write_status(clusters_dir: Path, status: Status) -> None:
@@ -315,6 +371,16 @@ def write_status(clusters_dir: Path, status: Status) -> None:
 
 
 def known_clusters(clusters_dir: Path) -> list[str]:
-    if not clusters_dir.is_dir():
+    """Clusters with a status file: folders (not links) named like a cluster, holding a
+    `status.json` of any kind (an unreadable one is a cluster to show the error of)."""
+    try:
+        entries = list(os.scandir(clusters_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p.parent.name for p in clusters_dir.glob("*/status.json"))
+    return sorted(
+        e.name
+        for e in entries
+        if CLUSTER_NAME_RE.fullmatch(e.name)
+        and e.is_dir(follow_symlinks=False)
+        and os.path.lexists(os.path.join(e.path, "status.json"))
+    )

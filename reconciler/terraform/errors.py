@@ -1,13 +1,15 @@
 """Terraform failures, classified once: exit code + diagnostics -> TerraformError(kind, message).
 
 Sits between `process.py` (which runs the process and collects stderr and `-json` diagnostics)
-and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change, every other
-kind is retried with backoff (QUOTA and AUTH may be shown specially).
+and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change, CONFLICT (a
+resource the cloud already has but Terraform's state does not) for a person to import or remove it,
+every other kind is retried with backoff (QUOTA and AUTH may be shown specially).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from enum import StrEnum
 from typing import Any
 
@@ -25,10 +27,12 @@ class FailureKind(StrEnum):
     TRANSIENT = "transient"
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
+    CONFLICT = "conflict"  # permanent: "already exists", a person imports or removes the resource
 
     @property
     def permanent(self) -> bool:
-        return self is FailureKind.CONFIG
+        """Trying again cannot help: the spec, or a person's hand in the cloud, must change first."""
+        return self in (FailureKind.CONFIG, FailureKind.CONFLICT)
 
 
 class TerraformError(Exception):
@@ -100,11 +104,17 @@ _TRANSIENT = re.compile(
     r"|\b(got|status|code|http|error)\W{0,3}(5\d\d|429)\b",
     re.I,
 )
+# The cloud already has what Terraform is creating: left by a run that stopped before Terraform saved
+# it to its state (a crash, a kill), or made by hand. Retrying makes the same request again.
+_CONFLICT = re.compile(
+    r"\balready\s+exists\b|\bduplicate[ _]?record(set)?\b|\bname is already (taken|in use)\b", re.I
+)
 # Diagnostics that say "something failed" without saying what: never the message.
 _GENERIC = re.compile(r"^(execution halted|terraform encountered problems during initiali)", re.I)
 
 _K = FailureKind
-_PRIORITY = [_K.LOCKED, _K.QUOTA, _K.AUTH, _K.CONFIG, _K.TRANSIENT]  # which kind wins among several errors
+# Which kind wins among several errors. A conflict comes before quota: waiting never fixes it.
+_PRIORITY = [_K.LOCKED, _K.CONFLICT, _K.QUOTA, _K.AUTH, _K.CONFIG, _K.TRANSIENT]
 
 
 def classify_one(diag: Diagnostic) -> FailureKind:
@@ -121,6 +131,8 @@ def classify_one(diag: Diagnostic) -> FailureKind:
         if _DOWNLOAD_SUMMARY.search(summary) and _TRANSIENT.search(detail):
             return FailureKind.TRANSIENT
         return FailureKind.CONFIG
+    if _CONFLICT.search(text):
+        return FailureKind.CONFLICT
     # Network errors, 5xx, a stale or missing plan file (plan again), anything unknown: worth another try.
     return FailureKind.TRANSIENT
 
@@ -139,8 +151,9 @@ def classify(diagnostics: list[Diagnostic], stderr: str = "") -> tuple[FailureKi
     return kind, (specific or candidates)[0]
 
 
-def message_of(diag: Diagnostic | None, fallback: str = "") -> str:
-    """`Summary (file:line, address): detail`, or the lock holder for a lock error; trimmed."""
+def message_of(diag: Diagnostic | None, fallback: str = "", folder: str = "clusters/<name>/") -> str:
+    """`Summary (file:line, address): detail`, or the lock holder for a lock error; trimmed. A
+    conflict ends with what to do about it (`conflict_advice`, run in `folder`), never trimmed off."""
     if diag is None:
         return trim(fallback or "terraform failed without an error message")
     summary, detail = str(diag.get("summary", "")).strip(), str(diag.get("detail", "")).strip()
@@ -152,6 +165,8 @@ def message_of(diag: Diagnostic | None, fallback: str = "") -> str:
                 f" (operation {info.get('Operation', '?')}, lock ID {info.get('ID', '?')})"
             )
         detail = detail.removeprefix("Error message:")
+    if classify_one(diag) is FailureKind.CONFLICT:
+        return conflict_message(diag, folder)
     where = []
     rng = diag.get("range") or {}
     if rng.get("filename"):
@@ -160,6 +175,44 @@ def message_of(diag: Diagnostic | None, fallback: str = "") -> str:
         where.append(str(diag["address"]))
     head = f"{summary} ({', '.join(where)})" if where else summary
     return trim(f"{head}: {detail}" if head and detail else head or detail)
+
+
+_KEYPAIR_NAME = re.compile(r"key ?pair '([^'\s]{1,255})' already\s+exists", re.I)
+_JSON_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.){1,300})"')
+
+
+def conflict_message(diag: Diagnostic, folder: str) -> str:
+    """`What (address): the cloud's words. What to do.`: the resource first, then the cloud's own
+    sentence ("Key pair 'hpc-key' already exists."), not the HTTP noise around it; the advice whole."""
+    summary, detail = str(diag.get("summary", "")).strip(), str(diag.get("detail", "")).strip()
+    what, _, rest = summary.partition(": ")
+    said = ""
+    if not _CONFLICT.search(what):
+        candidates = [m.group(1) for m in _JSON_MESSAGE.finditer(f"{summary}\n{detail}")]
+        said = next((c for c in [*candidates, rest, *detail.splitlines()] if _CONFLICT.search(c)), "")
+    address = diag.get("address")
+    head = f"{what} ({address})" if address else what
+    advice = conflict_advice(diag, folder)
+    said = trim(f"{head}: {said}" if said else head, MAX_MESSAGE - len(advice) - 2)
+    return f"{said}{'' if said.endswith(('.', '!', '…')) else '.'} {advice}"
+
+
+def conflict_advice(diag: Diagnostic, folder: str) -> str:
+    """What a person does about a resource the cloud already has and Terraform's state does not:
+    import it into the state (by its cloud ID; a key pair's is its name), or delete it in the cloud."""
+    address = str(diag.get("address") or "")
+    found = _KEYPAIR_NAME.search(f"{diag.get('summary', '')}\n{diag.get('detail', '')}")
+    target = shlex.quote(address) if address else "ADDRESS"
+    cloud_id = shlex.quote(found.group(1)) if found and "keypair" in address else "ID"
+    unknown = [w for w in (target, cloud_id) if w in ("ADDRESS", "ID")]
+    placeholders = {"ADDRESS": "ADDRESS: the resource named above", "ID": "ID: its ID in the cloud"}
+    explained = f" ({'; '.join(placeholders[w] for w in unknown)})" if unknown else ""
+    return trim(
+        "The cloud already has this resource but Terraform's state does not (a run stopped before "
+        f"saving it?): import it with `terraform import {target} {cloud_id}` in {folder}{explained}, "
+        "or delete it in the cloud; then retry (`mchub retry`, or Retry now on its page).",
+        360,
+    )
 
 
 _LOCK_FIELD = re.compile(r"^\s+(ID|Path|Operation|Who|Version|Created|Info):[ \t]*(.*?)\s*$", re.M)
@@ -176,6 +229,7 @@ def parse_lock_info(text: str) -> dict[str, str] | None:
 
 _HEADER = re.compile(r"^(Error|Warning): ?(.*)$")
 _ON = re.compile(r"^\s+on (\S+) line (\d+)")
+_WITH = re.compile(r"^\s+with (\S+?),?[ \t]*(\n|$)")  # Terraform 0.15+: the resource the error is about
 
 
 def parse_text_diagnostics(text: str) -> list[Diagnostic]:
@@ -196,6 +250,9 @@ def parse_text_diagnostics(text: str) -> list[Diagnostic]:
         summary_tail, rest = [], paragraphs
         if paragraphs and paragraphs[0] and not paragraphs[0].startswith(" ") and diags[-1].get("_wrap"):
             summary_tail, rest = [paragraphs[0]], paragraphs[1:]
+        if rest and (w := _WITH.match(rest[0])):
+            diags[-1]["address"] = w.group(1)
+            rest = [rest[0][w.end() :], *rest[1:]]
         if rest and (m := _ON.match(rest[0])):
             diags[-1]["range"] = {"filename": m.group(1), "start": {"line": int(m.group(2))}}
             rest = rest[1:]

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reconciler.model.files import read_regular
+
 STATE_FILE = "terraform.tfstate"
 LOCK_INFO_FILE = ".terraform.tfstate.lock.info"
 
@@ -21,8 +23,8 @@ LOCK_INFO_FILE = ".terraform.tfstate.lock.info"
 def lock_info(workdir: Path) -> dict[str, Any] | None:
     """The lock info file (ID, Who, Operation, Created, Version, Path, Info); it may be stale."""
     try:
-        info = json.loads((workdir / LOCK_INFO_FILE).read_text())
-    except (OSError, ValueError):
+        info = json.loads(read_regular(workdir / LOCK_INFO_FILE, 1 << 20))
+    except (OSError, ValueError):  # missing, refused (a link, too big: UnreadableFile) or not JSON
         return None
     return info if isinstance(info, dict) else None
 
@@ -31,8 +33,8 @@ def lock_is_held(workdir: Path) -> bool:
     """Whether a live process holds the state lock. Not meaningful from a process that holds it
     itself (POSIX locks belong to processes), which the hub never does: Terraform holds it."""
     try:
-        fd = os.open(workdir / STATE_FILE, os.O_RDWR)
-    except FileNotFoundError:
+        fd = os.open(workdir / STATE_FILE, os.O_RDWR | os.O_NOFOLLOW)
+    except (FileNotFoundError, OSError):  # none, or a link (ELOOP): not a lock anyone holds here
         return False
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from reconciler.model.files import read_regular
 from reconciler.terraform import output as tfjson
 from reconciler.terraform.env import TerraformEnv
 from reconciler.terraform.errors import (
@@ -39,6 +40,8 @@ from reconciler.terraform.output import PlanSummary, ProgressCallback
 from reconciler.terraform.runlog import Redactor, RunLog, Sink, Tail
 
 __all__ = ["Terraform"]
+
+STATE_LIMIT = 256 << 20  # a state file larger than this is read by Terraform, not by us
 
 _OnEvent = Callable[[tfjson.Event], None]
 _Proc = subprocess.Popen[bytes]
@@ -162,10 +165,10 @@ class Terraform:
         if (self.workdir / ".terraform" / "terraform.tfstate").exists():
             return None
         try:
-            state = json.loads((self.workdir / STATE_FILE).read_text())
+            state = json.loads(read_regular(self.workdir / STATE_FILE, STATE_LIMIT))
         except FileNotFoundError:
             return {"resources": [], "outputs": {}}
-        except ValueError:
+        except ValueError:  # not JSON, or refused (a link, too big): let Terraform itself answer
             return None
         return state if isinstance(state, dict) and state.get("version") == 4 else None
 
@@ -310,7 +313,8 @@ class Terraform:
         kind, first = classify(diags, redact(strip_ansi(stderr)))
         info = parse_lock_info(str(first.get("detail", ""))) if first and kind is FailureKind.LOCKED else None
         raise TerraformError(
-            kind, message_of(first, redact(stderr)), shlex.join([self.env.binary.name, *args]),
+            kind, message_of(first, redact(stderr), folder=f"clusters/{self.workdir.name}/"),
+            shlex.join([self.env.binary.name, *args]),
             exit_code=result.exit_code, diagnostics=diags, lock_info=info,
         )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """The pages in a real Chromium, on fixture data: the web view under uvicorn with a fake catalog and
 a stand-in reconciler (fakehub.py). Checks what only a browser shows: the live quota check, rows
-added and removed, polling, the success dialog, the password on demand, the destroy confirmation,
-and that no script or CSP error appears on the console."""
+added and removed, polling, the success dialog, the password on demand, Retry now, the destroy
+confirmation, and that no script or CSP error appears on the console."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from fakehub import FakeHub
 from playwright.sync_api import Page, expect
-from webfakes import KEY, spec_dict
+from webfakes import KEY, spec_dict, write_phase
 
+from reconciler.model.retries import read_retry
 from reconciler.model.secrets import guest_password
+from reconciler.model.spec import parse_spec, spec_digest
 
 pytestmark = pytest.mark.browser
 Shot = Callable[[Any, str], None]
@@ -174,6 +176,17 @@ def test_password_on_demand(page: Page, fake_hub: FakeHub, console: list[str]) -
     expect(page.locator("#guest-password")).to_have_text(expected)
     page.get_by_role("button", name="Hide password").click()
     expect(page.locator("#guest-password")).to_have_text("••••••••")
+
+
+def test_retry_now_on_a_failed_cluster(page: Page, fake_hub: FakeHub, console: list[str]) -> None:
+    fake_hub.reconciler.seen["failing"] = spec_digest(parse_spec(spec_dict("failing")))  # left alone
+    write(fake_hub, "failing")
+    write_phase(fake_hub.clusters, "failing", "build_error")
+    page.goto(fake_hub.url + "/clusters/failing")
+    expect(page.locator("#phase-chip")).to_have_text("build error")
+    page.get_by_role("button", name="Retry now").click()
+    expect(page.locator("#retry-asked")).to_contain_text("the hub tries again within seconds")
+    assert read_retry(fake_hub.specs, "failing") is not None
 
 
 def test_edit_then_destroy(page: Page, fake_hub: FakeHub, shots: Shot, console: list[str]) -> None:

@@ -185,7 +185,9 @@ def test_ctrl_c_during_apply_saves_state_and_converges(hubenv: HubEnv) -> None:
             what="the apply to start",
         )
     status = hubenv.status()
-    assert status.phase == Phase.BUILD_ERROR and status.reason == Reason.INTERRUPTED, status.message
+    # Resumed by the hub itself: pending, never an error phase a polling client would stop at.
+    assert status.phase == Phase.PENDING and status.reason == Reason.INTERRUPTED, status.message
+    assert runs.list_records(hubenv.settings.clusters_dir, "hpc")[0].result == "interrupted"
     hubenv.box.faults.boot_delay = 0.2
     hubenv.hub.terraform.resume()  # the same process goes on after the stop
     status = hubenv.reconcile()
@@ -251,3 +253,25 @@ def test_start_up_reports_state_locks_and_removes_only_stale_ones(hubenv: HubEnv
     assert held is not None and "lock f00d (OperationTypeApply) by root@old" in held.message
     assert "held by a live process" in held.message
     assert (hubenv.settings.clusters_dir / "held" / ".terraform.tfstate.lock.info").exists()
+
+
+def test_a_corrupt_status_stops_nothing_and_a_retry_wakes_the_loop(hubenv: HubEnv) -> None:
+    """One cluster's unreadable status.json is kept aside and shown; the loop carries on building
+    the others; a person's retry request (a file in specs/.retries/) wakes the loop at once."""
+    from reconciler.model.retries import request_retry
+
+    hubenv.write_spec("broken")
+    path = hubenv.settings.clusters_dir / "broken" / "status.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"name": "broken", "phase": ')
+    hubenv.write_spec("hpc")
+    with running_loop(hubenv) as loop:
+        wait_for(lambda: phase_of(hubenv, "hpc") == Phase.BUILD_SUCCESS, what="hpc to build")
+        broken = hubenv.status("broken")
+        assert broken.phase == Phase.PLAN_ERROR and broken.reason == Reason.STATUS_UNREADABLE
+        assert any(p.name.startswith("status.json.broken-") for p in path.parent.iterdir())
+        assert loop.alive()
+        time.sleep(0.5)
+        request_retry(hubenv.settings.specs_dir, "broken", "alice", dt.datetime.now(dt.UTC))
+        wait_for(lambda: phase_of(hubenv, "broken") == Phase.BUILD_SUCCESS, what="the retried cluster")
+    assert runs.list_records(hubenv.settings.clusters_dir, "broken")[0].reason == "retry_due"

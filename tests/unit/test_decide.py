@@ -54,9 +54,9 @@ def _observed(case: dict[str, Any]) -> Observed:
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_decide_case(case: dict[str, Any]) -> None:
     policy = Policy(**{**POLICY.__dict__, **(case.get("policy") or {})})
-    got = decide(
-        _observed(case), _status(case.get("status")), case.get("approval"), at(case.get("now", 0)), policy
-    )
+    retry = at(case["retry"]) if "retry" in case else None
+    status, now = _status(case.get("status")), at(case.get("now", 0))
+    got = decide(_observed(case), status, case.get("approval"), now, policy, retry)
     want = case["expect"]
     assert (got.action.value, got.reason.value) == (want["action"], want["reason"]), got.message
     if "next_at" in want:

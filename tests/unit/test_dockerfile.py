@@ -143,3 +143,29 @@ def test_runs_as_non_root_with_volumes_port_healthcheck_and_serve() -> None:
     # Instructions after USER run unprivileged: nothing may need root there.
     after = [n for n, _ in FINAL[[n for n, _ in FINAL].index("USER") :]]
     assert "RUN" not in after
+
+
+def documented_docker_runs() -> list[str]:
+    """Every `docker run` in the Dockerfile's header and in docs/real-cloud.md, lines joined."""
+    texts = [
+        "\n".join(line.lstrip("#").strip() for line in TEXT.splitlines() if line.startswith("#")),
+        (ROOT / "docs" / "real-cloud.md").read_text(),
+    ]
+    runs = []
+    for text in texts:
+        joined = text.replace("\\\n", " ")
+        runs += [line.strip() for line in joined.splitlines() if line.strip().startswith("docker run")]
+    return runs
+
+
+def test_documented_runs_of_the_image_set_an_access_method_that_holds_on_0_0_0_0() -> None:
+    """The image binds 0.0.0.0: every documented run sets the token, or the proxy header together
+    with the proxy's address (MCHUB_TRUSTED_PROXIES) and a port published on loopback only."""
+    runs = documented_docker_runs()
+    assert len(runs) >= 4, runs
+    for run in runs:
+        if "MCHUB_PROXY_USER_HEADER" in run:
+            assert "MCHUB_TRUSTED_PROXIES=" in run and "-p 127.0.0.1:5000:5000" in run, run
+            assert "0.0.0.0/0" not in run
+        else:
+            assert "MCHUB_TOKEN=" in run, run

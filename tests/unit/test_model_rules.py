@@ -17,9 +17,15 @@ PLAN = PlanInfo(id="plan-1", spec_hash="h", add=3, created_at=NOW)
 WAITING = Status(name="a").planned(NOW, PLAN)
 
 
-@pytest.mark.parametrize("given", [None, "", "plan-1"])
-def test_the_waiting_plan_is_approvable_by_its_id_or_by_default(given: str | None) -> None:
-    assert approvable_plan("a", WAITING, given) == PLAN
+def test_the_waiting_plan_is_approvable_by_its_id() -> None:
+    assert approvable_plan("a", WAITING, "plan-1") == PLAN
+
+
+@pytest.mark.parametrize("given", [None, ""])
+def test_an_approval_without_a_plan_id_is_refused_naming_the_waiting_plan(given: str | None) -> None:
+    words = "name the plan you approve: plan plan-1 (+3 ~0 -0) is waiting"
+    with pytest.raises(NotApprovable, match=re.escape(words)):
+        approvable_plan("a", WAITING, given)
 
 
 @pytest.mark.parametrize(

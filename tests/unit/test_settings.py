@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from reconciler.engine.render import module_digest
+from reconciler.model.limits import DEFAULT_LIMITS, Limits
 from reconciler.model.settings import CloudConfig, DnsConfig, Settings, SettingsError, load_settings
 
 TEMPLATES = Settings().templates_dir
@@ -201,3 +202,34 @@ def test_bad_settings_are_named(tmp_path: Path, text: str, message: str) -> None
     with pytest.raises(SettingsError) as err:
         load_settings(path, environ={})
     assert message in str(err.value)
+
+
+def test_spec_limits_are_settings(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("max_hosts: 100\nmax_depth: 8\nmax_nb_users: 0\n")
+    limits = load_settings(path, environ={}).limits
+    assert limits == Limits(max_hosts=100, max_depth=8, max_nb_users=0)
+    assert load_settings(None, environ={}).limits == DEFAULT_LIMITS
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_hosts: 0", "max_hosts must be at least 1, got 0"),
+        ("max_volumes: -5", "max_volumes must be at least 1, got -5"),
+        ("max_depth: 3", "max_depth must be at least 5 (a spec with volumes nests 5 levels deep), got 3"),
+        ("max_hosts: many", "max_hosts: expected a whole number, got 'many'"),
+        ("max_name_length: 12.5", "max_name_length: expected a whole number, got 12.5"),
+    ],
+)
+def test_a_limit_that_cannot_be_is_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert message in str(err.value)
+
+
+def test_a_config_git_url_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="must match"):
+        settings_with(tmp_path, {"module": "magic_castle:15.6.1", "config_git_url": "https://x.org/p.git\n"})

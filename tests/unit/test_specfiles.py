@@ -30,13 +30,21 @@ def test_spec_names_skip_files_that_are_not_specs(tmp_path: Path) -> None:
 
 
 def test_spec_names_skip_what_the_engine_copy_let_through(tmp_path: Path) -> None:
-    # The engine's old listing used a glob and `re.match`: it took a folder named like a spec,
-    # and a stem with a trailing newline (`$` matches before it), as clusters.
-    (tmp_path / "folder.yaml").mkdir()
+    # The engine's old listing used a glob and `re.match`: it took a stem with a trailing newline
+    # (`$` matches before it) as a cluster.
     (tmp_path / "ab\n.yaml").write_text("")
     (tmp_path / "zeta.yaml").write_text("")
     (tmp_path / "alpha.yaml").write_text("")
     assert spec_names(tmp_path) == ["alpha", "zeta"]
+
+
+def test_spec_names_list_what_is_named_like_a_spec_but_is_no_file(tmp_path: Path) -> None:
+    # A folder, a link or a pipe named like a spec is listed, to be refused with its reason when
+    # read (the cluster shows "specs/x.yaml is a directory ..."), rather than silently left out.
+    (tmp_path / "folder.yaml").mkdir()
+    (tmp_path / "link.yaml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert spec_names(tmp_path) == ["folder", "link", "pipe"]
 
 
 def test_signature_changes_on_replace_even_with_same_mtime_and_size(tmp_path: Path) -> None:

@@ -390,6 +390,29 @@ def test_apply_progress_and_quota_failure(tmp_path: Path, binary: Path, fake_mir
     assert run.tf.state_resources() == []
 
 
+CONFLICT_FAILURE = with_provider("""
+resource "fake_thing" "keypair" {
+  name = "hpc-key"
+  fail = "Expected HTTP response code [200 201] when accessing [POST https://nova.example.org/v2.1/os-keypairs], but got 409 instead {\\"conflictingRequest\\": {\\"code\\": 409, \\"message\\": \\"Key pair 'hpc-key' already exists.\\"}}"
+}
+""")  # noqa: E501
+
+
+def test_already_exists_fails_as_a_conflict_saying_how_to_import(
+    tmp_path: Path, binary: Path, fake_mirror: Path
+) -> None:
+    run = make_run(tmp_path, binary, CONFLICT_FAILURE, cli_config=fake_mirror)
+    run.tf.init()
+    run.tf.plan(tmp_path / "p.tfplan")
+    with pytest.raises(TerraformError) as caught:
+        run.tf.apply(tmp_path / "p.tfplan")
+    err = caught.value
+    assert err.kind is FailureKind.CONFLICT and err.kind.permanent
+    said = "Error creating thing (fake_thing.keypair): Key pair 'hpc-key' already exists."
+    assert err.message.startswith(said)
+    assert "`terraform import fake_thing.keypair hpc-key`" in err.message and len(err.message) <= 500
+
+
 SLOW = with_provider("""
 resource "fake_thing" "fast" {
   name = "fast"

@@ -151,6 +151,11 @@ STDERR = {
     "plan_without_init": (FailureKind.CONFIG, ""),
     "plan_locked": (FailureKind.LOCKED, "Error acquiring the state lock: held by root@vm since 2026-11-27"),
     "plan_locked_no_info": (FailureKind.LOCKED, "Error acquiring the state lock: "),
+    "apply_conflict": (
+        FailureKind.CONFLICT,
+        "Error creating openstack_compute_keypair_v2 (module.openstack.openstack_compute_keypair_v2.keypair)"
+        ": Key pair 'hpc1-key' already exists. The cloud already has this resource",
+    ),
 }
 
 
@@ -228,3 +233,49 @@ def test_specific_diagnostic_wins_over_generic_ones() -> None:
     kind, first = classify(diags)
     assert kind is FailureKind.QUOTA and first is diags[3]
     assert classify([]) == (FailureKind.TRANSIENT, None)
+
+
+# -- "already exists": a conflict a person resolves ----------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_already_exists_is_a_conflict_naming_the_resource_and_the_import(version: str) -> None:
+    """Recorded on the sandbox: a key pair left in the cloud by a run that stopped before Terraform
+    saved its state. The diagnostic of `apply -json` carries the address."""
+    diags = [e["diagnostic"] for e in events(version, "apply_conflict")]
+    kind, first = classify(diags)
+    assert kind is FailureKind.CONFLICT and kind.permanent
+    message = message_of(first, folder="clusters/hpc1/")
+    assert message.startswith(
+        "Error creating openstack_compute_keypair_v2 (module.openstack.openstack_compute_keypair_v2.keypair)"
+        ": Key pair 'hpc1-key' already exists."
+    )
+    assert (
+        "`terraform import module.openstack.openstack_compute_keypair_v2.keypair hpc1-key` in clusters/hpc1/"
+        in message
+    )
+    assert "delete it in the cloud" in message and len(message) <= 500
+
+
+def test_a_conflicts_advice_survives_a_long_cloud_answer() -> None:
+    diag = {
+        "summary": "Error creating openstack_compute_instance_v2",
+        "detail": "got 409 instead " + "x" * 3000 + ' {"message": "Server name already exists"}',
+        "address": 'module.openstack.openstack_compute_instance_v2.instances["node1"]',
+    }
+    message = message_of(diag, folder="clusters/hpc/")
+    assert message.startswith("Error creating openstack_compute_instance_v2 (module.openstack.")
+    assert "Server name already exists." in message
+    address = 'module.openstack.openstack_compute_instance_v2.instances["node1"]'
+    assert f"terraform import '{address}' ID" in message
+    assert message.endswith("Retry now on its page).") and len(message) <= 500
+
+
+def test_only_config_and_conflict_wait_for_a_person() -> None:
+    assert {k for k in FailureKind if k.permanent} == {FailureKind.CONFIG, FailureKind.CONFLICT}
+
+
+def test_a_conflict_wins_over_a_retried_kind() -> None:
+    quota = {"severity": "error", "summary": "Error creating server", "detail": "Quota exceeded for cores"}
+    conflict = {"severity": "error", "summary": "Error creating key", "detail": "Key pair 'a' already exists"}
+    assert classify([quota, conflict]) == (FailureKind.CONFLICT, conflict)

@@ -237,7 +237,7 @@ def test_approve(client: TestClient, settings: Settings) -> None:
     assert post(client, "/api/clusters/alpha/approve", {}).status_code == 409  # nothing to approve
     write_phase(settings.clusters_dir, "alpha", "awaiting_approval")
     assert post(client, "/api/clusters/alpha/approve", {"plan_id": "plan-old"}).status_code == 409
-    r = post(client, "/api/clusters/alpha/approve", {})
+    r = post(client, "/api/clusters/alpha/approve", {"plan_id": "plan-1234"})
     assert r.status_code == 202 and r.json()["plan_id"] == "plan-1234"
     assert read_approval(settings.specs_dir, "alpha") == "plan-1234"
 

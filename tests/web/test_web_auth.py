@@ -31,6 +31,7 @@ def test_exposed_binds_need_a_token_or_a_proxy_header(host: str) -> None:
     with pytest.raises(BindRefused) as err:
         check_bind(host, AuthConfig())
     assert "MCHUB_TOKEN" in str(err.value) and "MCHUB_PROXY_USER_HEADER" in str(err.value)
+    assert "MCHUB_TRUSTED_PROXIES" in str(err.value)
     check_bind(host, AuthConfig(token=TOKEN))
     check_bind(host, AuthConfig(proxy_header="X-Remote-User"))
 
@@ -132,7 +133,10 @@ def test_login_page_redirects_home_without_a_token(client: TestClient) -> None:
 
 def test_proxy_header_identifies_the_user(make_client: Callable[..., TestClient], settings: Settings) -> None:
     subprocess.run(["git", "init", "-q", str(settings.specs_dir)], check=True)
-    client = make_client(AuthConfig(proxy_header="X-Remote-User"), base_url="http://hub.example.org")
+    proxy = ("127.0.0.1", 40000)  # the reverse proxy on the hub's host (trusted_proxies: loopback)
+    client = make_client(
+        AuthConfig(proxy_header="X-Remote-User"), base_url="http://hub.example.org", client=proxy
+    )
     assert client.get("/").status_code == 401
     assert client.get("/api/clusters").status_code == 401
     client.headers["X-Remote-User"] = "alice@example.org"

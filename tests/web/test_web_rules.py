@@ -84,15 +84,37 @@ def test_a_stale_plan_reads_the_same_everywhere(
     assert read_approval(settings.specs_dir, "alpha") is None
 
 
-def test_without_a_plan_id_every_door_approves_the_current_plan(
+@pytest.mark.parametrize("given", [None, ""])
+def test_without_a_plan_id_every_door_refuses_naming_the_waiting_plan(
+    client: TestClient, settings: Settings, capsys: pytest.CaptureFixture[str], given: str | None
+) -> None:
+    write_spec(settings, "alpha", apply="manual")
+    write_phase(settings.clusters_dir, "alpha", "awaiting_approval")
+    token = csrf_from(client, "/clusters/alpha")
+    page = client.post("/clusters/alpha/approve", data={"csrf_token": token, "plan_id": given or ""})
+    api = post(client, "/api/clusters/alpha/approve", {} if given is None else {"plan_id": given})
+    code, said = cli_approve(settings, given, capsys)
+    assert (page.status_code, api.status_code, code) == (409, 409, 1)
+    assert page_error(page.text) == api.json()["error"] == said
+    assert said.startswith("name the plan you approve: plan plan-1234 (+")
+    assert read_approval(settings.specs_dir, "alpha") is None
+
+
+def test_every_door_approves_the_plan_it_names(
     client: TestClient, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_spec(settings, "alpha", apply="manual")
     write_phase(settings.clusters_dir, "alpha", "awaiting_approval")
     token = csrf_from(client, "/clusters/alpha")
-    assert client.post("/clusters/alpha/approve", data={"csrf_token": token}).status_code == 303
+    page = client.post("/clusters/alpha/approve", data={"csrf_token": token, "plan_id": "plan-1234"})
+    assert page.status_code == 303
     assert read_approval(settings.specs_dir, "alpha") == "plan-1234"
-    assert cli_approve(settings, None, capsys)[0] == 0
+    (settings.specs_dir / ".approvals" / "alpha.json").unlink()
+    assert post(client, "/api/clusters/alpha/approve", {"plan_id": "plan-1234"}).status_code == 202
+    assert read_approval(settings.specs_dir, "alpha") == "plan-1234"
+    (settings.specs_dir / ".approvals" / "alpha.json").unlink()
+    assert cli_approve(settings, "plan-1234", capsys)[0] == 0
+    assert read_approval(settings.specs_dir, "alpha") == "plan-1234"
 
 
 # -- names ---------------------------------------------------------------------------------------

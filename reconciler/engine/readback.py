@@ -1,0 +1,85 @@
+"""Load stage, the hub's own side: what the hub recorded of one cluster (its status) and what people
+asked of it (an approval, a retry), read back at each look. A record that cannot be read never stops
+the hub: the engine keeps it aside for a person (`<file>.broken-<time>`, never deleted), and the
+cluster's status names the file and says what to do; every other cluster carries on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.engine.hub import Hub
+from reconciler.model.approvals import approval_path, read_approval
+from reconciler.model.files import UnreadableFile, set_aside
+from reconciler.model.retries import read_retry
+from reconciler.model.status import Status, read_status, set_aside_status
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `decide` needs besides the spec: the status, the approval's plan id, the retry request."""
+
+    status: Status | None
+    approval: str | None = None
+    retry: dt.datetime | None = None
+
+
+def read_recorded(hub: Hub, name: str, spec_hash: str | None) -> Recorded:
+    status = current_status(hub, name, spec_hash)
+    approval, note = _approval(hub, name)
+    if note and status is not None:
+        status = hub.recorder.record(status.noted(hub.clock(), note))
+    return Recorded(status, approval, read_retry(hub.settings.specs_dir, name))
+
+
+def current_status(hub: Hub, name: str, spec_hash: str | None) -> Status | None:
+    """The cluster's status. One that cannot be read is kept aside and replaced by the status
+    that says so (recorded): an error that waits for a person, since what the hub knew is lost."""
+    try:
+        return read_status(hub.clusters, name)
+    except UnreadableFile as exc:
+        now = hub.clock()
+        try:
+            kept = set_aside_status(hub.clusters, name, now)
+        except FileNotFoundError:  # replaced or removed meanwhile: the next look reads it again
+            return None
+        message = (
+            f"{exc}; it was kept as {kept.name} for a person to look at. What the hub knew of this "
+            "cluster is lost, its resources are not (Terraform's state has them): retry "
+            f"(`mchub retry {name}`, or Retry now on its page) or change its spec to plan again "
+            "from that state"
+        )
+        return hub.recorder.record(Status(name=name).unreadable(now, message, spec_hash))
+
+
+def _approval(hub: Hub, name: str) -> tuple[str | None, str]:
+    """The plan id the cluster's approval names, and a note when an unreadable one was kept aside."""
+    try:
+        return read_approval(hub.settings.specs_dir, name), ""
+    except UnreadableFile as exc:
+        try:
+            kept = set_aside(approval_path(hub.settings.specs_dir, name), hub.clock())
+        except FileNotFoundError:
+            return None, ""
+        return None, f"{exc}; it was kept as {kept.name}: approve the plan again"
+
+
+def keep_aside(hub: Hub, exc: UnreadableFile) -> str:
+    """Keep the unreadable file of `exc` aside, if it is one of the hub's under `clusters/` (the
+    engine moves nothing else), and say so: the message of the run that met it."""
+    where = ""
+    if _under(exc.path, hub.clusters):
+        try:
+            where = f"; it was kept as {set_aside(exc.path, hub.clock()).name} for a person to look at"
+        except FileNotFoundError:
+            where = ""
+    return f"{exc}{where}"
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.parent.resolve().relative_to(folder.resolve())  # the file itself may be a link: not followed
+    except ValueError:
+        return False
+    return True
