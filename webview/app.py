@@ -171,7 +171,7 @@ def create_app(
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
-    files = Files(settings.specs_dir, settings.clusters_dir)
+    files = Files(settings.specs_dir, settings.clusters_dir, settings.limits)
     web = Web(settings, catalog, auth, files, templates, metrics, clock or utc_now, preview)
     pages, form, api, login = Pages(web), FormPages(web), Api(web), Login(web)
     previews, errors = Previews(web, api, form), Errors(web, form)

@@ -11,10 +11,12 @@ import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.model.files import UnreadableFile
+from reconciler.model.limits import DEFAULT_LIMITS, Limits
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
@@ -80,7 +82,7 @@ class SpecFile:
         return f'"{self.version}"'
 
 
-def _read_spec(path: Path) -> SpecFile:
+def _read_spec(path: Path, limits: Limits = DEFAULT_LIMITS) -> SpecFile:
     mtime = path.lstat().st_mtime
     try:
         data = read_spec_file(path)
@@ -94,7 +96,7 @@ def _read_spec(path: Path) -> SpecFile:
             path.stem, "", None, [FieldError(path="", message="file is not UTF-8 text")], mtime, version
         )
     try:
-        return SpecFile(path.stem, text, parse_spec_file(text, path), [], mtime, version)
+        return SpecFile(path.stem, text, parse_spec_file(text, path, limits), [], mtime, version)
     except SpecError as exc:
         return SpecFile(path.stem, text, None, exc.errors, mtime, version)
 
@@ -137,10 +139,10 @@ class Cluster:
 class Files:
     """Readers over `specs/` and `clusters/` for one app."""
 
-    def __init__(self, specs_dir: Path, clusters_dir: Path) -> None:
+    def __init__(self, specs_dir: Path, clusters_dir: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.specs_dir = specs_dir
         self.clusters_dir = clusters_dir
-        self.specs: FileCache[SpecFile] = FileCache(_read_spec)
+        self.specs: FileCache[SpecFile] = FileCache(partial(_read_spec, limits=limits))
         self.statuses: FileCache[Status | None] = FileCache(_read_status)
 
     def spec(self, name: str) -> SpecFile | None:

@@ -5,10 +5,13 @@ cloud's module and settings, and the Terraform version."""
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 
 from reconciler.engine.decide import Observed
 from reconciler.engine.render import ModuleDigests
+from reconciler.model.limits import DEFAULT_LIMITS, Limits
+from reconciler.model.secrets import password_given_at
 from reconciler.model.settings import Settings, SettingsError
 from reconciler.model.spec import SpecError, parse_spec_file, spec_digest
 from reconciler.model.specfiles import FileCache, read_spec_file, spec_path
@@ -20,7 +23,7 @@ class SpecReader:
 
     def __init__(self, settings: Settings, terraform_version: str) -> None:
         self.settings, self.terraform_version = settings, terraform_version
-        self._files: FileCache[Observed] = FileCache(_parse)
+        self._files: FileCache[Observed] = FileCache(partial(_parse, limits=settings.limits))
         self._modules = ModuleDigests(settings.templates_dir)
 
     def module_digest(self, cloud_name: str | None) -> str:
@@ -40,12 +43,15 @@ class SpecReader:
             cloud_digest = self.module_digest(observed.spec.cloud)
         except SettingsError as exc:
             return Observed(kind="invalid", hash=observed.hash, errors=f"cloud: {exc}")
-        parts = (observed.hash or "", cloud_digest, self.terraform_version)
+        parts = [observed.hash or "", cloud_digest, self.terraform_version]
+        given = password_given_at(self.settings.clusters_dir, name)
+        if given:  # a password a person gave (kept out of the spec) is news too
+            parts.append(f"guest password given at {given}")
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
         return Observed(kind="present", spec=observed.spec, hash=digest)
 
 
-def _parse(path: Path) -> Observed:
+def _parse(path: Path, limits: Limits = DEFAULT_LIMITS) -> Observed:
     """The spec file alone: `hash` is the spec's digest (`observe` adds module and Terraform). A
     file that is not a regular one within the size limit is invalid, never read (`read_spec_file`)."""
     try:
@@ -53,7 +59,7 @@ def _parse(path: Path) -> Observed:
     except SpecError as exc:  # a link, a pipe, a device, a folder, too big: its reason is its hash
         return _invalid(str(exc).encode(), str(exc))
     try:
-        spec = parse_spec_file(raw.decode("utf-8"), path)
+        spec = parse_spec_file(raw.decode("utf-8"), path, limits)
     except UnicodeDecodeError:
         return _invalid(raw, "file is not UTF-8 text")
     except SpecError as exc:

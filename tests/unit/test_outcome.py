@@ -5,6 +5,7 @@ points at a binary that does not exist, so a decision to run ends as a configura
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,22 @@ def test_a_spec_never_seen_and_gone_leaves_no_record(tmp_path: Path) -> None:
     outcome = reconcile("ghost", hub)
     assert outcome.next_at is None
     assert read_status(hub.clusters, "ghost") is None
+
+
+def test_the_hubs_own_limits_apply_to_a_spec_committed_through_git(tmp_path: Path) -> None:
+    hub = _hub(tmp_path)
+    small = replace(hub.settings, max_hosts=2)  # the spec has 4 hosts
+    hub = make_hub(small, terraform=hub.terraform, clock=hub.clock)
+    outcome = reconcile("hpc", hub)
+    assert outcome.status.phase == Phase.INVALID
+    assert "at most 2 (setting max_hosts)" in outcome.status.message
+
+
+def test_a_guest_password_given_in_the_form_is_applied_at_the_next_look(tmp_path: Path) -> None:
+    """A password kept out of the spec changes no spec, but the cluster must get it: the hash says so."""
+    from reconciler.model.secrets import store_guest_password
+
+    hub = _hub(tmp_path)
+    before = hub.specs.observe("hpc").hash
+    store_guest_password(hub.clusters, "hpc", "a-new-guest-password")
+    assert hub.specs.observe("hpc").hash != before
