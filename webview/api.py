@@ -284,6 +284,7 @@ class Api:
     async def delete_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
         self.guard(request)
+        await request.body()  # unused, but read first: one over the limit is refused before acting
         if self.web.files.spec(name) is None:
             raise HTTPException(404, f'no spec named "{name}"')
         try:
@@ -325,6 +326,7 @@ class Api:
         """Retry a failed cluster now (409 for one that has not failed). No body needed."""
         name = cluster_name(request)
         self.guard(request)
+        await request.body()  # unused, but read first: one over the limit is refused before acting
         if self.web.files.cluster(name) is None:
             raise HTTPException(404, f'no cluster named "{name}"')
         try:

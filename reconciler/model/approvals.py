@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from reconciler.model.atomic import write_atomic
@@ -13,6 +14,7 @@ from reconciler.model.files import UnreadableFile, label, read_regular
 from reconciler.model.status import Phase, PlanInfo, Status
 
 APPROVALS_DIR = ".approvals"
+PLAN_ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,119}")  # what runs.new_run_id makes
 APPROVAL_LIMIT = 64 * 1024
 
 
@@ -60,6 +62,8 @@ def approvable_plan(name: str, status: Status | None, plan_id: str | None) -> Pl
         raise NotApprovable(
             f"name the plan you approve: plan {waiting} is waiting; review it, then approve it by its id"
         )
+    if not PLAN_ID_RE.fullmatch(plan_id):  # not an id the hub makes: never quoted back
+        raise NotApprovable(f"that is not a plan id; the plan awaiting approval is {waiting}")
     if plan_id != status.plan.id:
         # Approving names one plan: a plan made since the person looked needs its own review.
         raise NotApprovable(

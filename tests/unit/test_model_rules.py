@@ -63,3 +63,16 @@ def test_what_cannot_be_approved(status: Status | None, given: str | None, words
 )
 def test_name_taken(has_spec: bool, status: Status | None, taken: bool) -> None:
     assert (name_taken("a", has_spec, status) is not None) == taken
+
+
+def test_a_plan_id_that_is_not_one_is_refused_without_being_quoted_back() -> None:
+    """A lone surrogate (or any text the hub never makes) in a plan id once made the 409 fail to
+    encode (a 500): it is refused with words that do not repeat it."""
+    from reconciler.model.approvals import NotApprovable, approvable_plan
+
+    waiting = Status(name="a").planned(NOW, PLAN)
+    for bad in ("\ud800", "plan 1", "x" * 500, "../plan-1"):
+        with pytest.raises(NotApprovable) as caught:
+            approvable_plan("a", waiting, bad)
+        assert "not a plan id" in str(caught.value) and bad not in str(caught.value)
+        str(caught.value).encode("utf-8")

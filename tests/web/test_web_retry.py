@@ -167,3 +167,17 @@ def test_the_page_of_a_cluster_refused_by_the_preflight_offers_retry_now(
     assert 'action="/clusters/alpha/retry"' in client.get("/clusters/alpha").text
     write_phase(settings.clusters_dir, "alpha", "invalid")  # a spec error: a retry cannot help
     assert 'action="/clusters/alpha/retry"' not in client.get("/clusters/alpha").text
+
+
+def test_a_retry_with_a_body_over_the_limit_asks_for_nothing(
+    client: TestClient, settings: Settings
+) -> None:
+    """A handler that needs no body reads it first anyway: one over the limit is refused (413)
+    before the retry is requested, not after."""
+    from webview.app import MAX_BODY
+
+    write_spec(settings, "alpha")
+    write_phase(settings.clusters_dir, "alpha", "build_error")
+    r = client.post("/api/clusters/alpha/retry", content=b"x" * (MAX_BODY + 1), headers=JSON)
+    assert r.status_code == 413
+    assert retries.read_retry(settings.specs_dir, "alpha") is None
