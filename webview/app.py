@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -126,6 +127,8 @@ class Errors:
     async def disk_full(self, request: Request, exc: Exception) -> Response:
         """A 507 for a write the disk (or a quota) had no room for; any other OSError stays a 500."""
         assert isinstance(exc, OSError)
+        if isinstance(exc, IsADirectoryError | NotADirectoryError):
+            return self._in_the_way(request, exc)
         if exc.errno not in DISK_FULL:
             raise exc
         log.error("a write for %s %s failed: %s", request.method, request.url.path, exc)
@@ -136,6 +139,18 @@ class Errors:
             return JSONResponse({"error": DISK_FULL_MESSAGE}, status_code=507)
         context = {"code": 507, "detail": DISK_FULL_MESSAGE}
         return self.web.render(request, "error.html", context, status_code=507)
+
+    def _in_the_way(self, request: Request, exc: OSError) -> Response:
+        """A folder (or a file) where the web view writes a file of its own (an approval, a retry
+        request): a 409 naming it, for a person to remove; nothing was written."""
+        target = Path(str(exc.filename2 or exc.filename or "?"))
+        root = self.web.settings.specs_dir
+        shown = f"specs/{target.relative_to(root)}" if target.is_relative_to(root) else target.name
+        detail = f"{shown} is in the way (a folder where the hub writes a file): remove it, then try again"
+        log.error("a write for %s %s failed: %s", request.method, request.url.path, exc)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": detail}, status_code=409)
+        return self.web.render(request, "error.html", {"code": 409, "detail": detail}, status_code=409)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

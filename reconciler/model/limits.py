@@ -143,6 +143,10 @@ def guarded_yaml(text: str, limits: Limits, aliases_refused: str | None) -> Any:
         return loader.construct_document(node)
     except RecursionError:  # the pure-Python composer (no libyaml) recurses before the check
         raise Refused(f"nested more than {limits.max_depth} levels deep (setting max_depth)") from None
+    except yaml.YAMLError as exc:  # libyaml's scanner has a depth limit of its own: say it our way
+        if "nesting depth" not in str(getattr(exc, "problem", "") or exc):
+            raise
+        raise Refused(f"nested more than {limits.max_depth} levels deep (setting max_depth)") from None
     finally:
         loader.dispose()
 

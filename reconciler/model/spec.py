@@ -346,9 +346,15 @@ def load_json(text: str, source: str = "", limits: Limits = DEFAULT_LIMITS) -> A
     if too_deep is not None:
         raise SpecError([FieldError(path="", message=too_deep)], source)
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise SpecError([FieldError(path="", message=f"invalid JSON: {exc}")], source) from None
+    try:  # `\ud800` alone is valid JSON but no text: nothing could quote it back, or write it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        message = "invalid JSON: it holds a lone surrogate escape (\\ud800-\\udfff), which is no character"
+        raise SpecError([FieldError(path="", message=message)], source) from None
+    return data
 
 
 def parse_yaml(text: str, source: str = "", limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:

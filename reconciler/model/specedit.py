@@ -16,7 +16,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
+from yaml import YAMLError as PyYAMLError
 
+from reconciler.model.limits import DEFAULT_LIMITS, Refused, guarded_yaml
 from reconciler.model.spec import (
     MAX_SPEC_BYTES,
     ClusterSpec,
@@ -53,6 +55,12 @@ def load_document(text: str) -> tuple[CommentedMap, YAML]:
     """The file as a round-trip mapping, and a YAML dumper set to the file's own indentation."""
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise _refuse(f"spec is larger than {MAX_SPEC_BYTES} bytes")
+    try:  # the spec parser's guard first: ruamel recurses through whatever nesting it is given
+        guarded_yaml(text, DEFAULT_LIMITS, aliases_refused=None)
+    except Refused as exc:
+        raise _refuse(f"{exc}; fix the file by hand") from None
+    except PyYAMLError:
+        pass  # not YAML: ruamel says so its own way below (it has no depth limit of its own)
     yaml = _yaml()
     try:
         doc = yaml.load(text)
