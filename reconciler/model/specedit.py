@@ -51,6 +51,18 @@ def _refuse(message: str) -> Unreadable:
     return Unreadable([FieldError(path="", message=message)])
 
 
+def _where(exc: YAMLError) -> str:
+    """Line, column and what is wrong, never the file's text: ruamel's own message quotes the line
+    (and a duplicated key's values), which may hold a guest password written by hand."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or "not YAML")
+    if "duplicate key" in problem:
+        problem = "a key is given twice"
+    elif '"' in problem or "'" in problem:
+        problem = problem.split('"')[0].split("'")[0].strip() or "not YAML"
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
 def load_document(text: str) -> tuple[CommentedMap, YAML]:
     """The file as a round-trip mapping, and a YAML dumper set to the file's own indentation."""
     if len(text.encode()) > MAX_SPEC_BYTES:
@@ -65,7 +77,8 @@ def load_document(text: str) -> tuple[CommentedMap, YAML]:
     try:
         doc = yaml.load(text)
     except YAMLError as exc:
-        raise _refuse(f"the file is not YAML that can be edited here ({exc}); fix it by hand") from None
+        where = _where(exc)
+        raise _refuse(f"the file is not YAML that can be edited here ({where}); fix it by hand") from None
     if not isinstance(doc, CommentedMap):
         raise _refuse("the file is not a YAML mapping of fields; fix it by hand")
     mapping, sequence, offset = guess_indents(text)
