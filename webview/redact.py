@@ -103,11 +103,13 @@ def _redact_lines(text: str) -> str:
     and every line under it indented deeper (a block of several lines) is hidden."""
     out: list[str] = []
     under: int | None = None  # the indentation of the line whose value is being hidden
+    bare = False  # that line named a password and nothing more: its value is on the next line
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         indent = len(body) - len(body.lstrip())
-        if under is not None and (not body.strip() or indent > under):
+        if under is not None and (not body.strip() or indent > under or bare):
             out.append(f"{body[:indent]}{HIDDEN}{line[len(body):]}" if body.strip() else line)
+            bare = bare and not body.strip()  # `? key` then `: value` on the next line, same indent
             continue
         under = None
         key = _LINE_KEY.search(body)
@@ -115,5 +117,5 @@ def _redact_lines(text: str) -> str:
             out.append(line)
             continue
         out.append(f"{body[: key.end()]} {HIDDEN}{line[len(body):]}")
-        under = indent
+        under, bare = indent, not body[key.end():].strip()
     return "".join(out)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from hostilefigures import count, examples
-from hostilegen import names
+from hostilegen import given_in, names
 from hostiletexts import form_body, form_posts
 from hostileworld import World
 from hypothesis import HealthCheck, given, settings
@@ -45,6 +45,14 @@ def _post(world: World, url: str, fields: list[tuple[str, str]] | None, odd: tup
     return world.call("POST", url, content=content, headers=headers).status_code
 
 
+def _kept(world: World, name: str, fields: list[tuple[str, str]] | None) -> None:
+    """After a save: a password typed is in the cluster's secret store (that it is in no spec file,
+    page or log line, World.case checks)."""
+    typed = [p for k, v in fields or [] if k == "guest_passwd" for p in given_in(v.encode())]
+    if typed:
+        assert typed[-1].encode() in (world.clusters / name / "secrets.json").read_bytes()
+
+
 @FUZZ
 @given(data=st.data(), url=st.sampled_from(["/clusters/new", "/clusters/new/preview"]),
        odd=st.one_of(st.none(), odd_bodies))  # fmt: skip
@@ -58,6 +66,7 @@ def test_a_hostile_new_form_is_answered_in_time_and_leaves_other_clusters_alone(
         if status == 303:  # spawned: a new cluster, never one of the others
             created = {p.stem for p in world.specs.glob("*.yaml")} - {"bystander", "target"}
             assert len(created) == 1, created
+            _kept(world, created.pop(), fields)
 
 
 others = names.filter(lambda n: n != "bystander")
@@ -76,6 +85,7 @@ def test_a_hostile_edit_form_is_answered_in_time_and_leaves_other_clusters_alone
         count("POST /clusters/{name}/edit" + ("/preview" if preview else ""), status)
         if status == 303:
             assert name == "target"
+            _kept(world, name, fields)
 
 
 def test_no_secret_and_no_typed_password_reached_git(world: World) -> None:

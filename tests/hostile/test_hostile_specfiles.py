@@ -42,10 +42,6 @@ READS = (
     "/api/clusters/target/logs", "/clusters/target", "/clusters/target/edit", "/partials/clusters/target",
     "/metrics", "/api/resources?cluster=target",
 )  # fmt: skip
-# OPEN BUG: a destroy refused for broken YAML quotes the line holding a hand-written password
-# (test_hostile_regressions.py::test_a_destroy_refused_for_broken_yaml_never_quotes_its_password).
-# When that test passes, make this () again.
-OPEN_BUG = ("target password",)
 KINDS = (
     "environ", "environ, relative", "proc environ", "bystander secrets", "bystander spec", "ghost status",
     "dev zero", "dangling", "loop", "folder link", "pipe", "folder", "folder with a spec", "socket", "device",
@@ -92,9 +88,9 @@ def place(world: World, path: Path, kind: str) -> None:
             path.symlink_to("/dev/zero")
 
 
-def read_everything(world: World) -> None:
+def read_everything(world: World, allow: tuple[str, ...] = ()) -> None:
     for url in READS:
-        world.call("GET", url)
+        world.call("GET", url, allow=allow)
     headers = {"X-CSRF-Token": world.csrf}  # the guest password on demand: the target's own only
     world.call("POST", "/clusters/target/password", headers=headers, allow=("target password",))
 
@@ -110,9 +106,8 @@ def write_over(world: World, put_back: Callable[[], object] = lambda: None) -> l
         ("PUT", "/api/clusters/target", {"json": spec, "headers": api}),
         ("POST", "/api/clusters/target/preview", {"json": spec, "headers": api}),
         ("POST", "/clusters/target/edit", {"data": fields, "headers": form}),
-        ("DELETE", "/api/clusters/target", {"headers": world.bearer, "allow": OPEN_BUG}),
-        ("POST", "/clusters/target/destroy", {"data": {"csrf_token": world.csrf, "confirm": "target"},
-                                              "allow": OPEN_BUG}),
+        ("DELETE", "/api/clusters/target", {"headers": world.bearer}),
+        ("POST", "/clusters/target/destroy", {"data": {"csrf_token": world.csrf, "confirm": "target"}}),
     ]  # fmt: skip
     answers = []
     for method, url, kw in writes:
@@ -131,7 +126,10 @@ def test_a_hostile_spec_file_is_read_and_written_over_in_time_and_leaks_nothing(
     with world.case(phase):
         path.write_bytes(content)
         outcome = world.reconcile()
-        read_everything(world)
+        # OPEN BUG: in a file that is not YAML, a password on the line after its key is shown (see
+        # test_a_password_on_the_line_after_its_key_is_hidden_in_a_file_that_is_not_yaml in
+        # test_hostile_regressions.py). When that test passes, drop this step-around.
+        read_everything(world, ("target password",) if b"? guest_passwd\n" in content else ())
         for status in write_over(world, lambda: path.write_bytes(content)):
             count("spec file content: writes", status)
         count(f"spec file content (engine: {outcome.status.phase.value})")

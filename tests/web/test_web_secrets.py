@@ -244,3 +244,12 @@ def test_a_password_given_is_dated_so_the_engine_can_see_it_changed(settings: Se
     secrets.store_guest_password(settings.clusters_dir, "alpha", "given-again-later-2")
     assert secrets.password_given_at(settings.clusters_dir, "alpha") >= first
     assert secrets.guest_password(settings.clusters_dir, "alpha", None) == "given-again-later-2"
+
+
+def test_a_password_under_a_complex_key_in_a_broken_file_is_hidden() -> None:
+    """Found by the hostile-input suite: `? guest_passwd` then `: value` on the next line, in a
+    file that is not YAML further down, showed the value (the line-by-line fallback)."""
+    from webview.redact import redact_spec_text
+
+    text = "? guest_passwd\n: TargetHandPwcce052d8035d7a9b\n0"
+    assert "TargetHandPw" not in redact_spec_text(text)
