@@ -1,8 +1,8 @@
 """The failing examples the hostile-input properties found, written down, each with what the hub must
-do. The first five were fixed in the product (commits 8ca602f, d7a1475 and fef58b8). While a bug is
-open its test is marked xfail(strict=True, raises=AssertionError) with the file and function at fault, and
-the properties step around its input (marked OPEN BUG there), so that one bug fails one test and
-XPASS says when it is fixed: then the mark and the step-around go."""
+do. All six were fixed in the product (commits 8ca602f, d7a1475, fef58b8 and ee34f19). While a bug
+is open its test is marked xfail(strict=True, raises=AssertionError) with the file and function at
+fault, and the properties step around its input (marked OPEN BUG there), so that one bug fails one
+test and XPASS says when it is fixed: then the mark and the step-around go."""
 
 from __future__ import annotations
 
@@ -144,6 +144,9 @@ HIDDEN_ON_THE_NEXT_LINE = {  # a password whose value starts a line of its own, 
 def test_a_password_on_the_line_after_its_key_is_hidden_in_a_file_that_is_not_yaml(
     world: World, style: str
 ) -> None:
+    """Was shown on the cluster page and in GET /api/clusters/{name}: webview/redact.py's line-by-line
+    redaction (for text that is not YAML) hid the rest of a line naming a password and the lines
+    indented under it, not a value starting the next line at the same indentation."""
     spec = yaml.safe_dump(spec_dict("target"), sort_keys=False)
     text = HIDDEN_ON_THE_NEXT_LINE[style].format(p=world.target_password, spec=spec)
     with world.case():
