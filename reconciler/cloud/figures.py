@@ -43,8 +43,18 @@ class Quota:
 
 @dataclass(frozen=True, order=True)
 class Image:
+    """One Glance image. Only `active` ones can boot; names are not unique (operators upload a
+    newer image under the same name), hence the id and the upload time."""
+
     name: str
     min_disk: int = 0
+    id: str = ""
+    status: str = "active"  # Glance: queued, saving, active, killed, deleted, deactivated, ...
+    created_at: str = ""  # ISO 8601 as Glance gives it; sorts in time order
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
 
 @dataclass(frozen=True)
