@@ -90,7 +90,12 @@ class CloudConfig:
     config_git_url: str = PUPPET_MAGIC_CASTLE_GIT
     config_version: str = "15.6.1"
     domains: tuple[str, ...] = ()
-    external_network: str | None = None
+    external_network: str | None = None  # rendered as Magic Castle's os_ext_network
+    network: str | None = None  # the internal network (name or id) when the project has several
+    subnet: str | None = None  # its IPv4 subnet (id or name); rendered as Magic Castle's subnet_id
+    ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",)  # who may reach the login nodes' SSH and ICMP
+    ssh_port: int = 22  # where the readiness check knocks on a login node
+    provisioning_timeout: float = 1800.0  # seconds after build_success before "not ready" is an error
     clouds_yaml: Path | None = None
     terraform_cli_config: Path | None = None
     dns: DnsConfig | None = None  # Magic Castle's DNS module (Magic Castle sources only)
@@ -259,7 +264,7 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
         )
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in ("dns", "domains"):
+        if key not in ("dns", "domains", "ssh_cidrs"):
             values[key] = _typed(f"clouds.{name}.{key}", value, CloudConfig.__dataclass_fields__[key].default)
     for key in ("clouds_yaml", "terraform_cli_config"):
         if values.get(key):
@@ -268,6 +273,12 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
     if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
         raise SettingsError(f"clouds.{name}.domains: expected a list of domain names, got {domains!r}")
     values["domains"] = tuple(domains)
+    if "ssh_cidrs" in data:
+        values["ssh_cidrs"] = _cidrs(f"clouds.{name}.ssh_cidrs", data["ssh_cidrs"])
+    if not 1 <= values.get("ssh_port", 22) <= 65535:
+        raise SettingsError(f"clouds.{name}.ssh_port: a TCP port, 1 to 65535, got {values['ssh_port']}")
+    if values.get("provisioning_timeout", 1.0) <= 0:
+        raise SettingsError(f"clouds.{name}.provisioning_timeout: seconds, more than 0")
     module = str(values.get("module", "bundled"))
     if module.startswith("magic_castle:"):
         if not module.split(":", 1)[1].strip():
@@ -287,6 +298,21 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
                 f"(this cloud uses {module!r})"
             )
     return CloudConfig(name=name, **values)
+
+
+def _cidrs(where: str, value: Any) -> tuple[str, ...]:
+    """A non-empty list of IPv4/IPv6 networks, as security group rules take them."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SettingsError(
+            f"{where}: expected a non-empty list of networks, e.g. [0.0.0.0/0] or [192.0.2.0/24]"
+        )
+    out = []
+    for item in value:
+        try:
+            out.append(str(ipaddress.ip_network(item.strip())))
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {item!r} is not a network ({exc}); e.g. 192.0.2.0/24") from None
+    return tuple(out)
 
 
 def _check_limits(limits: Limits) -> None:
