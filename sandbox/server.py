@@ -21,8 +21,10 @@ import httpx
 import uvicorn
 import yaml
 
+from sandbox.cloud import scenarios as seed_scenarios
 from sandbox.cloud.app import create_app
 from sandbox.cloud.faults import FaultError, Faults
+from sandbox.cloud.login import LoginNodes, choose_port
 from sandbox.cloud.seed import load_seed
 from sandbox.cloud.store import Credentials, Store
 from sandbox.files import write_atomic
@@ -38,6 +40,7 @@ class SandboxInfo:
     clouds_yaml: Path
     cloud_name: str = CLOUD_NAME
     terraform_cli_config: Path | None = None
+    ssh_port: int = 22  # where its login nodes answer SSH (sandbox/cloud/login.py): the cloud's ssh_port
 
 
 def write_clouds_yaml(data_dir: Path, url: str, credentials: Credentials, region: str = "RegionOne") -> Path:
@@ -73,12 +76,16 @@ class Sandbox:
     """The sandbox cloud on one port; `start()` returns once it answers.
 
     `faults` is shared with the running app: change it (`sandbox.faults.update({...})`) to inject
-    latency, errors or quota exhaustion at run time; `store` is the live state (use its lock)."""
+    latency, errors or quota exhaustion at run time; `store` is the live state (use its lock).
+    `scenarios` (sandbox/cloud/scenarios.py; default MCHUB_SANDBOX_SCENARIO=a,b) change the seed a
+    fresh data dir starts from: no router, two internal or external networks, no DHCP subnet..."""
 
     def __init__(self, data_dir: Path, seed: Path | None = None, host: str = "127.0.0.1", port: int = 0,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, scenarios: list[str] | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.seed_path = seed
+        chosen = scenarios if scenarios is not None else os.environ.get("MCHUB_SANDBOX_SCENARIO", "")
+        self.scenarios = seed_scenarios.names(chosen)
         self.host, self.port = host, port
         # No faults given: the MCHUB_SANDBOX_* variables (latency, error rate, boot delay, quota).
         self.faults = faults if faults is not None else Faults.from_env()
@@ -88,13 +95,15 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self._lock_fd: int | None = None
+        self.login_nodes: LoginNodes | None = None
 
     def start(self) -> SandboxInfo:
         if self._thread is not None:
             raise RuntimeError("the sandbox is already running")
         self._lock_data_dir()
         try:
-            self.store = Store.open(self.data_dir, load_seed(self.seed_path))
+            seed = seed_scenarios.apply(load_seed(self.seed_path), self.scenarios)
+            self.store = Store.open(self.data_dir, seed)
             sock = self._socket = self._listen()
             # Keep idle connections open longer than clients poll (openstacksdk waits 5 s between
             # polls; uvicorn's default 5 s keep-alive made each poll race a closing connection).
@@ -111,11 +120,13 @@ class Sandbox:
             region = self.store.identity["region"]
             clouds = write_clouds_yaml(self.data_dir, url, self.store.credentials, region)
             mirror = _install_terraform_mirror(self.data_dir / "terraform")
+            self.login_nodes = LoginNodes(self.store, self.faults, choose_port())
+            self.login_nodes.start()
         except BaseException:
             self.stop()
             raise
         self.info = SandboxInfo(url=url, data_dir=self.data_dir, clouds_yaml=clouds,
-                                terraform_cli_config=mirror)
+                                terraform_cli_config=mirror, ssh_port=self.login_nodes.port)
         return self.info
 
     def _lock_data_dir(self) -> None:
@@ -161,6 +172,9 @@ class Sandbox:
         raise TimeoutError(f"the sandbox did not answer at {url} within {START_TIMEOUT:.0f} s")
 
     def stop(self) -> None:
+        if self.login_nodes is not None:
+            self.login_nodes.stop()
+            self.login_nodes = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -191,14 +205,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-rate", default=None, metavar="SERVICE=RATE,...",
                         help="probability of a 503 per service, e.g. compute=0.5,network=1")
     parser.add_argument("--boot-delay", type=float, default=None, help="seconds a server stays in BUILD")
+    parser.add_argument("--login-delay", type=float, default=None,
+                        help="seconds after ACTIVE before a login node's floating IP answers SSH")
     parser.add_argument("--quota", default=None, metavar="NAME=LIMIT,...",
                         help="force quota limits, e.g. cores=0,floatingip=1 (quota exhaustion)")
+    parser.add_argument("--scenario", default=None, metavar="NAME,...",
+                        help="change the seed of a fresh data dir: " + ", ".join(seed_scenarios.SCENARIOS))
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
     """MCHUB_SANDBOX_* variables first, then the arguments given on the command line."""
     faults = Faults.from_env()
     changes = {"latency": args.latency, "error_rate": args.error_rate, "boot_delay": args.boot_delay,
+               "login_delay": getattr(args, "login_delay", None),
                "quota": getattr(args, "quota", None)}
     faults.update({k: v for k, v in changes.items() if v is not None})
     return faults
@@ -208,7 +227,9 @@ def run(args: argparse.Namespace) -> int:
     """Start the sandbox in the foreground, print how to use it, stop cleanly on Ctrl-C or SIGTERM."""
     try:
         faults = faults_from_args(args)
-        sandbox = Sandbox(args.data, args.seed, args.host, args.port, faults)
+        chosen = getattr(args, "scenario", None)
+        sandbox = Sandbox(args.data, args.seed, args.host, args.port, faults,
+                          seed_scenarios.names(chosen) if chosen is not None else None)
         info = sandbox.start()
     except (FaultError, ValueError, OSError, RuntimeError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
@@ -226,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
           f"  faults: {faults.to_dict()}  (change them with PUT {info.url}/_sandbox/faults)")
     if info.terraform_cli_config:
         print(f"  terraform: export TF_CLI_CONFIG_FILE={info.terraform_cli_config}")
+    print(f"  login nodes answer SSH on their floating IPs, port {info.ssh_port}")
     print("Press Ctrl-C to stop.", flush=True)
     try:
         while not done.wait(0.5):

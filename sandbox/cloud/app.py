@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sandbox.cloud import quota
+from sandbox.cloud import quota, scenarios
 from sandbox.cloud.cinder import Cinder
 from sandbox.cloud.faults import FaultError, Faults
 from sandbox.cloud.glance import Glance
@@ -110,8 +110,15 @@ class Admin:
         return JSONResponse(self.faults.to_dict())
 
     async def reset(self, request: Request) -> Response:
+        """Start the cloud afresh from its seed; `{"scenarios": [...]}` changes the seed first."""
         self._authorize(request)
-        self.store.reset()
+        body = await read_json(request)
+        try:
+            chosen = scenarios.names(body.get("scenarios"))
+            self.store.reset(chosen)
+        except ValueError as exc:
+            error = {"code": 422, "message": f"scenarios: {exc}", "title": "Unprocessable Entity"}
+            return JSONResponse({"error": error}, 422)
         return JSONResponse(self.store.summary())
 
     async def state(self, request: Request) -> Response:

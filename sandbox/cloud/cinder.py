@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.cloud import cinder_types, quota
+from sandbox.cloud import cinder_quota, cinder_types, quota
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import (
@@ -43,17 +43,6 @@ def lookup(store: Store, volume_id: str) -> Record:
     return volume
 
 
-def check_quota(store: Store, faults: Faults, volumes: int, gigabytes: int) -> None:
-    """Cinder's 413 for a request past the volumes or gigabytes quota."""
-    for over in quota.overs(store, faults, {"volumes": volumes, "gigabytes": gigabytes}):
-        if over.name == "gigabytes":
-            raise CloudError(413, f"VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds "
-                                  f"allowed gigabytes quota. Requested {over.requested}G, quota is "
-                                  f"{over.limit}G and {over.used}G has been consumed.")
-        raise CloudError(413, f"VolumeLimitExceeded: Maximum number of volumes allowed ({over.limit}) "
-                              f"exceeded for quota '{over.name}'.")
-
-
 def _size(value: object, field: str = "size") -> int:
     """A positive size in GB (Cinder also takes a string of digits)."""
     if isinstance(value, str) and value.isdigit():
@@ -79,7 +68,7 @@ def new_volume(store: Store, faults: Faults, body: Record) -> Record:
         if size < image["min_disk"]:
             raise CloudError(400, f"Invalid input received: Volume size {size}GB cannot be smaller than "
                                   f"the image minDisk size {image['min_disk']}GB.")
-    check_quota(store, faults, 1, size)
+    cinder_quota.check_quota(store, faults, 1, size, kind)
     stamp = time.time()
     return store.put("volumes", {
         "id": new_id(), "name": body.get("name") or "", "description": body.get("description"), "size": size,
@@ -115,7 +104,7 @@ def extend(store: Store, faults: Faults, volume: Record, body: Record, version: 
     if volume["status"] != expected:
         raise CloudError(400, f"Invalid volume: Volume {volume['id']} status must be "
                               f"'{{'status': '{expected}'}}' to extend, currently {volume['status']}.")
-    check_quota(store, faults, 0, new_size - volume["size"])
+    cinder_quota.check_quota(store, faults, 0, new_size - volume["size"], cinder_types.type_of(store, volume))
     volume.update(size=new_size, updated=time.time())
 
 
@@ -221,6 +210,7 @@ class Cinder:
             if "os-extend" in body:
                 extend(self.store, self.faults, volume, body["os-extend"], version)
             elif "os-retype" in body:
+                cinder_quota.check_retype_quota(self.store, volume, body["os-retype"] or {})
                 cinder_types.retype(self.store, volume, body["os-retype"] or {})
             elif "os-set_bootable" in body:
                 volume["bootable"] = str((body["os-set_bootable"] or {}).get("bootable")).lower() == "true"

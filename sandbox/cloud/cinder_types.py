@@ -48,14 +48,18 @@ def render_type(kind: Record) -> Record:
 
 
 def type_quotas(store: Store) -> dict[str, dict[str, int]]:
-    """Cinder's per-type quota entries (`volumes_<type>`, `gigabytes_<type>`...): unlimited, used."""
+    """Cinder's per-type quota entries (`volumes_<type>`, `gigabytes_<type>`, `snapshots_<type>`):
+    the seed's limit (unlimited by default) and usage (the seed's outside usage plus the volumes)."""
     entries: dict[str, dict[str, int]] = {}
     volumes = list(store.table("volumes").values())
+    seeded = store.state["quotas"]
     for kind in store.table("volume_types").values():
         typed = [v for v in volumes if type_of(store, v)["id"] == kind["id"]]
-        entries[f"volumes_{kind['name']}"] = {"limit": -1, "in_use": len(typed)}
-        entries[f"gigabytes_{kind['name']}"] = {"limit": -1, "in_use": sum(int(v["size"]) for v in typed)}
-        entries[f"snapshots_{kind['name']}"] = {"limit": -1, "in_use": 0}
+        used = {"volumes": len(typed), "gigabytes": sum(int(v["size"]) for v in typed), "snapshots": 0}
+        for name, count in used.items():
+            seed = seeded.get(f"{name}_{kind['name']}") or {"limit": -1, "in_use": 0}
+            entries[f"{name}_{kind['name']}"] = {"limit": int(seed["limit"]),
+                                                 "in_use": int(seed["in_use"]) + count}
     return entries
 
 

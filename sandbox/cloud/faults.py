@@ -1,5 +1,6 @@
-"""Fault knobs for reliability tests: latency, per-service error rates, boot delay and forced
-quota limits. Set at start (arguments, MCHUB_SANDBOX_* variables) or at run time (/_sandbox/faults)."""
+"""Fault knobs for reliability tests: latency, per-service error rates, boot delay, login delay
+(how long after boot a login node answers SSH: sandbox/cloud/login.py) and forced quota limits.
+Set at start (arguments, MCHUB_SANDBOX_* variables) or at run time (/_sandbox/faults)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Faults:
     latency: float = 0.0  # seconds added to every cloud request
     error_rate: dict[str, float] = field(default_factory=dict)  # service -> probability of a 503
     boot_delay: float = 1.0  # seconds a new server stays in BUILD
+    login_delay: float = 3.0  # seconds after ACTIVE before a login node's floating IP answers SSH
     quota: dict[str, int] = field(default_factory=dict)  # resource -> forced limit (-1 = unlimited)
 
     @classmethod
@@ -38,6 +40,7 @@ class Faults:
                 "latency": env.get("MCHUB_SANDBOX_LATENCY"),
                 "error_rate": env.get("MCHUB_SANDBOX_ERROR_RATE"),
                 "boot_delay": env.get("MCHUB_SANDBOX_BOOT_DELAY"),
+                "login_delay": env.get("MCHUB_SANDBOX_LOGIN_DELAY"),
                 "quota": env.get("MCHUB_SANDBOX_QUOTA"),
             }.items() if value not in (None, "")
         })
@@ -45,12 +48,13 @@ class Faults:
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial change (all-or-nothing). Maps may also be given as `a=1,b=2` strings."""
-        unknown = sorted(set(changes) - {"latency", "error_rate", "boot_delay", "quota"})
+        unknown = sorted(set(changes) - {"latency", "error_rate", "boot_delay", "login_delay", "quota"})
         if unknown:
             raise FaultError(f"{unknown[0]}: unknown fault; "
-                             f"choose among latency, error_rate, boot_delay, quota")
+                             f"choose among latency, error_rate, boot_delay, login_delay, quota")
         latency = _seconds("latency", changes.get("latency", self.latency))
         boot_delay = _seconds("boot_delay", changes.get("boot_delay", self.boot_delay))
+        login_delay = _seconds("login_delay", changes.get("login_delay", self.login_delay))
         rates = {k: _rate(f"error_rate.{k}", v) for k, v in _mapping("error_rate", changes.get(
             "error_rate", self.error_rate)).items()}
         for name in rates:
@@ -62,10 +66,11 @@ class Faults:
             if name not in QUOTA_NAMES:
                 raise FaultError(f"quota.{name}: unknown quota; choose among {', '.join(QUOTA_NAMES)}")
         self.latency, self.boot_delay, self.error_rate, self.quota = latency, boot_delay, rates, quota
+        self.login_delay = login_delay
 
     def to_dict(self) -> dict[str, Any]:
         return {"latency": self.latency, "error_rate": dict(self.error_rate),
-                "boot_delay": self.boot_delay, "quota": dict(self.quota)}
+                "boot_delay": self.boot_delay, "login_delay": self.login_delay, "quota": dict(self.quota)}
 
 
 def _mapping(path: str, value: Any) -> dict[str, Any]:

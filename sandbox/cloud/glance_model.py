@@ -90,11 +90,14 @@ def new_image(body: Record, owner: str, admin: bool) -> Record:
 
 
 def seeded_image(fields: Record, owner: str, stamp: float) -> Record:
-    """An active image the cloud starts with (its data is imaginary; its hashes are made up)."""
+    """An image the cloud starts with, active unless `fields` say otherwise (its data is imaginary;
+    its hashes are made up); a queued one has no data yet."""
     digest = hashlib.md5(f"{fields['name']}{stamp}".encode()).hexdigest()
     image = {"id": new_id(), "status": "active", "protected": False, "os_hidden": False, "owner": owner,
              "tags": [], "properties": {}, "created": stamp, "updated": stamp, "checksum": digest,
              "os_hash_value": hashlib.sha512(digest.encode()).hexdigest(), **fields}
+    if image["status"] == "queued":
+        image.update(size=None, checksum=None, os_hash_value=None)
     return image
 
 

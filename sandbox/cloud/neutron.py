@@ -11,9 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.cloud import neutron_model as model
+from sandbox.cloud import neutron_routers as routers
 from sandbox.cloud import quota
 from sandbox.cloud.faults import Faults
-from sandbox.cloud.neutron_records import base_record, touch
+from sandbox.cloud.neutron_records import touch
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import CloudError, Record, filter_records, host_url, is_paged, read_json, select_fields
 
@@ -29,19 +30,8 @@ EXTENSIONS = {
     "allowed-address-pairs": "Allowed Address Pairs", "binding": "Port Binding",
     "standard-attr-description": "standard-attr-description",
     "standard-attr-revisions": "Resource revision numbers", "standard-attr-timestamp": "Resource timestamps",
-    "fip-port-details": "Floating IP Port Details Extension",
+    "fip-port-details": "Floating IP Port Details Extension", "standard-attr-tag": "Tag support",
 }
-
-
-def _new_router(store: Store, body: Record, faults: Faults | None) -> Record:
-    model.check_quota(store, faults, router=1)
-    gateway = body.get("external_gateway_info")
-    if gateway:
-        model.lookup(store, "networks", gateway.get("network_id"))
-    return store.put("routers", base_record(
-        body, store.project_id, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
-        external_gateway_info=gateway or None, routes=[], distributed=False, ha=False,
-        availability_zones=["nova"], availability_zone_hints=[], flavor_id=None))
 
 
 @dataclass(frozen=True)
@@ -65,8 +55,9 @@ KINDS = (
     Kind("ports", "port", "ports", model.new_port,
          ("name", "description", "device_id", "device_owner", "security_groups", "admin_state_up",
           "allowed_address_pairs", "port_security_enabled", "binding:vnic_type")),
-    Kind("floatingips", "floatingip", "floatingips", model.new_floatingip, ("description", "port_id")),
-    Kind("routers", "router", "routers", _new_router,
+    Kind("floatingips", "floatingip", "floatingips", model.new_floatingip,
+         ("description", "port_id", "fixed_ip_address")),
+    Kind("routers", "router", "routers", routers.new_router,
          ("name", "description", "admin_state_up", "external_gateway_info", "routes")),
     Kind("security-groups", "security_group", "security_groups", model.new_security_group,
          ("name", "description", "stateful")),
@@ -91,6 +82,7 @@ class Neutron:
             Route(V2 + "/extensions/{alias}", self.extensions, methods=["GET"]),
             Route(V2 + "/quotas/{project_id}", self.quotas, methods=["GET"]),
             Route(V2 + "/quotas/{project_id}/details", self.quotas, methods=["GET"]),
+            Route(V2 + "/{collection}/{item_id}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),
             Route(V2 + "/routers/{item_id}/{verb:str}", self.router_interface, methods=["PUT"]),
         ]
         for kind in KINDS:
@@ -148,7 +140,8 @@ class Neutron:
             with self.store.lock:
                 table = self.store.table(kind.table).values()
                 records = [] if is_paged(request) else filter_records(table, request)
-                return JSONResponse({kind.collection: [self._render(kind, r, request) for r in records]})
+                key = kind.collection.replace("-", "_")  # Neutron's key: "security_groups"
+                return JSONResponse({key: [self._render(kind, r, request) for r in records]})
         return handler
 
     def _item(self, kind: Kind) -> Callable[[Request], object]:
@@ -174,7 +167,9 @@ class Neutron:
             raise CloudError(400, f"Cannot update read-only attribute {bad[0]}", "HTTPBadRequest")
         if kind.table == "floatingips" and "port_id" in body:
             model.associate(self.store, record, body["port_id"], body.get("fixed_ip_address"))
-            body = {k: v for k, v in body.items() if k != "port_id"}
+            body = {k: v for k, v in body.items() if k not in ("port_id", "fixed_ip_address")}
+        if kind.table == "routers" and "external_gateway_info" in body:
+            routers.set_gateway(self.store, record, body.pop("external_gateway_info"))
         if kind.table == "ports" and "device_id" in body:
             record["status"] = "ACTIVE" if body["device_id"] else "DOWN"
         for group in body.get("security_groups", []) if kind.table == "ports" else []:
@@ -205,36 +200,29 @@ class Neutron:
                 raise CloudError(409, f"Security Group {key} in use.", "SecurityGroupInUse")
             for rule in store.find("security_group_rules", security_group_id=key):
                 store.remove("security_group_rules", rule["id"])
-        elif kind.table == "routers" and store.find("ports", device_id=key):
-            raise CloudError(409, f"Router {key} still has ports", "RouterInUse")
+        elif kind.table == "routers":
+            routers.check_delete(store, record)
         store.remove(kind.table, key)
 
-    async def router_interface(self, request: Request) -> Response:
-        verb = request.path_params["verb"]
-        if verb not in ("add_router_interface", "remove_router_interface"):
+    async def tags(self, request: Request) -> Response:
+        """The tag extension's replace-all (PUT {"tags": [...]}), list and remove-all."""
+        kind = next((k for k in KINDS if k.collection == request.path_params["collection"]), None)
+        if kind is None:
             raise CloudError(404, "The resource could not be found.", "HTTPNotFound")
-        body = await read_json(request)
+        body = await read_json(request) if request.method == "PUT" else {}
+        tags = body.get("tags")
+        if request.method == "PUT" and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            raise CloudError(400, "Invalid input for tags. Reason: must be a list of strings.",
+                             "HTTPBadRequest")
         with self.store.change():
-            router = model.lookup(self.store, "routers", request.path_params["item_id"])
-            if verb == "add_router_interface":
-                if body.get("port_id"):
-                    port = model.lookup(self.store, "ports", body["port_id"])
-                else:
-                    subnet = model.lookup(self.store, "subnets", body.get("subnet_id"))
-                    port = model.new_port(self.store, {"network_id": subnet["network_id"], "fixed_ips": [
-                        {"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}]}, self.faults)
-                port.update(device_id=router["id"], device_owner="network:router_interface", status="ACTIVE")
-            else:
-                ports = [p for p in self.store.find("ports", device_id=router["id"])
-                         if p["id"] == body.get("port_id") or any(
-                             ip["subnet_id"] == body.get("subnet_id") for ip in p["fixed_ips"])]
-                if not ports:
-                    wanted = body.get("port_id") or body.get("subnet_id")
-                    raise CloudError(404, f"Router {router['id']} does not have an interface with id "
-                                          f"{wanted}", "RouterInterfaceNotFound")
-                port = ports[0]
-                self.store.remove("ports", port["id"])
-            subnet_ids = [ip["subnet_id"] for ip in port["fixed_ips"]]
-            return JSONResponse({"id": router["id"], "tenant_id": router["tenant_id"], "port_id": port["id"],
-                                 "network_id": port["network_id"], "subnet_ids": subnet_ids,
-                                 "subnet_id": subnet_ids[0] if subnet_ids else None})
+            record = model.lookup(self.store, kind.table, request.path_params["item_id"])
+            if request.method == "GET":
+                return JSONResponse({"tags": list(record.get("tags") or [])})
+            record["tags"] = sorted(set(tags or []))
+            touch(record)
+            if request.method == "DELETE":
+                return Response(status_code=204)
+            return JSONResponse({"tags": record["tags"]})
+
+    async def router_interface(self, request: Request) -> Response:
+        return await routers.router_interface(self.store, self.faults, request)

@@ -1,15 +1,18 @@
-"""Neutron's rules: networks, subnets (IP allocation), ports, floating IPs and security groups,
-checked against the store and the quotas, then built by neutron_records. Nova creates ports here."""
+"""Neutron's rules: networks, subnets (IP allocation), ports, floating IPs (reachable through a
+router only) and security groups, checked against the store and the quotas, then built by
+neutron_records. Nova creates ports here; routers are neutron_routers'."""
 
 from __future__ import annotations
 
 import ipaddress
+import random
 import secrets
 from typing import Any
 
 from sandbox.cloud import neutron_records as records
 from sandbox.cloud import quota
 from sandbox.cloud.faults import Faults
+from sandbox.cloud.neutron_rules import checked_rule
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import CloudError, Record
 
@@ -61,17 +64,19 @@ def _used_addresses(store: Store, subnet: Record) -> set[str]:
         used.update(ip["ip_address"] for ip in port["fixed_ips"] if ip["subnet_id"] == subnet["id"])
     for fip in store.table("floatingips").values():
         used.add(fip["floating_ip_address"])
+    for router in store.table("routers").values():
+        gateway = router.get("external_gateway_info") or {}
+        used.update(str(ip["ip_address"]) for ip in gateway.get("external_fixed_ips") or [])
     return used
 
 
-def allocate_ip(store: Store, subnet: Record, wanted: str | None = None) -> str:
-    """`wanted` if it is free and in the subnet, else the lowest free address of the pools."""
+def allocate_ip(store: Store, subnet: Record, wanted: str | None = None, spread: bool = False) -> str:
+    """`wanted` if it is free and in the subnet, else the lowest free address of the pools; with
+    `spread`, a random free one first (floating IPs: two sandboxes on one machine then rarely hand
+    out the same loopback address, where each may start a simulated login node)."""
     used = _used_addresses(store, subnet)
     if wanted:
-        try:
-            inside = ipaddress.IPv4Address(wanted) in ipaddress.IPv4Network(subnet["cidr"])
-        except ValueError:
-            inside = False
+        inside = _inside(wanted, subnet)
         if not inside:
             raise CloudError(400, f"IP address {wanted} is not a valid IP for the specified subnet.",
                              "InvalidIpForSubnet")
@@ -80,21 +85,37 @@ def allocate_ip(store: Store, subnet: Record, wanted: str | None = None) -> str:
                              "IpAddressAlreadyAllocated")
         return wanted
     used.add(str(subnet.get("gateway_ip")))
+    pools = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+             for p in subnet["allocation_pools"]]
+    for _ in range(32 if spread and pools else 0):
+        low, high = random.choice(pools)
+        address = str(ipaddress.ip_address(random.randint(low, high)))
+        if address not in used:
+            return address
     for pool in subnet["allocation_pools"]:
-        start, end = ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
-        for number in range(int(start), int(end) + 1):
-            address = str(ipaddress.IPv4Address(number))
+        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        for number in range(int(start), min(int(end), int(start) + 65536) + 1):
+            address = str(start.__class__(number))
             if address not in used:
                 return address
     raise CloudError(409, f"No more IP addresses available on network {subnet['network_id']}.",
                      "IpAddressGenerationFailure")
 
 
+def _inside(address: Any, subnet: Record) -> bool:
+    try:
+        ip, net = ipaddress.ip_address(str(address)), ipaddress.ip_network(subnet["cidr"])
+    except ValueError:
+        return False
+    return ip.version == net.version and ip in net
+
+
 def _fixed_ips(store: Store, network: Record, requested: Any) -> list[Record]:
     if not network["subnets"]:
         return []
     if not requested:
-        subnet = lookup(store, "subnets", network["subnets"][0])
+        subnets = [lookup(store, "subnets", s) for s in network["subnets"]]
+        subnet = next((s for s in subnets if s["ip_version"] == 4), subnets[0])
         return [{"subnet_id": subnet["id"], "ip_address": allocate_ip(store, subnet)}]
     if not isinstance(requested, list):
         raise CloudError(400, "Invalid input for fixed_ips. Reason: must be a list.")
@@ -103,8 +124,8 @@ def _fixed_ips(store: Store, network: Record, requested: Any) -> list[Record]:
         subnet_id = item.get("subnet_id") if isinstance(item, dict) else None
         address = item.get("ip_address") if isinstance(item, dict) else None
         if subnet_id is None and address:
-            subnet_id = next((s for s in network["subnets"] if ipaddress.IPv4Address(address)
-                              in ipaddress.IPv4Network(lookup(store, "subnets", s)["cidr"])), None)
+            subnet_id = next((s for s in network["subnets"] if _inside(address, lookup(store, "subnets", s))),
+                             None)
         subnet = lookup(store, "subnets", subnet_id or network["subnets"][0])
         if subnet["network_id"] != network["id"]:
             raise CloudError(400, f"Invalid input for operation: Failed to create port on network "
@@ -143,13 +164,17 @@ def new_port(store: Store, body: Record, faults: Faults | None = None) -> Record
 def associate(store: Store, fip: Record, port_id: Any, fixed_ip: Any = None) -> None:
     """Point a floating IP at a port (None: disassociate), as PUT /floatingips/{id} does."""
     if port_id is None:
-        fip.update(port_id=None, fixed_ip_address=None, status="DOWN", port_details=None)
+        fip.update(port_id=None, fixed_ip_address=None, status="DOWN", port_details=None, router_id=None)
         return
     port = lookup(store, "ports", port_id)
     if not port["fixed_ips"]:
         raise CloudError(400, f"Bad floatingip request: Port {port['id']} does not have any fixed IP "
                               f"addresses.", "BadRequest")
-    address = fixed_ip or port["fixed_ips"][0]["ip_address"]
+    entry = next((ip for ip in port["fixed_ips"] if ip["ip_address"] == (fixed_ip or ip["ip_address"])), None)
+    if entry is None:
+        raise CloudError(400, f"Bad floatingip request: Port {port['id']} does not have fixed ip {fixed_ip}.",
+                         "BadRequest")
+    address = entry["ip_address"]
     for other in store.find("floatingips", port_id=port["id"]):
         if other["id"] != fip["id"]:
             raise CloudError(409, f"Cannot associate floating IP {fip['floating_ip_address']} "
@@ -160,7 +185,25 @@ def associate(store: Store, fip: Record, port_id: Any, fixed_ip: Any = None) -> 
     details = {"name": port["name"], "network_id": port["network_id"], "mac_address": port["mac_address"],
                "admin_state_up": port["admin_state_up"], "status": port["status"],
                "device_id": port["device_id"], "device_owner": port["device_owner"]}
-    fip.update(port_id=port["id"], fixed_ip_address=address, status="ACTIVE", port_details=details)
+    router = reachable_router(store, fip["floating_network_id"], entry["subnet_id"])
+    if router is None:
+        raise CloudError(404, f"External network {fip['floating_network_id']} is not reachable from subnet "
+                              f"{entry['subnet_id']}.  Therefore, cannot associate Port {port['id']} with a "
+                              f"Floating IP.", "ExternalGatewayForFloatingIPNotFound")
+    fip.update(port_id=port["id"], fixed_ip_address=address, status="ACTIVE", port_details=details,
+               router_id=router["id"])
+
+
+def reachable_router(store: Store, external_id: str, subnet_id: str) -> Record | None:
+    """The router with its gateway on the external network and an interface on the subnet, as
+    Neutron looks for one before it associates a floating IP."""
+    for router in store.table("routers").values():
+        if (router.get("external_gateway_info") or {}).get("network_id") != external_id:
+            continue
+        for port in store.find("ports", device_id=router["id"], device_owner=records.ROUTER_INTERFACE):
+            if any(ip["subnet_id"] == subnet_id for ip in port["fixed_ips"]):
+                return router
+    return None
 
 
 def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> Record:
@@ -170,7 +213,7 @@ def new_floatingip(store: Store, body: Record, faults: Faults | None = None) -> 
                               f"network.", "BadRequest")
     check_quota(store, faults, floatingip=1)
     subnet = lookup(store, "subnets", network["subnets"][0])
-    address = allocate_ip(store, subnet, body.get("floating_ip_address"))
+    address = allocate_ip(store, subnet, body.get("floating_ip_address"), spread=True)
     fip = records.base_record(
         body, store.project_id, floating_ip_address=address, floating_network_id=network["id"],
         router_id=None, port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
@@ -190,9 +233,9 @@ def new_security_group(store: Store, body: Record, faults: Faults | None = None)
 
 def new_rule(store: Store, body: Record, faults: Faults | None = None) -> Record:
     group = lookup(store, "security_groups", body.get("security_group_id"))
-    if body.get("direction") not in ("ingress", "egress"):
-        raise CloudError(400, f"Invalid input for direction. Reason: {body.get('direction')!r} is not in "
-                              f"['ingress', 'egress'].", "HTTPBadRequest")
+    body = checked_rule(body)
+    if body.get("remote_group_id") is not None:
+        lookup(store, "security_groups", body["remote_group_id"])
     check_quota(store, faults, security_group_rule=1)
     rule = records.rule_record(body, store.project_id, group)
     for other in store.find("security_group_rules", security_group_id=group["id"]):

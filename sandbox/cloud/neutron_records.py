@@ -4,6 +4,7 @@ no quota. The Neutron rules (neutron_model.py) and the seed (store.py) both buil
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ DEFAULT_RULES: tuple[Record, ...] = (
     {"direction": "egress", "ethertype": "IPv4"},
     {"direction": "egress", "ethertype": "IPv6"},
 )
+ROUTER_INTERFACE = "network:router_interface"
 RULE_KEYS = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
              "remote_group_id")  # two rules with the same values are the same rule
 
@@ -43,23 +45,37 @@ def network_record(body: Record, project_id: str) -> Record:
     )
 
 
-def parse_cidr(body: Record) -> ipaddress.IPv4Network:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_cidr(body: Record) -> Network:
+    """The subnet's range; `ip_version`, when given, must agree with it (Neutron's 400 otherwise)."""
     try:
-        return ipaddress.IPv4Network(str(body.get("cidr")), strict=False)
+        cidr = ipaddress.ip_network(str(body.get("cidr")), strict=False)
     except ValueError as exc:
         reason = f"'{body.get('cidr')}' is not a valid IP subnet."
         raise CloudError(400, f"Invalid input for cidr. Reason: {reason}") from exc
+    version = body.get("ip_version", cidr.version)
+    if version not in (4, 6):
+        raise CloudError(400, f"Invalid input for ip_version. Reason: {version!r} is not in [4, 6].")
+    if version != cidr.version:
+        raise CloudError(400, f"Invalid input for operation: cidr '{cidr}' does not match ip_version "
+                              f"'{version}'.")
+    return cidr
 
 
-def subnet_record(body: Record, project_id: str, network: Record, cidr: ipaddress.IPv4Network) -> Record:
-    """A subnet of `network` over `cidr`: gateway and pool default to its first and other addresses."""
+def subnet_record(body: Record, project_id: str, network: Record, cidr: Network) -> Record:
+    """A subnet of `network` over `cidr`: gateway and pool default to its first and other addresses
+    (an explicit `gateway_ip: null` is a subnet without a gateway)."""
     if cidr.num_addresses < 8:
         raise CloudError(400, f"Invalid input for cidr. Reason: '{cidr}' is too small.")
-    first, last = cidr.network_address + 1, cidr.broadcast_address - 1
+    first, last = cidr.network_address + 1, cidr.broadcast_address - (1 if cidr.version == 4 else 0)
     gateway = body.get("gateway_ip", str(first))
-    pools = body.get("allocation_pools") or [{"start": str(first + 1), "end": str(last)}]
+    start = first + 1 if gateway == str(first) else first
+    pools = body.get("allocation_pools") or [{"start": str(start), "end": str(last)}]
     return base_record(
-        body, project_id, network_id=network["id"], ip_version=4, cidr=str(cidr), gateway_ip=gateway,
+        body, project_id, network_id=network["id"], ip_version=cidr.version, cidr=str(cidr),
+        gateway_ip=gateway,
         allocation_pools=pools, enable_dhcp=bool(body.get("enable_dhcp", True)),
         dns_nameservers=list(body.get("dns_nameservers", [])), host_routes=[], subnetpool_id=None,
         ipv6_address_mode=None, ipv6_ra_mode=None, service_types=[],
@@ -69,6 +85,31 @@ def subnet_record(body: Record, project_id: str, network: Record, cidr: ipaddres
 def attach_subnet(network: Record, subnet: Record) -> None:
     network["subnets"].append(subnet["id"])
     touch(network)
+
+
+def router_record(body: Record, project_id: str, gateway: Record | None) -> Record:
+    return base_record(
+        body, project_id, status="ACTIVE", admin_state_up=bool(body.get("admin_state_up", True)),
+        external_gateway_info=gateway, routes=[], distributed=False, ha=False,
+        availability_zones=["nova"], availability_zone_hints=[], flavor_id=None)
+
+
+def interface_port(router: Record, subnet: Record, project_id: str) -> Record:
+    """The port a router interface makes on a subnet: it takes the subnet's gateway address."""
+    mac = "fa:16:3e:" + ":".join(secrets.token_hex(1) for _ in range(3))
+    return base_record(
+        {}, project_id, network_id=subnet["network_id"], mac_address=mac,
+        admin_state_up=True, status="ACTIVE", device_id=router["id"], device_owner=ROUTER_INTERFACE,
+        fixed_ips=[{"subnet_id": subnet["id"], "ip_address": subnet["gateway_ip"]}], security_groups=[],
+        allowed_address_pairs=[], extra_dhcp_opts=[], port_security_enabled=False,
+        **{"binding:vnic_type": "normal"})
+
+
+def default_group_rules(group_id: str) -> list[Record]:
+    """The `default` group's rules as Neutron makes them: all out, and all in from the group itself."""
+    ingress = [{"direction": "ingress", "ethertype": e, "remote_group_id": group_id}
+               for e in ("IPv4", "IPv6")]
+    return [*DEFAULT_RULES, *ingress]
 
 
 def security_group_record(body: Record, project_id: str) -> Record:

@@ -3,37 +3,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.cloud import quota
+from sandbox.cloud import quota, sshkeys
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.nova_model import MAX_VERSION, MIN_VERSION, V21, reply, version
 from sandbox.cloud.store import Store
 from sandbox.cloud.web import CloudError, Record, host_url, is_paged, iso, read_json
 
-KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-             "ecdsa-sha2-nistp521")
 COMPUTE_QUOTAS = ("instances", "cores", "ram", "key_pairs")
 FIXED_QUOTAS = {"metadata_items": 128, "server_groups": 10, "server_group_members": 10}
 
 
 def fingerprint(public_key: str) -> str:
-    """MD5 fingerprint as Nova computes it; 400 for a key it cannot parse."""
-    parts = public_key.split()
+    """MD5 fingerprint as Nova computes it; 400 for a key it cannot parse (sshkeys.parse's rules)."""
     try:
-        if len(parts) < 2 or parts[0] not in KEY_TYPES:
-            raise ValueError(public_key)
-        digest = hashlib.md5(base64.b64decode(parts[1], validate=True)).hexdigest()
-    except (ValueError, binascii.Error) as exc:
+        return sshkeys.fingerprint(public_key)
+    except sshkeys.InvalidKey as exc:
         raise CloudError(400, "Keypair data is invalid: failed to generate fingerprint") from exc
-    return ":".join(digest[i:i + 2] for i in range(0, 32, 2))
 
 
 def generate_keypair() -> tuple[str, str]:

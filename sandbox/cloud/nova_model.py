@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox.cloud import cinder, cinder_types, quota
+from sandbox.cloud import cinder, cinder_quota, cinder_types, quota
 from sandbox.cloud import neutron_model as neutron
 from sandbox.cloud.faults import Faults
 from sandbox.cloud.store import Store
@@ -176,11 +176,15 @@ def build(store: Store, faults: Faults, server: Record, networks: list[Record], 
     """Attach networks and volumes to a new server record (checked by the caller) and store it.
     A Cinder quota failure leaves the server in ERROR with a fault, as Nova's compute does."""
     requests = _volume_requests(store, server)
-    new_sizes = [r["new"]["size"] for r in requests if "new" in r]
+    new = [r["new"] for r in requests if "new" in r]
     store.put("servers", server)
     try:
-        if new_sizes:
-            cinder.check_quota(store, faults, len(new_sizes), sum(new_sizes))
+        for kind in {str(n.get("volume_type") or "") for n in new}:  # each type's quota, then the total
+            typed = [n["size"] for n in new if str(n.get("volume_type") or "") == kind]
+            cinder_quota.check_quota(store, faults, len(typed), sum(typed),
+                                     cinder_types.find_type(store, kind) if kind else None)
+        if new:
+            cinder_quota.check_quota(store, faults, len(new), sum(n["size"] for n in new))
     except CloudError as exc:
         server["fault"] = {"code": 500, "created": iso(time.time()),
                            "message": f"Build of instance {server['id']} aborted: {exc.message}"}

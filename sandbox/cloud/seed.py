@@ -1,16 +1,17 @@
-"""The seed: flavors, images, networks, volume types and quotas a fresh sandbox data dir starts
-with, read from YAML and validated with field paths in the messages."""
+"""The seed: flavors, images, networks and routers (seed_networks.py), volume types and quotas a
+fresh sandbox data dir starts with, read from YAML and validated with field paths in the messages."""
 
 from __future__ import annotations
 
-import ipaddress
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sandbox.cloud.faults import QUOTA_NAMES
+from sandbox.cloud.seed_networks import NetworkSeed, RouterSeed, check_routers, default_routers
 
 DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seed.yaml"
 
@@ -20,8 +21,7 @@ DEFAULT_QUOTAS = {
     "snapshots": 10, "floatingip": 4, "port": 500, "network": 100, "subnet": 100, "router": 10,
     "security_group": 10, "security_group_rule": 100,
 }
-_PRIVATE_CIDRS = "10.0.{}.0/24"
-_PUBLIC_CIDRS = ("203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24")  # documentation ranges
+TYPE_QUOTAS = ("volumes", "gigabytes", "snapshots")  # Cinder's per-type quotas: <name>_<type>
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Count = Annotated[int, Field(ge=0)]
@@ -54,20 +54,9 @@ class ImageSeed(_Model):
     disk_format: str = "qcow2"
     container_format: str = "bare"
     visibility: str = "public"
-
-
-class NetworkSeed(_Model):
-    name: Name
-    external: bool = False
-    shared: bool = False
-    cidr: str | None = None  # default: 10.0.N.0/24, or a documentation range when external
-
-    @field_validator("cidr")
-    @classmethod
-    def _check_cidr(cls, cidr: str | None) -> str | None:
-        if cidr is not None:
-            ipaddress.IPv4Network(cidr)  # its ValueError names the problem
-        return cidr
+    status: Literal["queued", "active", "deactivated"] = "active"
+    # Upload time (UTC when naive); default: in seed order, a second apart, the last the newest.
+    created_at: Annotated[datetime | None, Field(strict=False)] = None
 
 
 class VolumeTypeSeed(_Model):
@@ -94,6 +83,7 @@ class Seed(_Model):
     flavors: list[FlavorSeed] = Field(default_factory=list)
     images: list[ImageSeed] = Field(default_factory=list)
     networks: list[NetworkSeed] = Field(default_factory=list)
+    routers: list[RouterSeed] | None = None  # left out: seed_networks.default_routers; []: none
     # The first is Cinder's default type (a volume created without one gets it).
     volume_types: Annotated[list[VolumeTypeSeed], Field(min_length=1)] = Field(
         default_factory=_default_volume_types)
@@ -101,33 +91,31 @@ class Seed(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Seed:
-        for kind in ("flavors", "images", "networks", "volume_types"):
+        for kind in ("flavors", "networks", "volume_types"):  # Glance allows two images of one name
             seen: set[str] = set()
             for index, item in enumerate(getattr(self, kind)):
                 if item.name in seen:
                     raise ValueError(f"{kind}[{index}].name: duplicate name {item.name!r}")
                 seen.add(item.name)
+        names = self.type_quota_names()
         for name in self.quotas:
-            if name not in QUOTA_NAMES:
-                raise ValueError(f"quotas.{name}: unknown quota; choose one of {', '.join(QUOTA_NAMES)}")
+            if name not in QUOTA_NAMES and name not in names:
+                raise ValueError(f"quotas.{name}: unknown quota; choose one of {', '.join(QUOTA_NAMES)}, "
+                                 f"or <volumes|gigabytes|snapshots>_<volume type>")
+        check_routers(self.networks, self.router_list())
         return self
 
-    def network_cidrs(self) -> list[str]:
-        """Each network's subnet CIDR, defaults filled in order."""
-        private, public = iter(range(256)), iter(_PUBLIC_CIDRS)
-        cidrs = []
-        for net in self.networks:
-            if net.cidr:
-                cidrs.append(net.cidr)
-            elif net.external:
-                cidrs.append(next(public, "100.64.0.0/16"))
-            else:
-                cidrs.append(_PRIVATE_CIDRS.format(next(private)))
-        return cidrs
+    def router_list(self) -> list[RouterSeed]:
+        return default_routers(self.networks) if self.routers is None else list(self.routers)
+
+    def type_quota_names(self) -> list[str]:
+        return [f"{name}_{kind.name}" for kind in self.volume_types for name in TYPE_QUOTAS]
 
     def quota_table(self) -> dict[str, dict[str, int]]:
-        """Every known quota as {limit, in_use}, defaults for those the seed leaves out."""
+        """Every known quota as {limit, in_use}, defaults for those the seed leaves out (per volume
+        type: unlimited, as Cinder's defaults)."""
         table = {name: {"limit": limit, "in_use": 0} for name, limit in DEFAULT_QUOTAS.items()}
+        table |= {name: {"limit": -1, "in_use": 0} for name in self.type_quota_names()}
         for name, quota in self.quotas.items():
             table[name] = {"limit": quota.limit, "in_use": quota.in_use}
         return table

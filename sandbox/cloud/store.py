@@ -11,12 +11,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from sandbox.cloud import glance_model
-from sandbox.cloud import neutron_records as records
-from sandbox.cloud.seed import NetworkSeed, Seed
+from sandbox.cloud import glance_model, neutron_seed, scenarios
+from sandbox.cloud.seed import Seed
 from sandbox.cloud.web import Record, new_id
 from sandbox.files import write_atomic
 
@@ -136,17 +136,19 @@ class Store:
     def remove(self, table: str, key: str) -> Record | None:
         return self.table(table).pop(key, None)
 
-    def reset(self) -> None:
-        """Forget every resource and apply the seed again (identity and credentials are kept)."""
+    def reset(self, changes: list[str] | None = None) -> None:
+        """Forget every resource and apply the seed again (identity and credentials are kept),
+        with the named scenarios' changes (scenarios.py) when given."""
+        seed = scenarios.apply(self.seed, changes)
         with self.lock:
             identity = self.state.get("identity") or {
                 "project_id": new_id().replace("-", ""), "project_name": self.seed.project,
                 "user_id": new_id().replace("-", ""), "user_name": self.seed.username,
                 "domain_id": "default", "domain_name": self.seed.domain, "region": self.seed.region,
             }
-            self.state = {"format": FORMAT, "identity": identity, "quotas": self.seed.quota_table(),
+            self.state = {"format": FORMAT, "identity": identity, "quotas": seed.quota_table(),
                           "tables": {name: {} for name in TABLES}}
-            _apply_seed(self, self.seed)
+            _apply_seed(self, seed)
             self.save()
 
     def summary(self) -> Record:
@@ -175,27 +177,17 @@ def _seed_volume_types(store: Store, seed: Seed) -> None:
 
 
 def _apply_seed(store: Store, seed: Seed) -> None:
-    """Create the seed's flavors, images, volume types, networks (each with a subnet) and the
+    """Create the seed's flavors, images (each uploaded a second after the one before, unless the
+    seed says when), volume types, networks with their subnets and routers, and the project's
     default security group."""
-    stamp = time.time()
+    stamp = time.time() - len(seed.images)
     for flavor in seed.flavors:
         store.put("flavors", {"id": new_id(), **flavor.model_dump(), "description": None})
-    for image in seed.images:
-        store.put("images", glance_model.seeded_image(image.model_dump(), ADMIN_PROJECT, stamp))
+    for index, image in enumerate(seed.images):
+        fields = image.model_dump(exclude={"created_at"})
+        created = image.created_at
+        when = stamp + index if created is None else created.replace(tzinfo=created.tzinfo or UTC).timestamp()
+        store.put("images", glance_model.seeded_image(fields, ADMIN_PROJECT, when))
     _seed_volume_types(store, seed)
-    for net, cidr in zip(seed.networks, seed.network_cidrs(), strict=True):
-        _seed_network(store, net, cidr)
-    group = store.put("security_groups", records.security_group_record(
-        {"name": "default", "description": "Default security group"}, store.project_id))
-    for rule in records.DEFAULT_RULES:
-        store.put("security_group_rules", records.rule_record(rule, store.project_id, group))
-
-
-def _seed_network(store: Store, net: NetworkSeed, cidr: str) -> None:
-    """One seeded network and its subnet; no quota applies, the seed is what the cloud already has."""
-    owner = ADMIN_PROJECT if net.external else store.project_id  # the cloud's, not the project's
-    network = store.put("networks", records.network_record(
-        {"name": net.name, "router:external": net.external, "shared": net.shared or net.external}, owner))
-    body = {"network_id": network["id"], "cidr": cidr, "name": f"{net.name}-subnet"}
-    subnet = store.put("subnets", records.subnet_record(body, owner, network, records.parse_cidr(body)))
-    records.attach_subnet(network, subnet)
+    neutron_seed.seed_networks(store.put, seed.networks, seed.router_list(), store.project_id, ADMIN_PROJECT)
+    neutron_seed.seed_default_group(store.put, store.project_id)

@@ -152,7 +152,13 @@ def test_ports_security_groups_and_routers(http: httpx.Client) -> None:
     assert in_use.status_code == 409
 
     router = http.post("/network/v2.0/routers", json={"router": {"name": "r"}}).json()["router"]
-    subnet_id = lan["subnets"][0]
+    # The seeded router already holds lan's gateway address: this one goes on a new subnet.
+    taken = http.put(f"/network/v2.0/routers/{router['id']}/add_router_interface",
+                     json={"subnet_id": lan["subnets"][0]})
+    assert (taken.status_code, taken.json()["NeutronError"]["type"]) == (409, "IpAddressAlreadyAllocated")
+    net = http.post("/network/v2.0/networks", json={"network": {"name": "lan2"}}).json()["network"]
+    subnet_id = http.post("/network/v2.0/subnets", json={"subnet": {
+        "network_id": net["id"], "cidr": "192.168.8.0/24", "ip_version": 4}}).json()["subnet"]["id"]
     interface = {"subnet_id": subnet_id}
     added = http.put(f"/network/v2.0/routers/{router['id']}/add_router_interface", json=interface)
     assert added.json()["subnet_id"] == subnet_id

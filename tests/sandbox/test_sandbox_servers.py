@@ -40,7 +40,7 @@ def test_server_with_port_boot_volume_attachment_and_floating_ip(conn: Any, boot
     assert [a.volume_id for a in conn.compute.volume_attachments(server)] == [boot_volume.id, data.id]
 
     fip = conn.network.create_ip(floating_network_id=wan.id)
-    assert fip.floating_ip_address.startswith("203.0.113.")
+    assert fip.floating_ip_address.startswith("127.77.")
     conn.network.update_ip(fip, port_id=port.id)
     addresses = conn.compute.get_server(server.id).addresses["lan"]
     assert {(a["addr"], a["OS-EXT-IPS:type"]) for a in addresses} == {

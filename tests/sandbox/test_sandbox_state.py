@@ -118,7 +118,7 @@ def test_faults_from_environment_and_their_errors() -> None:
                               "MCHUB_SANDBOX_ERROR_RATE": "compute=0.5,network=1",
                               "MCHUB_SANDBOX_QUOTA": "cores=0"})
     assert faults.to_dict() == {"latency": 0.5, "error_rate": {"compute": 0.5, "network": 1.0},
-                                "boot_delay": 2.0, "quota": {"cores": 0}}
+                                "boot_delay": 2.0, "login_delay": 3.0, "quota": {"cores": 0}}
     cases: list[tuple[dict[str, Any], str]] = [
         ({"error_rate": "compute=2"}, "error_rate.compute: must be a probability between 0 and 1"),
         ({"error_rate": "compute"}, "error_rate: expected name=value pairs"),
