@@ -1,7 +1,8 @@
 """Data sources as terraform-provider-openstack 3.4 declares and reads them:
-`openstack_networking_network_v2`, `openstack_images_image_v2` (active images only, filtered
-by name_regex and properties, `most_recent` to pick one of several) and `openstack_compute_flavor_v2`:
-one result, or the real provider's "no results" / "more than one result" errors.
+`openstack_networking_network_v2`, `openstack_networking_subnet_v2`, `openstack_images_image_v2`
+(active images only, filtered by name_regex and properties, `most_recent` to pick one of several)
+and `openstack_compute_flavor_v2`: one result, or the real provider's "no results" / "more than one
+result" errors.
 """
 
 from __future__ import annotations
@@ -49,6 +50,39 @@ class Network(CloudDataSource):
             "subnets": list(net.get("subnets") or []), "dns_domain": net.get("dns_domain") or "",
             "availability_zone_hints": list(net.get("availability_zone_hints") or []),
             "all_tags": list(net.get("tags") or []), "transparent_vlan": bool(net.get("vlan_transparent")),
+        }
+
+
+class Subnet(CloudDataSource):
+    """Magic Castle finds its subnet with subnet_id (null: any), ip_version = 4, dhcp_enabled = true."""
+
+    type_suffix = "networking_subnet_v2"
+    schema = Schema(attributes=[
+        settable("id"), region(), settable("name"), settable("description"), optional("dhcp_enabled", BOOL),
+        settable("network_id"), settable("tenant_id"), settable("ip_version", NUM), settable("gateway_ip"),
+        settable("cidr"), settable("subnet_id"), optional("dns_publish_fixed_ip", BOOL),
+        computed("enable_dhcp", BOOL), computed("dns_nameservers", STR_SET),
+        computed("service_types", STR_SET),
+        settable("ipv6_address_mode", force_new=True), settable("ipv6_ra_mode", force_new=True),
+        settable("segment_id"), settable("subnetpool_id"), optional("tags", STR_SET),
+        computed("all_tags", STR_SET),
+    ])
+
+    def _read(self, config: State) -> State:
+        subnet = lookup.find_subnet(self.cloud, config)
+        return {
+            "id": subnet["id"], "subnet_id": config.get("subnet_id") or subnet["id"],
+            "name": subnet.get("name") or "", "description": subnet.get("description") or "",
+            "tenant_id": subnet.get("tenant_id") or subnet.get("project_id") or "",
+            "network_id": subnet.get("network_id"), "cidr": subnet.get("cidr"),
+            "ip_version": subnet.get("ip_version"),
+            "ipv6_address_mode": subnet.get("ipv6_address_mode") or "",
+            "ipv6_ra_mode": subnet.get("ipv6_ra_mode") or "", "gateway_ip": subnet.get("gateway_ip") or "",
+            "enable_dhcp": bool(subnet.get("enable_dhcp")), "segment_id": subnet.get("segment_id") or "",
+            "subnetpool_id": subnet.get("subnetpool_id") or "",
+            "all_tags": list(subnet.get("tags") or []),
+            "dns_nameservers": list(subnet.get("dns_nameservers") or []),
+            "service_types": list(subnet.get("service_types") or []),
         }
 
 

@@ -1,4 +1,4 @@
-"""Finding networks, images and flavors from names and filters, with the real provider's
+"""Finding networks, subnets, images and flavors from names and filters, with the real provider's
 "no results" / "more than one result" errors. Used by the data sources and the floating IP.
 """
 
@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from sandbox.provider.client import Cloud, CloudError
+from sandbox.provider.framework import ProviderError
 
 Record = dict[str, Any]
 NO_RESULTS = "Your query returned no results. Please change your search criteria and try again."
@@ -43,6 +44,35 @@ def find_network(cloud: Cloud, *, name: str | None = None, network_id: str | Non
              if _keep(n, name=name, id=network_id, status=status, tenant_id=tenant_id)
              and (external is None or bool(n.get("router:external")) == external)]
     return one(found, f"network {name or network_id or ''}".strip())
+
+
+# ---- subnets ----
+SUBNET_FILTERS = {"name": "name", "description": "description", "network_id": "network_id",
+                  "tenant_id": "tenant_id", "ip_version": "ip_version", "gateway_ip": "gateway_ip",
+                  "cidr": "cidr", "subnet_id": "id", "ipv6_address_mode": "ipv6_address_mode",
+                  "ipv6_ra_mode": "ipv6_ra_mode", "segment_id": "segment_id",
+                  "subnetpool_id": "subnetpool_id"}
+
+
+def find_subnet(cloud: Cloud, filters: Record) -> Record:
+    """The subnet data source's read: subnets.ListOpts from the set filters (GetOk: "", 0 and
+    false are unset, but dhcp_enabled and dns_publish_fixed_ip count when false), then one result."""
+    query: Record = {key: filters[name] for name, key in SUBNET_FILTERS.items() if filters.get(name)}
+    if query.get("ip_version"):
+        query["ip_version"] = int(query["ip_version"])  # Terraform's numbers may arrive as 4.0
+    for name, key in (("dhcp_enabled", "enable_dhcp"), ("dns_publish_fixed_ip", "dns_publish_fixed_ip")):
+        if filters.get(name) is not None:
+            query[key] = str(bool(filters[name])).lower()
+    if filters.get("tags"):
+        query["tags"] = ",".join(sorted(filters["tags"]))
+    found = list(cloud.get("network", "/subnets", **query)["subnets"])
+    if not found:
+        raise ProviderError("Your query returned no openstack_networking_subnet_v2. "
+                            "Please change your search criteria and try again.")
+    if len(found) > 1:
+        raise ProviderError("Your query returned more than one openstack_networking_subnet_v2. "
+                            "Please try a more specific search criteria")
+    return dict(found[0])
 
 
 # ---- flavors ----

@@ -10,7 +10,7 @@ from typing import Any
 from tf.schema import Schema
 from tf.types import Unknown
 
-from sandbox.provider import compute, data, instance, network, volume
+from sandbox.provider import compute, data, instance, network, secgroup, volume
 from sandbox.provider.client import Cloud, CloudError
 from sandbox.provider.credentials import ENVIRONMENT, Credentials, CredentialsError, resolve
 from sandbox.provider.framework import BOOL, NUM, optional
@@ -60,11 +60,11 @@ class OpenStackProvider:
             return self._cloud
 
     def get_data_sources(self) -> list[type]:
-        return [data.Network, data.Image, data.Flavor]
+        return [data.Network, data.Subnet, data.Image, data.Flavor]
 
     def get_resources(self) -> list[type]:
         return [compute.Keypair, instance.Instance, compute.VolumeAttach, volume.Volume, network.Port,
-                network.FloatingIP, network.FloatingIPAssociate]
+                network.FloatingIP, network.FloatingIPAssociate, secgroup.SecGroup, secgroup.SecGroupRule]
 
     def get_functions(self) -> list[type]:
         return []

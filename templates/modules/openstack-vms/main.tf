@@ -1,6 +1,7 @@
 # The bundled cluster module: plain OpenStack resources at Magic Castle's addresses (keypair,
-# ports, instances <prefix><i>, volumes per tag, floating IPs for `public`), no Puppet.
-# Rendered main.tf files call it as module "openstack", like Magic Castle's openstack module.
+# ports, instances <prefix><i>, volumes per tag, floating IPs for `public`, security groups as
+# network.tf says), no Puppet. Rendered main.tf files call it as module "openstack", like Magic
+# Castle's openstack module.
 
 locals {
   min_disk_size          = 10
@@ -38,26 +39,19 @@ locals {
     if values.disk_size > data.openstack_compute_flavor_v2.flavors[values.prefix].disk
   }
 
-  public_hosts = [for host, values in local.instances_to_build : host if contains(values.tags, "public")]
-  given_ips    = { for host, ip in var.os_floating_ips : host => ip if contains(local.public_hosts, host) }
-  public_ip = merge(
-    { for host, fip in openstack_networking_floatingip_v2.fip : host => fip.address },
-    local.given_ips,
-  )
-}
-
-data "openstack_networking_network_v2" "int_network" {
-  external = false
-}
-
-data "openstack_networking_network_v2" "ext_network" {
-  name     = var.os_ext_network
-  external = true
+  # `image` (or an instance's own) is an image id, used as is, or else a name regex: the newest
+  # active image whose name matches, as Magic Castle finds it (Magic Castle takes regexes only).
+  uuid_pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+  images       = toset([for host, values in local.instances : values.image])
+  image_id = {
+    for image in local.images : image =>
+    can(regex(local.uuid_pattern, image)) ? image : data.openstack_images_image_v2.image[image].id
+  }
 }
 
 data "openstack_images_image_v2" "image" {
-  for_each    = var.instances
-  name        = lookup(each.value, "image", var.image)
+  for_each    = toset([for image in local.images : image if !can(regex(local.uuid_pattern, image))])
+  name_regex  = each.key
   most_recent = true
 }
 
@@ -71,18 +65,12 @@ resource "openstack_compute_keypair_v2" "keypair" {
   public_key = var.public_keys[0]
 }
 
-resource "openstack_networking_port_v2" "nic" {
-  for_each   = local.instances_to_build
-  name       = format("%s-%s-port", var.cluster_name, each.key)
-  network_id = data.openstack_networking_network_v2.int_network.id
-}
-
 resource "openstack_compute_instance_v2" "instances" {
   for_each = local.instances_to_build
   name     = format("%s-%s", var.cluster_name, each.key)
   # By id, as Magic Castle does: the provider's lookup by image_name fails when two images share
   # the name (a newer upload), and an instance booting from a volume takes its image from there.
-  image_id    = contains(keys(local.boot_volume_size), each.key) ? null : data.openstack_images_image_v2.image[each.value.prefix].id
+  image_id    = contains(keys(local.boot_volume_size), each.key) ? null : local.image_id[each.value.image]
   flavor_name = each.value.type
   key_pair    = openstack_compute_keypair_v2.keypair.name
   metadata = {
@@ -98,7 +86,7 @@ resource "openstack_compute_instance_v2" "instances" {
   dynamic "block_device" {
     for_each = contains(keys(local.boot_volume_size), each.key) ? [local.boot_volume_size[each.key]] : []
     content {
-      uuid                  = data.openstack_images_image_v2.image[each.value.prefix].id
+      uuid                  = local.image_id[each.value.image]
       source_type           = "image"
       destination_type      = "volume"
       boot_index            = 0
@@ -121,8 +109,10 @@ resource "openstack_blockstorage_volume_v3" "volumes" {
   description = "${var.cluster_name} ${each.key}"
   size        = each.value.size
   volume_type = lookup(each.value, "type", null)
-  # Magic Castle's `enable_resize`, on by default here: growing an attached volume otherwise
-  # fails ("resizing online is disabled"). Needs Cinder's microversion 3.42 (Pike and later).
+  # Magic Castle's `enable_resize`, on by default here (Magic Castle's default is false; the hub
+  # renders it explicitly for every volume, so both modules get the same value): growing an
+  # attached volume otherwise fails ("resizing online is disabled"). Needs Cinder's
+  # microversion 3.42 (Pike and later).
   enable_online_resize = lookup(each.value, "enable_resize", true)
 }
 
@@ -130,15 +120,4 @@ resource "openstack_compute_volume_attach_v2" "attachments" {
   for_each    = local.volumes
   instance_id = openstack_compute_instance_v2.instances[each.value.instance].id
   volume_id   = openstack_blockstorage_volume_v3.volumes[each.key].id
-}
-
-resource "openstack_networking_floatingip_v2" "fip" {
-  for_each = toset([for host in local.public_hosts : host if !contains(keys(local.given_ips), host)])
-  pool     = data.openstack_networking_network_v2.ext_network.name
-}
-
-resource "openstack_networking_floatingip_associate_v2" "fip" {
-  for_each    = toset(local.public_hosts)
-  floating_ip = local.public_ip[each.key]
-  port_id     = openstack_networking_port_v2.nic[each.key].id
 }

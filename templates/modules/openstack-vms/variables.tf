@@ -20,7 +20,7 @@ variable "domain" {
 
 variable "image" {
   type        = any
-  description = "Name of the image every instance boots, unless its instance entry names another"
+  description = "Image every instance boots unless its instance entry names another: an image id, or a name regex (newest active match)"
 }
 
 variable "instances" {
@@ -78,13 +78,15 @@ variable "sudoer_username" {
 
 variable "firewall_rules" {
   type        = any
-  description = "Used only to find the bastion tag (the rule that opens port 22); no security groups"
+  description = "Map of ingress rules { from_port, to_port, tag, protocol = tcp, ethertype = IPv4, cidr = 0.0.0.0/0 }, each on the security group of the instances carrying its tag"
   default = {
     ssh         = { from_port = 22, to_port = 22, tag = "login" }
     http        = { from_port = 80, to_port = 80, tag = "proxy" }
     https       = { from_port = 443, to_port = 443, tag = "proxy" }
     GlobusHTTPS = { from_port = 443, to_port = 443, tag = "dtn" }
     GridFTP     = { from_port = 50000, to_port = 51000, tag = "dtn" }
+    # Not in Magic Castle's defaults: ping and path MTU discovery to the login nodes (every type).
+    icmp = { from_port = 0, to_port = 0, tag = "login", protocol = "icmp" }
   }
 }
 
@@ -143,5 +145,5 @@ variable "os_ext_network" {
 variable "subnet_id" {
   type        = string
   default     = null
-  description = "ignored: ports go on the project's private network"
+  description = "Id of the internal IPv4 subnet with DHCP the ports take their address from (default: the project's only internal network)"
 }
