@@ -1,135 +1,28 @@
-"""Catalog: what a cloud offers (flavors, images, networks) and how much quota it has left, read
-with openstacksdk and cached per cloud. Feeds the form, `GET /api/resources`, `mchub resources`
-and the pre-flight check the reconciler runs before plan (preflight.py, sizing.py)."""
+"""Catalog: what a cloud offers (flavors, images, networks, volume types) and how much quota it has
+left, read with openstacksdk (fetch.py, part by part) and cached per cloud. Feeds the form,
+`GET /api/resources`, `mchub resources` and the pre-flight check the reconciler runs before plan
+(preflight.py, sizing.py)."""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from reconciler.cloud.figures import Flavor, Image, Network, Quota, Snapshot
+from reconciler.cloud.fetch import CatalogError, ErrorKind, fetch_snapshot
+from reconciler.cloud.figures import Snapshot
 from reconciler.cloud.payload import snapshot_payload
-from reconciler.cloud.sizing import Usage, ordered, state_usage
+from reconciler.cloud.sizing import Usage, state_usage
 from reconciler.model.settings import CloudConfig, Settings, SettingsError
 from reconciler.model.spec import CLUSTER_NAME_RE, SpecError, load_spec
 
 log = logging.getLogger(__name__)
 
-ErrorKind = Literal["auth", "unreachable", "config", "request"]
-
-
-class CatalogError(Exception):
-    """The catalog could not be read: bad credentials (auth), a cloud that does not answer
-    (unreachable), a clouds.yaml problem (config), or a bad question (request)."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        self.kind = kind
-        super().__init__(message)
-
-
-# -- fetch: openstacksdk, one call per resource kind, run concurrently --------------------------
-
-
-def fetch_snapshot(cloud: CloudConfig, timeout: float = 10.0, concurrent: bool = True) -> Snapshot:
-    """Read the cloud's figures now. Raises CatalogError."""
-    conn = _connect(cloud, timeout)
-    try:
-        project = _guard(cloud.name, "authentication", conn.session.get_project_id)
-        calls: dict[str, Callable[[], Any]] = {
-            "flavors": lambda: list(conn.compute.flavors(details=True)),
-            "images": lambda: list(conn.image.images()),
-            "networks": lambda: list(conn.network.networks()),
-            "compute quotas": lambda: conn.compute.get_quota_set(project, usage=True),
-            "volume quotas": lambda: conn.block_storage.get_quota_set(project, usage=True),
-            "network quotas": lambda: conn.network.get_quota(project, details=True),
-        }
-        if concurrent:
-            with ThreadPoolExecutor(len(calls), thread_name_prefix=f"catalog-{cloud.name}") as pool:
-                futures = {k: pool.submit(_guard, cloud.name, k, fn) for k, fn in calls.items()}
-                got = {k: f.result() for k, f in futures.items()}
-        else:
-            got = {k: _guard(cloud.name, k, fn) for k, fn in calls.items()}
-    finally:
-        conn.close()
-    compute, volume, network = got["compute quotas"], got["volume quotas"], got["network quotas"]
-    fips, cu, vu = network.floating_ips or {}, compute.usage or {}, volume.usage or {}
-    quotas = {k: Quota.of(getattr(compute, k), cu.get(k)) for k in ("instances", "cores", "ram")}
-    quotas |= {k: Quota.of(getattr(volume, k), vu.get(k)) for k in ("volumes", "gigabytes")}
-    quotas["floating_ips"] = Quota.of(fips.get("limit"), fips.get("used"))
-    flavors = ordered(
-        Flavor(f.name, int(f.vcpus), int(f.ram), int(f.disk or 0), f.id or "") for f in got["flavors"]
-    )
-    images = sorted(Image(i.name, int(i.min_disk or 0)) for i in got["images"] if i.name)
-    networks = [Network(n.name, bool(n.is_router_external)) for n in got["networks"]]
-    networks.sort(key=lambda n: (not n.external, n.name))
-    return Snapshot(cloud.name, time.time(), tuple(flavors), tuple(images), tuple(networks), quotas)
-
-
-def _connect(cloud: CloudConfig, timeout: float) -> Any:
-    import keystoneauth1.exceptions as ksa  # imported here: openstacksdk costs ~0.35 s to import
-    import openstack.config
-    import openstack.connection
-    import openstack.exceptions
-
-    if cloud.clouds_yaml is not None and not cloud.clouds_yaml.is_file():
-        raise CatalogError("config", f"cloud {cloud.name}: {cloud.clouds_yaml} does not exist")
-    files = [str(cloud.clouds_yaml)] if cloud.clouds_yaml else None
-    try:
-        region = openstack.config.OpenStackConfig(config_files=files).get_one(
-            cloud=cloud.name, api_timeout=timeout
-        )
-        return openstack.connection.Connection(config=region)
-    except (openstack.exceptions.ConfigException, ksa.ClientException) as exc:
-        where = cloud.clouds_yaml or "clouds.yaml"
-        raise CatalogError(
-            "config", f"cloud {cloud.name} is not usable as configured in {where}: {exc}"
-        ) from None
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-
-
-def _guard(cloud: str, what: str, fn: Callable[[], Any]) -> Any:
-    """Call the SDK, turning its many exceptions into one CatalogError that says what to do."""
-    import keystoneauth1.exceptions as ksa
-    import openstack.exceptions as sdk
-
-    try:
-        return fn()
-    except (ksa.ClientException, sdk.SDKException, OSError) as exc:
-        raise _classify(cloud, what, exc) from None
-
-
-def _classify(cloud: str, what: str, exc: Exception) -> CatalogError:
-    import keystoneauth1.exceptions as ksa
-
-    code = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-    if code == 401 or isinstance(exc, (ksa.Unauthorized, ksa.AuthorizationFailure, ksa.MissingAuthPlugin)):
-        message = f"authentication to cloud {cloud} failed: check the credentials in clouds.yaml"
-        return CatalogError("auth", f"{message} ({_short(exc)})")
-    if code == 403:
-        return CatalogError("auth", f"cloud {cloud} does not let these credentials read {what} (403)")
-    if isinstance(exc, ksa.EndpointNotFound):
-        return CatalogError("config", f"cloud {cloud} has no endpoint for {what} in its service catalog")
-    if isinstance(exc, (ksa.ConnectionError, ksa.DiscoveryFailure)):
-        return CatalogError("unreachable", f"cloud {cloud} did not answer: {_short(exc)}")
-    return CatalogError("unreachable", f"cloud {cloud} did not answer ({what}): {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    errno = _ERRNO.search(text)
-    if errno:
-        url = re.search(r"https?://[^\s:/]+(:\d+)?", text)
-        return f"{url.group(0) + ': ' if url else ''}{errno.group(1).strip()}"
-    return text if len(text) <= 300 else text[:299] + "…"
+__all__ = ["Catalog", "CatalogError", "ErrorKind", "fetch_snapshot"]
 
 
 # -- cache: per cloud, short TTL, refreshed in the background -----------------------------------
@@ -215,6 +108,9 @@ class Catalog:
         with self._lock:
             now = self.clock()
             if error is None:
+                before = entry.snapshot.unknown if entry.snapshot is not None else {}
+                if snapshot.unknown and set(snapshot.unknown) != set(before):  # once per change
+                    log.warning("catalog: cloud %s: %s", cloud.name, "; ".join(snapshot.unknown.values()))
                 entry.snapshot, entry.error = replace(snapshot, fetched_at=now, error=None), None
                 entry.retry_at = now + self.ttl
                 if entry.logged is not None:

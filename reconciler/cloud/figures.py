@@ -1,6 +1,7 @@
-"""The catalog's figures as plain data: what a cloud offers (flavors, images, networks) and its
-quotas, at one moment. catalog.py fills them from openstacksdk, sizing.py measures specs against
-them, the web view shows them; nothing here reads the network, the disk or the clock."""
+"""The catalog's figures as plain data: what a cloud offers (flavors, images, networks with their
+subnets and routers, volume types) and its quotas, at one moment. fetch.py fills them from
+openstacksdk, sizing.py and checks.py measure specs against them, the web view shows them; nothing
+here reads the network, the disk or the clock."""
 
 from __future__ import annotations
 
@@ -16,8 +17,26 @@ QUOTA_LABELS = {
     "volumes": "Volumes",
     "gigabytes": "Volume storage",
     "floating_ips": "Floating IPs",
+    "security_groups": "Security groups",
+    "security_group_rules": "Security group rules",
 }
 QUOTA_UNITS = {"ram": "MiB", "gigabytes": "GB"}  # the others are counts
+# Neutron quotas the pre-flight also checks (a cluster's security groups and their rules).
+NETWORK_QUOTA_KEYS = ("security_groups", "security_group_rules")
+# The catalog's parts: each is read on its own, so one that fails (a 403 on Neutron's quota details
+# is common) leaves the others. Which quotas each quota part holds:
+PARTS = ("flavors", "images", "networks", "volume_types", "compute_quotas", "volume_quotas",
+         "network_quotas")  # fmt: skip
+QUOTA_PARTS = {
+    "instances": "compute_quotas",
+    "cores": "compute_quotas",
+    "ram": "compute_quotas",
+    "volumes": "volume_quotas",
+    "gigabytes": "volume_quotas",
+    "floating_ips": "network_quotas",
+    "security_groups": "network_quotas",
+    "security_group_rules": "network_quotas",
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +77,39 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Subnet:
+    id: str
+    name: str
+    cidr: str = ""
+    ip_version: int = 4
+    dhcp: bool = True
+
+
+@dataclass(frozen=True)
 class Network:
     name: str
     external: bool = False
+    id: str = ""
+    shared: bool = False
+    subnets: tuple[Subnet, ...] = ()
+
+
+@dataclass(frozen=True)
+class Router:
+    """A router: its gateway's external network (id; None = no gateway) and the subnets it has an
+    interface on. A floating IP of that external network reaches only ports on those subnets."""
+
+    name: str
+    id: str = ""
+    gateway: str | None = None
+    subnets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeType:
+    name: str
+    description: str = ""
+    default: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +124,10 @@ class Snapshot:
     networks: tuple[Network, ...] = ()
     quotas: Mapping[str, Quota] = field(default_factory=dict)
     error: str | None = None
+    volume_types: tuple[VolumeType, ...] = ()
+    routers: tuple[Router, ...] = ()
+    # part (PARTS) -> why it could not be read this time; its figures are absent, not zero
+    unknown: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def has_figures(self) -> bool:

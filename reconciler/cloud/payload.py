@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.cloud.figures import QUOTA_KEYS, Flavor, Snapshot
+from reconciler.cloud.figures import NETWORK_QUOTA_KEYS, QUOTA_KEYS, QUOTA_PARTS, Flavor, Snapshot
 from reconciler.cloud.sizing import (
     MGMT_ROOT_DISK_GB,
     Usage,
@@ -34,8 +34,12 @@ def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None
         "quotas": _quotas(snap, own) if snap.has_figures else {},
         "flavors": [_flavor(f) for f in ordered(snap.flavors)],
         "flavors_by_role": flavors_by_role(snap.flavors),
-        "images": [i.name for i in snap.images],
+        "images": sorted({i.name for i in snap.images if i.active}),  # only those that can boot
         "networks": [{"name": n.name, "external": n.external} for n in snap.networks],
+        "volume_types": [
+            {"name": t.name, "description": t.description, "default": t.default} for t in snap.volume_types
+        ],  # fmt: skip
+        "unknown": dict(snap.unknown),  # catalog part -> why it could not be read this time
     }
 
 
@@ -47,11 +51,17 @@ def payload_flavors(payload: Mapping[str, Any]) -> list[Flavor]:
     )
 
 
-def _quotas(snap: Snapshot, own: Usage) -> dict[str, dict[str, int | None]]:
+def _quotas(snap: Snapshot, own: Usage) -> dict[str, dict[str, Any]]:
+    """Per quota: limit (None = unlimited), in use, remaining, the cluster's own usage; a quota whose
+    part could not be read has all three None and `"unknown": true` (never shown as unlimited)."""
     left, own_d = remaining(snap.quotas, own), own.as_dict()
-    quotas = {}
-    for key in QUOTA_KEYS:
+    quotas: dict[str, dict[str, Any]] = {}
+    for key in QUOTA_KEYS + NETWORK_QUOTA_KEYS:
         q = snap.quotas.get(key)
+        if QUOTA_PARTS[key] in snap.unknown:
+            quotas[key] = {"limit": None, "in_use": None, "remaining": None, "cluster_usage": own_d[key],
+                           "unknown": True}  # fmt: skip
+            continue
         quotas[key] = {"limit": q.limit if q else None, "in_use": q.in_use if q else 0,
                        "remaining": left[key] if q else None, "cluster_usage": own_d[key]}  # fmt: skip
     return quotas

@@ -10,7 +10,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_UNITS, Flavor, Quota, Snapshot
+from reconciler.cloud import images
+from reconciler.cloud.figures import NETWORK_QUOTA_KEYS, QUOTA_KEYS, QUOTA_UNITS, Flavor, Quota, Snapshot
+from reconciler.cloud.secgroups import BUNDLED_FIREWALL, DEFAULT_EGRESS_RULES, Rules, security_group_needs
 from reconciler.model.files import read_regular
 from reconciler.model.spec import ClusterSpec, Instance
 
@@ -37,6 +39,8 @@ class Usage:
     volumes: int = 0
     gigabytes: int = 0
     floating_ips: int = 0
+    security_groups: int = 0
+    security_group_rules: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
@@ -87,11 +91,15 @@ def boot_volume_gb(flavor: Flavor, root_gb: int = ROOT_DISK_GB) -> int:
 # -- what a spec needs, what a cluster holds ---------------------------------------------------
 
 
-def needs(spec: ClusterSpec, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> Usage:
+def needs(
+    spec: ClusterSpec, flavors: Mapping[str, Flavor] | Iterable[Flavor], rules: Rules = BUNDLED_FIREWALL
+) -> Usage:
     """The quota a spec consumes once built. An unknown flavor adds no cores, RAM or boot volume
-    (the pre-flight reports it separately)."""
+    (the pre-flight reports it separately). Security groups: secgroups.py."""
     by_name = _by_name(flavors)
-    total = Usage()
+    tags = {t for inst in spec.instances.values() if inst.count for t in inst.tags}
+    groups, rule_count = security_group_needs(tags, rules)
+    total = Usage(security_groups=groups, security_group_rules=rule_count)
     for inst in spec.instances.values():
         n = inst.count
         flavor = by_name.get(inst.type)
@@ -112,6 +120,7 @@ def needs(spec: ClusterSpec, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -
 
 _VOLUME_TYPES = ("openstack_blockstorage_volume_v3", "openstack_blockstorage_volume_v2")
 _FIP_TYPES = ("openstack_networking_floatingip_v2", "openstack_compute_floatingip_v2")
+_GROUP_TYPE, _RULE_TYPE = "openstack_networking_secgroup_v2", "openstack_networking_secgroup_rule_v2"
 
 
 def cluster_usage_from_state(
@@ -142,23 +151,55 @@ def cluster_usage_from_state(
                 total += Usage(volumes=1, gigabytes=int(attrs.get("size") or 0))
             elif kind in _FIP_TYPES:
                 total += Usage(floating_ips=1)
+            elif kind == _GROUP_TYPE:  # with Neutron's own egress rules, unless they were deleted
+                egress = 0 if attrs.get("delete_default_rules") else DEFAULT_EGRESS_RULES
+                total += Usage(security_groups=1, security_group_rules=egress)
+            elif kind == _RULE_TYPE:
+                total += Usage(security_group_rules=1)
     return total
+
+
+def volumes_by_type(state: Mapping[str, Any], default: str | None) -> dict[str, tuple[int, int]]:
+    """(volumes, gigabytes) per volume type a built cluster holds; boot volumes and volumes of no
+    recorded type count as the default type."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def add(kind: str | None, size: int) -> None:
+        if kind:
+            count, gigabytes = out.get(kind, (0, 0))
+            out[kind] = (count + 1, gigabytes + size)
+
+    for res in state.get("resources") or []:
+        for item in res.get("instances") or [] if res.get("mode", "managed") == "managed" else []:
+            attrs = item.get("attributes") or {}
+            if res.get("type") in _VOLUME_TYPES:
+                add(attrs.get("volume_type") or default, int(attrs.get("size") or 0))
+            elif res.get("type") == "openstack_compute_instance_v2":
+                for dev in attrs.get("block_device") or []:
+                    if dev.get("destination_type") == "volume" and dev.get("source_type") != "volume":
+                        add(default, int(dev.get("volume_size") or 0))
+    return out
+
+
+def read_state(clusters_dir: Path, name: str) -> dict[str, Any]:
+    """`clusters/<name>/terraform.tfstate`, or {} when unbuilt or unreadable."""
+    try:
+        state = json.loads(read_regular(clusters_dir / name / "terraform.tfstate", 256 << 20))
+    except (OSError, ValueError):  # none, refused (a link, too big: UnreadableFile) or not JSON
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def state_usage(clusters_dir: Path, name: str, flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> Usage:
     """What `clusters/<name>/` holds according to its terraform.tfstate; nothing when unbuilt."""
-    try:
-        state = json.loads(read_regular(clusters_dir / name / "terraform.tfstate", 256 << 20))
-    except (OSError, ValueError):  # none, refused (a link, too big: UnreadableFile) or not JSON
-        return Usage()
-    return cluster_usage_from_state(state, flavors) if isinstance(state, dict) else Usage()
+    return cluster_usage_from_state(read_state(clusters_dir, name), flavors)
 
 
 def remaining(quotas: Mapping[str, Quota], own_usage: Usage | None = None) -> dict[str, int | None]:
     """limit - in use, per quota, with the cluster's own usage given back (None = unlimited)."""
     own = (own_usage or Usage()).as_dict()
     out: dict[str, int | None] = {}
-    for key in QUOTA_KEYS:
+    for key in QUOTA_KEYS + NETWORK_QUOTA_KEYS:
         quota = quotas.get(key, Quota(None))
         out[key] = None if quota.limit is None else quota.limit - max(quota.in_use - own[key], 0)
     return out
@@ -167,26 +208,29 @@ def remaining(quotas: Mapping[str, Quota], own_usage: Usage | None = None) -> di
 # -- pre-flight ------------------------------------------------------------------------------
 
 
-def preflight(spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = None) -> list[str]:
-    """Every reason the spec cannot be built on the snapshot's cloud, in words a person can act on;
-    empty when it fits. `own_usage` is what the cluster already holds (when editing)."""
+def preflight(
+    spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = None, rules: Rules = BUNDLED_FIREWALL
+) -> list[str]:
+    """Every reason the spec's flavors, images and quotas do not fit the snapshot's cloud, in words a
+    person can act on; empty when it fits. `own_usage` is what the cluster already holds (when
+    editing). A part the catalog could not read is not checked (checks.py says so)."""
     problems: list[str] = []
     by_name = _by_name(snapshot.flavors)
-    for prefix, inst in spec.instances.items():
+    for prefix, inst in spec.instances.items() if "flavors" not in snapshot.unknown else ():
         if inst.type not in by_name:
             fitting = flavors_by_role(by_name.values())[role_of(inst.tags)]
             choices = fitting or [f.name for f in ordered(by_name.values())]
             problems.append(f'instances.{prefix}.type: flavor "{inst.type}" does not exist; '
                             f"choose one of {_list(choices)}")  # fmt: skip
-    images = [i.name for i in snapshot.images]
     wanted = [("image", spec.image)] + [(f"instances.{p}.image", i.image) for p, i in spec.instances.items()
                                         if i.image is not None]  # fmt: skip
-    for path, image in wanted:
-        if image not in images:
-            problems.append(f'{path}: image "{image}" does not exist; choose one of {_list(sorted(images))}')
-    need = needs(spec, by_name).as_dict()
+    for path, image in wanted if "images" not in snapshot.unknown else ():
+        problem = images.problem(image, snapshot.images, f"{path}: image")
+        if problem is not None:
+            problems.append(problem)
+    need = needs(spec, by_name, rules).as_dict()
     left = remaining(snapshot.quotas, own_usage)
-    for key in QUOTA_KEYS:
+    for key in QUOTA_KEYS + NETWORK_QUOTA_KEYS:
         free, quota = left[key], snapshot.quotas.get(key)
         if free is not None and quota is not None and quota.limit is not None and need[key] > free:
             unit = f" {QUOTA_UNITS[key]}" if key in QUOTA_UNITS else ""

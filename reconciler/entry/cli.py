@@ -127,6 +127,8 @@ def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> 
                 print(f"{name:<20} {'pending':<18} {'not reconciled yet':<18}")
                 continue
             flags = (" [orphaned]" if status.orphaned else "") + (" [drift]" if status.drift.detected else "")
+            if status.provisioning is not None:  # readiness after the build: waiting, ready, error
+                flags += f" [provisioning: {status.provisioning.message.splitlines()[0]}]"
             when = status.updated_at.strftime("%Y-%m-%d %H:%M:%S") if status.updated_at else ""
             print(
                 f"{name:<20} {status.phase.value:<18} {status.reason.value:<18} {when:<20} "
@@ -213,6 +215,29 @@ def cmd_resources(args: argparse.Namespace) -> int:
     return resources.run(args, _settings(args))
 
 
+def cmd_import_mchub(args: argparse.Namespace) -> int:
+    from reconciler.entry import importer
+
+    return importer.run(args, _settings(args))
+
+
+def import_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR", help="an MC Hub cluster folder (main.tf.json, terraform.tfstate)")
+    p.add_argument("--cloud", metavar="NAME", help="the cloud it is on (default: the hub's default_cloud)")
+    p.add_argument("--dry-run", action="store_true", help="check it and print the spec; write nothing")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from reconciler.entry import doctor
+
+    return doctor.run(args, _settings(args))
+
+
+def doctor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("cloud", nargs="?", help="a cloud of the settings (default: the default cloud)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (10)")
+
+
 SANDBOX_HELP = "run the local OpenStack-compatible sandbox cloud"
 
 
@@ -281,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing while the run goes on")
     p = command("resources", cmd_resources, "the cloud's flavors, images, networks and free quota")
     resources.add_arguments(p)
+    import_arguments(
+        command("import-mchub", cmd_import_mchub, "bring a cluster MC Hub built (its folder) under the hub")
+    )
+    doctor_arguments(command("doctor", cmd_doctor, "check a cloud and this machine: ready, or what to fix"))
     p = command("sandbox", cmd_sandbox, SANDBOX_HELP, dirs=False, add_help=False)
     p.set_defaults(passes_on=True)  # its flags (and -h) go to cmd_sandbox
     p = command("serve", cmd_serve, "run the hub: reconciler loop (and, with --sandbox, the sandbox cloud)")

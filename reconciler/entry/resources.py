@@ -20,6 +20,8 @@ QUOTA_LABELS = {
     "volumes": "volumes",
     "gigabytes": "volume storage (GB)",
     "floating_ips": "floating IPs",
+    "security_groups": "security groups",
+    "security_group_rules": "security group rules",
 }
 
 
@@ -63,7 +65,14 @@ def render(data: dict[str, Any]) -> str:
         head += " STALE: the cloud did not answer since"
     out = [head, ""]
     rows = [
-        [QUOTA_LABELS[k], _n(q["limit"]), str(q["in_use"]), _n(q["remaining"])]
+        [
+            QUOTA_LABELS.get(k, k),
+            *(
+                ("unknown",) * 3
+                if q.get("unknown")
+                else (_n(q["limit"]), str(q["in_use"]), _n(q["remaining"]))
+            ),
+        ]
         + ([str(q["cluster_usage"])] if data.get("cluster") else [])
         for k, q in data["quotas"].items()
     ]
@@ -77,6 +86,13 @@ def render(data: dict[str, Any]) -> str:
     out += _table(["image"], [[i] for i in data["images"]])
     nets = [[n["name"], "yes" if n["external"] else "no"] for n in data["networks"]]
     out += _table(["network", "external"], nets)
+    types = [
+        [t["name"], "yes" if t["default"] else "", t["description"]] for t in data.get("volume_types", [])
+    ]
+    out += _table(["volume type", "default", "description"], types)
+    out += [
+        f"could not read {part.replace('_', ' ')}: {why}" for part, why in data.get("unknown", {}).items()
+    ]
     return "\n".join(out)
 
 

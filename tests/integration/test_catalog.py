@@ -58,8 +58,11 @@ quotas:
   gigabytes: {limit: 500, in_use: 110}
   floatingip: {limit: 3, in_use: 2}
 """
-NEW_REMAINING = {"instances": 7, "cores": 16, "ram": 34816, "volumes": 7, "gigabytes": 390, "floating_ips": 1}
-OWN = {"instances": 2, "cores": 6, "ram": 12288, "volumes": 2, "gigabytes": 60, "floating_ips": 1}
+# Neutron's defaults (10 groups, 100 rules); the project's `default` group holds 1 and 4 of them.
+NEW_REMAINING = {"instances": 7, "cores": 16, "ram": 34816, "volumes": 7, "gigabytes": 390, "floating_ips": 1,
+                 "security_groups": 9, "security_group_rules": 96}  # fmt: skip
+OWN = {"instances": 2, "cores": 6, "ram": 12288, "volumes": 2, "gigabytes": 60, "floating_ips": 1,
+       "security_groups": 0, "security_group_rules": 0}  # fmt: skip
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI t@example.org"
 
 
@@ -160,6 +163,11 @@ def test_figures_for_a_new_cluster(catalog: Catalog, settings: Settings) -> None
     assert data["quotas"]["cores"] == {"limit": 24, "in_use": 8, "remaining": 16, "cluster_usage": 0}
     assert data["images"] == ["Alma-9", "Rocky-9"]
     assert data["networks"] == [{"name": "ext", "external": True}, {"name": "lan", "external": False}]
+    assert data["volume_types"] == [
+        {"name": "__DEFAULT__", "description": "Default Volume Type", "default": True}
+    ]
+    assert data["unknown"] == {}
+    assert data["quotas"]["security_groups"] == {"limit": 10, "in_use": 1, "remaining": 9, "cluster_usage": 0}
     json.dumps(data)  # the API serves it as is
 
 
@@ -373,7 +381,8 @@ OVERSIZED = [
     ("flavor", {"node": {"type": "p9-huge", "tags": ["node"]}},
      'instances.node.type: flavor "p9-huge" does not exist; '
      "choose one of n1-2gb, n1-2gb-20, l2-4gb, c16-4gb, m4-8gb, r2-32gb"),
-    ("image", {"image": "Foo"}, 'image: image "Foo" does not exist; choose one of Alma-9, Rocky-9'),
+    ("image", {"image": "Foo"},
+     'image: image "Foo" matches no image on this cloud; active images: Alma-9, Rocky-9'),
 ]  # fmt: skip
 
 

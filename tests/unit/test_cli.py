@@ -72,3 +72,10 @@ def test_a_second_hub_on_the_same_clusters_is_one_line(tmp_path: Path) -> None:
     assert run.returncode == 2 and "Traceback" not in run.stderr
     (line,) = run.stderr.splitlines()
     assert line.startswith("mchub: another mchub") and str(holder.pid) in line
+
+
+def test_doctor_is_listed_and_an_unknown_cloud_is_one_line(tmp_path: Path) -> None:
+    assert "    doctor " in mchub(tmp_path, "--help").stdout
+    run = mchub(tmp_path, "doctor", "nowhere")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == ['mchub: cloud "nowhere" is not configured; choose one of sandbox']

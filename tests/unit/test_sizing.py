@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from reconciler.cloud.figures import Flavor, Image, Quota, Snapshot
 from reconciler.cloud.payload import payload_flavors, snapshot_payload
+from reconciler.cloud.secgroups import BUNDLED_FIREWALL, rules_of, security_group_needs
 from reconciler.cloud.sizing import (
     Usage,
     boot_volume_gb,
@@ -27,6 +29,7 @@ from reconciler.cloud.sizing import (
     role_of,
     state_usage,
 )
+from reconciler.model.settings import CloudConfig
 from reconciler.model.spec import ClusterSpec, parse_spec
 
 BASE = yaml.safe_load((Path(__file__).parent.parent / "data" / "specs" / "base.yaml").read_text())
@@ -114,9 +117,49 @@ NEEDS_CASES = [
 ]
 
 
+# Every case keeps base.yaml's login host (login, public, proxy), under the bundled module's rules:
+# the global group (1 rule), a login group (SSH, ICMP) and a proxy group (HTTP, HTTPS); 2 egress each.
+BASE_GROUPS = {"security_groups": 3, "security_group_rules": 1 + 2 + 2 + 3 * 2}
+
+
 @pytest.mark.parametrize(("changes", "expected"), NEEDS_CASES)
 def test_needs(changes: dict[str, Any], expected: Usage) -> None:
-    assert needs(spec(**changes), FLAVORS) == expected
+    assert needs(spec(**changes), FLAVORS) == replace(expected, **BASE_GROUPS)
+
+
+THREE_NETWORKS = CloudConfig("site", ssh_cidrs=("192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32"))
+SECURITY_CASES = [
+    pytest.param(["node"], BUNDLED_FIREWALL, (1, 1 + 2), id="no firewall tags: the global group only"),
+    pytest.param(["login"], BUNDLED_FIREWALL, (2, 1 + 2 + 2 * 2), id="login: SSH and ICMP"),
+    pytest.param(["login"], rules_of(THREE_NETWORKS), (2, 1 + 6 + 2 * 2), id="login, three ssh_cidrs"),
+    pytest.param(["login", "proxy", "dtn"], BUNDLED_FIREWALL, (4, 1 + 6 + 2 * 4), id="every tag with rules"),
+    pytest.param(
+        ["login", "proxy"],
+        rules_of(CloudConfig("mc", module="magic_castle:15.6.1")),
+        (3, 1 + 3 + 2 * 3),
+        id="Magic Castle 15: no ICMP rule",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tags", "rules", "expected"), SECURITY_CASES)
+def test_security_groups_and_rules_per_cluster(
+    tags: list[str], rules: dict[str, dict[str, Any]], expected: tuple[int, int]
+) -> None:
+    assert security_group_needs(tags, rules) == expected
+
+
+def test_security_group_quotas_are_checked_and_given_back() -> None:
+    quotas = {**QUOTAS, "security_groups": Quota(10, 8), "security_group_rules": Quota(100, 95)}
+    assert preflight(spec(), snapshot(quotas)) == [
+        "security_groups: needs 3, 2 remaining of 10",
+        "security_group_rules: needs 11, 5 remaining of 100",
+    ]
+    built = Usage(security_groups=3, security_group_rules=11)  # editing: the cluster holds them already
+    assert preflight(spec(), snapshot(quotas), built) == []
+    assert cluster_usage_from_state(SECGROUP_STATE, FLAVORS) == Usage(
+        security_groups=2, security_group_rules=2 + 1
+    )
 
 
 def test_volumes_per_tag_count_each_carrier() -> None:
@@ -260,6 +303,13 @@ STATE = {
 }
 
 
+SECGROUP_STATE = {"version": 4, "resources": [
+    _res("openstack_networking_secgroup_v2", "global", {"": {"name": "hpc-secgroup"}}),
+    _res("openstack_networking_secgroup_v2", "bare", {"": {"delete_default_rules": True}}),
+    _res("openstack_networking_secgroup_rule_v2", "tcp", {"": {"protocol": "tcp"}}),
+]}  # fmt: skip
+
+
 def test_cluster_usage_from_state() -> None:
     assert cluster_usage_from_state(STATE, FLAVORS) == Usage(
         instances=3,
@@ -326,9 +376,25 @@ def test_missing_flavor_lists_the_flavors_fit_for_the_role() -> None:
 def test_missing_images_are_named_with_their_field() -> None:
     s = spec(image="Foo", **{"instances.node": {"type": "p2-3gb", "tags": ["node"], "image": "Bar"}})
     assert preflight(s, snapshot()) == [
-        'image: image "Foo" does not exist; choose one of AlmaLinux-9, Rocky-9',
-        'instances.node.image: image "Bar" does not exist; choose one of AlmaLinux-9, Rocky-9',
+        'image: image "Foo" matches no image on this cloud; active images: AlmaLinux-9, Rocky-9',
+        'instances.node.image: image "Bar" matches no image on this cloud; '
+        "active images: AlmaLinux-9, Rocky-9",
     ]
+
+
+def test_images_match_as_magic_castle_matches_them() -> None:
+    images = (Image("Rocky-9.4", id="a", created_at="2026-01-01"), Image("Rocky-9.5", status="deactivated"),
+              Image("Alma-9", status="queued"))  # fmt: skip
+    snap = replace(snapshot(), images=images)
+    assert preflight(spec(image="Rocky-9"), snap) == []  # a regex searched in the names
+    assert preflight(spec(image="Alma"), snap) == [
+        'image: image "Alma" matches only images that cannot boot: Alma-9 (queued); active images: Rocky-9.4'
+    ]
+
+
+def test_what_the_catalog_could_not_read_is_not_refused() -> None:
+    snap = replace(snapshot({}), flavors=(), images=(), unknown={"flavors": "403", "images": "503"})
+    assert preflight(spec(image="Foo"), snap) == []
 
 
 def test_every_problem_is_reported_at_once() -> None:
