@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO, cast
 
 from reconciler.engine.decide import Action, Decision, Observed, retry_delay
 from reconciler.engine.hub import Hub
+from reconciler.engine.imagepins import pins_for
 from reconciler.engine.readback import keep_aside
 from reconciler.engine.safety import Classified, classify, creates_only
 from reconciler.engine.workdir import (
@@ -55,12 +56,16 @@ def execute(name: str, observed: Observed, status: Status, decision: Decision, h
     workdir = make_workdir(hub, name)
     if decision.action == Action.DESTROY and not has_state(workdir):
         return status.destroyed(hub.clock(), decision.reason, observed.hash)
+    if observed.spec is not None:  # images resolved once: at a plan; every other run reuses them
+        picker = hub.images if decision.action == Action.PLAN else None
+        pins = pins_for(observed.spec, status.images, picker)
+        status = status if pins == status.images else status.images_pinned(hub.clock(), pins)
     run = _Run(hub, name, observed, decision, status)
     try:
         env = terraform_environment(hub, name, observed.spec)
         with hub.terraform.session(name, workdir, env, cast(TextIO, run.log)) as tf:
             if observed.spec is not None:
-                render_into(hub, workdir, observed.spec)
+                render_into(hub, workdir, observed.spec, run.status.images)
             return run.go(tf)
     except TerraformError as exc:
         return run.failed(exc)

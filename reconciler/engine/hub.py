@@ -1,6 +1,6 @@
 """What a reconcile needs from the outside world, as one value passed in (never a global): the
 settings, the Terraform launcher, the clock, the recorder, the policy, the spec reader and the
-quota pre-flight. Frozen: a test that wants another clock or policy makes another Hub
+quota pre-flight and the image resolver. Frozen: a test that wants another clock or policy makes another Hub
 (`dataclasses.replace`)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.cloud.imagepick import ImagePicker, make_image_picker
 from reconciler.cloud.preflight import make_preflight
 from reconciler.engine.decide import Policy
 from reconciler.engine.observe import SpecReader
@@ -35,6 +36,7 @@ class Hub:
     clock: Clock = utc_now
     policy: Policy = Policy()
     preflight: Preflight | None = None
+    images: ImagePicker | None = None  # resolves a spec's images when it is planned (with a catalog)
 
     @property
     def terraform_version(self) -> str:
@@ -82,4 +84,5 @@ def make_hub(
         clock=clock,
         policy=policy_of(settings),
         preflight=make_preflight(catalog, settings) if catalog is not None else None,
+        images=make_image_picker(catalog) if catalog is not None else None,
     )

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from reconciler.engine.hub import Hub
+from reconciler.engine.imagepins import pins_for
 from reconciler.engine.safety import Classified, classify, classify_actions, needs_values
 from reconciler.engine.workdir import render_into, terraform_environment
 from reconciler.model.files import UnreadableFile
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
-from reconciler.model.status import read_status
+from reconciler.model.status import ImagePin, read_status
 from reconciler.model.volumes import shrinks
 from reconciler.terraform import TerraformError
 
@@ -60,7 +61,8 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
     if refused:
         return Preview("refused: " + "; ".join(refused), refused=refused, seconds=time.monotonic() - started)
     try:
-        safety = _speculative_plan(hub, spec)
+        images = pins_for(spec, status.images if status is not None else {}, hub.images)
+        safety = _speculative_plan(hub, spec, images)
     except (TerraformError, SettingsError, OSError, ValueError) as exc:
         raise PreviewError(str(exc)) from exc
     described = safety.describe() if safety.changes else "no changes"
@@ -74,10 +76,10 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
     )
 
 
-def _speculative_plan(hub: Hub, spec: ClusterSpec) -> Classified:
+def _speculative_plan(hub: Hub, spec: ClusterSpec, images: dict[str, ImagePin]) -> Classified:
     name = spec.cluster_name
     with _scratch(hub.clusters, name) as (scratch, initialized):
-        render_into(hub, scratch, spec)
+        render_into(hub, scratch, spec, images)  # the images its real plan would render
         env = terraform_environment(hub, name, spec)
         log = cast(TextIO, io.StringIO())  # a preview leaves no run log; errors come back raised
         with hub.terraform.session(f"{name}#preview-{scratch.name}", scratch, env, log) as tf:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from reconciler.cloud.secgroups import firewall_rules
 from reconciler.engine.hcl import hcl
 from reconciler.model.settings import MAGIC_CASTLE_DNS_GIT, MAGIC_CASTLE_GIT, CloudConfig
 from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import ImagePin
 
 BUNDLED_MODULE = Path("modules") / "openstack-vms"
 
@@ -56,31 +59,67 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     return env
 
 
-def template_inputs(spec: ClusterSpec) -> dict[str, Any]:
-    """The spec's instances and volumes as the module wants them (unset optionals left out)."""
+def template_inputs(
+    spec: ClusterSpec, cloud: CloudConfig, images: Mapping[str, ImagePin] | None = None
+) -> dict[str, Any]:
+    """The spec's image, instances and volumes as the module wants them (unset optionals left out):
+    resolved images in place of their texts, and every volume resizable while attached (Magic
+    Castle's `enable_resize`: growing an in-use volume fails without it)."""
+    image = image_value(spec.image, cloud, images or {})
     instances = {p: i.model_dump(mode="json", exclude_none=True) for p, i in spec.instances.items()}
     for inst in instances.values():
         inst.setdefault("count", 1)
+        if "image" in inst:
+            inst["image"] = image_value(inst["image"], cloud, images or {})
     volumes = {
-        tag: {name: v.model_dump(mode="json", exclude_none=True) for name, v in vols.items()}
+        tag: {name: {**v.model_dump(mode="json", exclude_none=True), "enable_resize": True}
+              for name, v in vols.items()}
         for tag, vols in spec.volumes.items()
-    }
-    return {"instances": instances, "volumes": volumes}
+    }  # fmt: skip
+    return {"image": image, "instances": instances, "volumes": volumes}
 
 
-def render_main_tf(spec: ClusterSpec, cloud: CloudConfig, templates_dir: Path, workdir: Path) -> str:
+def image_value(text: str, cloud: CloudConfig, images: Mapping[str, ImagePin]) -> str:
+    """What main.tf says for a spec's image text: the bundled module takes the resolved image's id;
+    Magic Castle's module only a name regex (`name_regex`, most recent match), so it gets the
+    resolved name, anchored and quoted; any other module, and an unresolved text, the text."""
+    pin = images.get(text)
+    if pin is None:
+        return text
+    if cloud.module == "bundled":
+        return pin.id
+    if cloud.module.startswith("magic_castle:"):
+        return "^" + _QUOTE_META.sub(r"\\\g<0>", pin.name) + "$"
+    return text
+
+
+_QUOTE_META = re.compile(r"[\\.+*?()|\[\]{}^$]")  # what Go's regexp.QuoteMeta quotes
+
+
+def render_main_tf(
+    spec: ClusterSpec,
+    cloud: CloudConfig,
+    templates_dir: Path,
+    workdir: Path,
+    images: Mapping[str, ImagePin] | None = None,
+) -> str:
+    """main.tf for `spec` on `cloud`; `images`: the images its texts resolved to at plan time."""
     template = _environment(templates_dir).get_template("main.tf.j2")
     source = module_source(cloud, templates_dir, workdir)
     return template.render(
-        spec=spec, cloud=cloud, source=source, dns_source=dns_source(cloud), **template_inputs(spec)
-    )
+        spec=spec, cloud=cloud, source=source, dns_source=dns_source(cloud),
+        firewall_rules=firewall_rules(cloud), **template_inputs(spec, cloud, images),
+    )  # fmt: skip
 
 
 def module_digest(cloud: CloudConfig, templates_dir: Path) -> str:
     """What the module behind a cloud is: its files for a local module, else its source string."""
     h = hashlib.sha256(cloud.module.encode())
     # Everything else of the cloud's that reaches main.tf: a change re-plans its clusters.
-    rendered = (cloud.config_git_url, cloud.config_version, cloud.external_network, cloud.dns)
+    rendered = (
+        cloud.config_git_url, cloud.config_version, cloud.external_network, cloud.dns, cloud.subnet,
+        cloud.ssh_cidrs,
+    )  # fmt: skip
     h.update(repr(rendered).encode())
     root = templates_dir / BUNDLED_MODULE if cloud.module == "bundled" else Path(cloud.module).expanduser()
     if cloud.module == "bundled" or cloud.module.startswith(("/", "./", "../", "~")):

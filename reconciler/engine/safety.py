@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.model.volumes import shrinking
+
 Kind = Literal["create", "update", "rebuild", "replace", "delete"]
 KINDS: tuple[Kind, ...] = ("create", "update", "rebuild", "replace", "delete")
 
@@ -41,7 +43,11 @@ RULES: dict[str, Rule] = {
     VOLUME: Rule(
         "volume", holds_data=True, shrinks="size",
         because={
-            "volume_type": "its volume type changed", "availability_zone": "its availability zone changed",
+            # Retyped in place (an update, data kept) since provider 3.1.0, with `volume_retype_policy`
+            # "never": a type on another back end is refused, not migrated. Up to 3.0.0 a replace,
+            # which erases the data: the plan's own action says which, these words say why.
+            "volume_type": "its volume type changed",
+            "availability_zone": "its availability zone changed",
         },
     ),
     "openstack_blockstorage_volume_v2": Rule("volume", holds_data=True, shrinks="size"),
@@ -150,7 +156,7 @@ def _update(address: str, rtype: str, rule: Rule, diff: list[str], change: Mappi
         return Change(address, rtype, "rebuild", True, why)
     if rule.shrinks and rule.shrinks in diff:
         old, new = _value(change, "before", rule.shrinks), _value(change, "after", rule.shrinks)
-        if isinstance(old, int | float) and isinstance(new, int | float) and new < old:
+        if isinstance(old, int | float) and isinstance(new, int | float) and shrinking(old, new):
             why = f"shrinks from {old:g} to {new:g} GB, which OpenStack refuses (a volume cannot shrink)"
             return Change(address, rtype, "update", True, why)
     return Change(address, rtype, "update", False, _words(rule, diff, change))

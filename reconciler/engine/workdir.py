@@ -6,6 +6,7 @@ executor's and the preview's surroundings; files here are read with `read_regula
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.engine.hub import Hub
@@ -14,6 +15,7 @@ from reconciler.model import runs, secrets
 from reconciler.model.atomic import write_atomic
 from reconciler.model.files import FileRefused, read_regular
 from reconciler.model.spec import ClusterSpec
+from reconciler.model.status import ImagePin
 from reconciler.terraform import TerraformEnv
 
 log = logging.getLogger("mchub.reconcile")
@@ -46,10 +48,13 @@ def terraform_environment(hub: Hub, name: str, spec: ClusterSpec | None) -> Terr
     )
 
 
-def render_into(hub: Hub, workdir: Path, spec: ClusterSpec) -> None:
-    """Render stage: the spec's main.tf, written atomically into `workdir`."""
+def render_into(
+    hub: Hub, workdir: Path, spec: ClusterSpec, images: Mapping[str, ImagePin] | None = None
+) -> None:
+    """Render stage: the spec's main.tf, written atomically into `workdir`; `images`: the images
+    its texts resolved to (engine/imagepins.py), rendered in their place."""
     cloud = hub.settings.cloud(spec.cloud)
-    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir)
+    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images)
     write_atomic(workdir / "main.tf", main_tf.encode())
 
 

@@ -14,15 +14,23 @@ def volume_sizes(spec: ClusterSpec) -> dict[str, int]:
     return {f"{tag}.{name}": v.size for tag, vols in spec.volumes.items() for name, v in vols.items()}
 
 
+def shrinking(old: float, new: float) -> bool:
+    """The one rule on sizes: a volume only grows (Cinder's extend refuses a smaller size with a
+    400). The safe-change classifier (engine/safety.py) marks a plan's shrink by it, and `shrinks`
+    refuses a spec by it before any plan."""
+    return new < old
+
+
 def shrinks(spec: ClusterSpec, built: Mapping[str, int]) -> list[str]:
     """One error per volume the spec makes smaller than it was built, with the field named."""
     problems = []
     for key, size in volume_sizes(spec).items():
         old = built.get(key)
-        if old is not None and size < old:
+        if old is not None and shrinking(old, size):
             problems.append(
                 f"volumes.{key}.size: {size} GB is smaller than the {old} GB volume that exists; "
-                f"OpenStack cannot shrink a volume: keep {old} GB or more (to start over with a smaller "
-                "one, remove this volume and add one under another name, which erases its data)"
+                f"volumes can only grow (OpenStack cannot shrink one): keep {old} GB or more (to start "
+                "over with a smaller one, remove this volume and add one under another name, which "
+                "erases its data)"
             )
     return problems

@@ -1,13 +1,16 @@
 """Terraform failures, classified once: exit code + diagnostics -> TerraformError(kind, message).
 
 Sits between `process.py` (which runs the process and collects stderr and `-json` diagnostics)
-and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change, CONFLICT (a
-resource the cloud already has but Terraform's state does not) for a person to import or remove it,
-every other kind is retried with backoff (QUOTA and AUTH may be shown specially).
+and the reconciler, which only looks at `kind`: CONFIG waits for the spec to change (a template
+error, or a request the cloud refused as wrong: HTTP 400 or 404, which no retry can fix), CONFLICT
+(409: a resource the cloud already has but Terraform's state does not, or one in a state that
+forbids the change) for a person to act, every other kind is retried with backoff (QUOTA and AUTH
+may be shown specially).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from enum import StrEnum
@@ -109,6 +112,25 @@ _TRANSIENT = re.compile(
 _CONFLICT = re.compile(
     r"\balready\s+exists\b|\bduplicate[ _]?record(set)?\b|\bname is already (taken|in use)\b", re.I
 )
+# The HTTP status of a refused request, as gophercloud v1 ("Bad request with: [POST url]"), v2
+# ("... but got 400 instead") and the cloud's own error body (`"code": 404`) word it.
+_HTTP_STATUS = re.compile(
+    r"(?P<bad>\bbad request with: \[)|(?P<missing>\bresource not found: \[)"
+    r"|\bbut got (?P<got>\d{3}) instead|\breturned HTTP (?P<http>\d{3})\b|\"code\"\s*:\s*(?P<code>\d{3})\b",
+    re.I,
+)
+# The cloud refusing the request itself, in words that come without a status: the provider's data
+# sources and OpenStack's own sentences for a 400 or a 404.
+_REFUSED = re.compile(
+    r"keypair data is invalid|\binvalid input for\b|\bcould not be found\b|is not reachable from subnet"
+    r"|your query returned (no|more than one) results?|\bunable to find \w+ with (name|id)\b",
+    re.I,
+)
+_WAITED = re.compile(r"\btimeout while waiting\b", re.I)  # a wait gave up: the cloud may catch up
+REFUSED_STATUSES = (400, 404)  # the request is wrong for this cloud: the spec or the cloud must change
+# A 409 that passes by itself: the resource is busy in a passing state (Nova's task_state, a volume
+# attaching), so a retry later succeeds.
+_BUSY = re.compile(r"task_state|\bis (locked|busy)\b|\bin (the )?(state|status) \w+ing\b|try again", re.I)
 # Diagnostics that say "something failed" without saying what: never the message.
 _GENERIC = re.compile(r"^(execution halted|terraform encountered problems during initiali)", re.I)
 
@@ -133,8 +155,30 @@ def classify_one(diag: Diagnostic) -> FailureKind:
         return FailureKind.CONFIG
     if _CONFLICT.search(text):
         return FailureKind.CONFLICT
-    # Network errors, 5xx, a stale or missing plan file (plan again), anything unknown: worth another try.
-    return FailureKind.TRANSIENT
+    return _refused(text) or FailureKind.TRANSIENT  # network errors, 5xx, anything unknown: try again
+
+
+def http_status(text: str) -> int | None:
+    """The HTTP status a diagnostic reports for a refused request (the first one named), if any."""
+    m = _HTTP_STATUS.search(text)
+    if m is None:
+        return None
+    if m.group("bad") or m.group("missing"):
+        return 400 if m.group("bad") else 404
+    return int(m.group("got") or m.group("http") or m.group("code"))
+
+
+def _refused(text: str) -> FailureKind | None:
+    """A cloud's 4xx that no retry fixes: a bad request or a missing resource waits for the spec
+    (or the cloud) to change; a 409 conflict for a person, unless the resource is only busy."""
+    status = http_status(text)
+    if status == 409:
+        return FailureKind.TRANSIENT if _BUSY.search(text) else FailureKind.CONFLICT
+    if status in REFUSED_STATUSES:
+        return FailureKind.CONFIG
+    if status is None and _REFUSED.search(text) and not _TRANSIENT.search(text) and not _WAITED.search(text):
+        return FailureKind.CONFIG
+    return None
 
 
 def classify(diagnostics: list[Diagnostic], stderr: str = "") -> tuple[FailureKind, Diagnostic | None]:
@@ -165,8 +209,11 @@ def message_of(diag: Diagnostic | None, fallback: str = "", folder: str = "clust
                 f" (operation {info.get('Operation', '?')}, lock ID {info.get('ID', '?')})"
             )
         detail = detail.removeprefix("Error message:")
-    if classify_one(diag) is FailureKind.CONFLICT:
+    kind, text = classify_one(diag), f"{summary}\n{detail}"
+    if kind is FailureKind.CONFLICT and _CONFLICT.search(text):
         return conflict_message(diag, folder)
+    if kind.permanent and (http_status(text) is not None or _REFUSED.search(text)):
+        return refusal_message(diag, kind)
     where = []
     rng = diag.get("range") or {}
     if rng.get("filename"):
@@ -195,6 +242,44 @@ def conflict_message(diag: Diagnostic, folder: str) -> str:
     advice = conflict_advice(diag, folder)
     said = trim(f"{head}: {said}" if said else head, MAX_MESSAGE - len(advice) - 2)
     return f"{said}{'' if said.endswith(('.', '!', '…')) else '.'} {advice}"
+
+
+def refusal_message(diag: Diagnostic, kind: FailureKind) -> str:
+    """`What (address): the cloud's words (HTTP n). What to do.` for a request the cloud refused
+    and no retry fixes: its own sentence, not the URL and JSON gophercloud wraps it in."""
+    summary, detail = str(diag.get("summary", "")).strip(), str(diag.get("detail", "")).strip()
+    what, _, rest = summary.partition(": ")
+    text = f"{summary}\n{detail}"
+    said = next((_unquoted(m.group(1)) for m in _JSON_MESSAGE.finditer(text)), "")
+    if not said:
+        plain = [rest, *detail.splitlines()]
+        said = next((p for p in plain if p.strip() and not _HTTP_STATUS.search(p)), rest or detail)
+    said = said.strip().rstrip(".")
+    status = http_status(text)
+    code = f" (HTTP {status})" if status else ""
+    address = diag.get("address")
+    head = f"{what} ({address})" if address else what
+    if kind is FailureKind.CONFLICT:
+        advice = (
+            "The cloud refused it as a conflict with the resource's current state: resolve that in the "
+            "cloud, then retry (`mchub retry`, or Retry now on its page)."
+        )
+    else:
+        advice = (
+            "The cloud refused the request itself, so retrying it cannot help: change the spec (or the "
+            "cloud), then retry (`mchub retry`, or Retry now on its page)."
+        )
+    said = trim(f"{head}: {said}{code}" if said else f"{head}{code}", MAX_MESSAGE - len(advice) - 2)
+    return f"{said}{'' if said.endswith(('.', '!', '…')) else '.'} {advice}"
+
+
+def _unquoted(raw: str) -> str:
+    """A JSON string's content, escapes resolved (as it was captured, if it does not parse)."""
+    try:
+        value = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else raw
 
 
 def conflict_advice(diag: Diagnostic, folder: str) -> str:

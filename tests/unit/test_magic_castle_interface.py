@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,8 @@ def check_rules(args: dict[str, Any]) -> list[str]:
 def expected_values(spec: ClusterSpec) -> dict[str, Any]:
     """What the spec asks Magic Castle for, as the module sees it after HCL decoding."""
     instances = {p: i.model_dump(mode="json", exclude_none=True) for p, i in spec.instances.items()}
-    volumes = {
-        t: {n: v.model_dump(mode="json", exclude_none=True) for n, v in vs.items()}
+    volumes = {  # every volume may grow while attached: Magic Castle's `enable_resize`
+        t: {n: {**v.model_dump(mode="json", exclude_none=True), "enable_resize": True} for n, v in vs.items()}
         for t, vs in spec.volumes.items()
     }
     return {
@@ -386,3 +387,19 @@ def test_cli_render_names_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFi
     assert 'cloud "arbutus" is not configured; choose one of other, sandbox' in err
     assert cli.main([*args, "missing"]) == 1
     assert "missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_clouds_networking_settings_are_magic_castles_arguments(version: str) -> None:
+    """subnet_id and firewall_rules (SSH and ICMP from the cloud's ssh_cidrs) are arguments each
+    release declares, with values of the types it declares."""
+    cloud = replace(
+        magic_castle(version), subnet="9c2d-subnet", ssh_cidrs=("192.0.2.0/24", "198.51.100.7/32")
+    )
+    args = module_args(parse(render(load(DATA / "specs" / "full.yaml"), cloud)), "openstack")
+    assert check_interface(args, INTERFACE["versions"][version]["variables"]) == []
+    assert args["subnet_id"] == "9c2d-subnet"
+    assert {r["cidr"] for n, r in args["firewall_rules"].items() if n.startswith(("ssh", "icmp"))} == {
+        "192.0.2.0/24",
+        "198.51.100.7/32",
+    }

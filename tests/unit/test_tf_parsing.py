@@ -279,3 +279,39 @@ def test_a_conflict_wins_over_a_retried_kind() -> None:
     quota = {"severity": "error", "summary": "Error creating server", "detail": "Quota exceeded for cores"}
     conflict = {"severity": "error", "summary": "Error creating key", "detail": "Key pair 'a' already exists"}
     assert classify([quota, conflict]) == (FailureKind.CONFLICT, conflict)
+
+
+# -- a cloud's 4xx that no retry fixes -----------------------------------------------------------
+
+
+def test_a_refused_key_pair_waits_for_the_spec_with_novas_own_words() -> None:
+    """Nova's 400 for a damaged key, as the real provider prints it: permanent, and the message is
+    Nova's sentence and what to do, not the URL and JSON around it."""
+    diag = {
+        "severity": "error",
+        "summary": "Error creating OpenStack keypair: Bad request with: [POST https://nova.example.org:8774/"
+        'v2.1/os-keypairs], error message: {"badRequest": {"code": 400, "message": "Keypair data is '
+        'invalid: failed to generate fingerprint"}}',
+        "address": "module.openstack.openstack_compute_keypair_v2.keypair",
+    }
+    kind, best = classify([diag])
+    assert kind is FailureKind.CONFIG and kind.permanent
+    message = message_of(best)
+    assert message.startswith(
+        "Error creating OpenStack keypair (module.openstack.openstack_compute_keypair_v2.keypair): "
+        "Keypair data is invalid: failed to generate fingerprint (HTTP 400). "
+    )
+    assert "retrying it cannot help" in message and "https://" not in message
+
+
+def test_a_409_that_is_not_already_exists_gets_no_import_advice() -> None:
+    diag = {
+        "severity": "error",
+        "summary": "Error creating openstack_networking_floatingip_associate_v2",
+        "detail": 'but got 409 instead: {"NeutronError": {"message": "Cannot associate floating IP '
+        '203.0.113.7 with port p2, as that fixed IP already has a floating IP on external network e1."}}',
+    }
+    assert classify([diag])[0] is FailureKind.CONFLICT
+    message = message_of(diag)
+    assert "as that fixed IP already has a floating IP on external network e1 (HTTP 409)" in message
+    assert "terraform import" not in message and "resolve that in the cloud" in message

@@ -77,7 +77,7 @@ def test_yaml_aliases_are_refused(client: TestClient) -> None:
         ({"cluster_name": "Bad_Name"}, "cluster_name"),
         ({"instances": {"node": {"type": "p2-3gb", "tags": ["node"], "count": -1}}}, "instances.node.count"),
         ({"instances": {"node": {"type": "p2-3gb", "tags": ["bogus"]}}}, "instances.node.tags"),
-        ({"public_keys": ["not a key"]}, "public_keys"),
+        ({"public_keys": ["not a key"]}, "public_keys.0"),  # the key's own path
         ({"volumes": {"gpu": {"x": {"size": 10}}}}, "volumes.gpu"),
         ({"unknown_field": 1}, "unknown_field"),
     ],

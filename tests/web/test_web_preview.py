@@ -90,7 +90,7 @@ def test_a_new_name_previews_a_new_cluster_and_writes_nothing(
     [
         ({"cluster_name": "other"}, "cluster_name"),
         ({"instances": {"node": {"type": "p2-3gb", "tags": ["node"], "count": -1}}}, "instances.node.count"),
-        ({"public_keys": ["not a key"]}, "public_keys"),
+        ({"public_keys": ["not a key"]}, "public_keys.0"),  # the key's own path
         ({"expires": "2026-11-29"}, "expires"),  # already past (the app's today is 2026-11-30)
         ({"ensure": "absent"}, "ensure"),  # nothing to build, so nothing to plan
         ({"flavour": "p2-3gb"}, "flavour"),

@@ -39,12 +39,15 @@ module "openstack" {
     "nfs" = {
       "home" = {
         "size" = 100
+        "enable_resize" = true
       }
       "project" = {
         "size" = 50
+        "enable_resize" = true
       }
       "scratch" = {
         "size" = 50
+        "enable_resize" = true
       }
     }
   }

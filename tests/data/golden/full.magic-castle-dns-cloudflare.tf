@@ -47,19 +47,22 @@ module "openstack" {
       "home" = {
         "size" = 200
         "type" = "ssd"
+        "enable_resize" = true
       }
       "project" = {
         "size" = 500
+        "enable_resize" = true
       }
       "scratch" = {
         "size" = 500
+        "enable_resize" = true
       }
     }
   }
 
   public_keys     = [
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI alice \"the admin\" $${HOME}",
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 bob@example.org",
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCWr3E7fOHbsGE+O/LVPGqfitaUeXGjiik+LlT29h4VmdWjL0jtMj19yUdFOJJsQdszvZKSkF3f/PhDjmle3YMmD1hbnAuqEqNDlvUY0h214fLctGHQ+a/zz8QxyTvxwguZtBykJcKUZArEYUq9o5q0qy84Ajao01Vy+rezHveI+mz8Syyi0unKuKs5ut9O880FxEAaBRrRlInidVctu6RtM4qHgpUgAYPv8P/oM+DbFk/4PCfc1NA20D1cVBTJ4230DDpd9+/jP8qIi8/k1pYm1gVYe3l9y9d1rVnvVa0DreQp9oxayyFN8ZhNkO3ZpD4r2H3kqUM19B74x+wPo3L3 bob@example.org",
   ]
   nb_users        = 30
   guest_passwd    = var.guest_passwd
