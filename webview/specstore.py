@@ -23,11 +23,8 @@ from reconciler.model.spec import ClusterSpec, FieldError, SpecError, parse_spec
 from reconciler.model.specedit import Unreadable, apply_values, new_document, set_ensure_absent
 from reconciler.model.specfiles import (
     SpecExists,
-    VersionMismatch,
-    _matches,  # the one "is the file at a version the writer read" rule, shared with the writer
-    read_spec_file,
+    current_text,
     spec_path,
-    spec_version,
     write_spec_file,
 )
 
@@ -152,17 +149,7 @@ def proposed(
     (None: a new file). The same refusals, raised the same way: SpecError, VersionMismatch,
     SpecExists."""
     path = spec_path(specs_dir, spec.cluster_name)
-    try:
-        data: bytes | None = read_spec_file(path)  # never through a link, never past the size limit
-    except FileNotFoundError:
-        data = None
-    current = spec_version(data) if data is not None else None
-    if expected is not None and not _matches(current, expected):
-        raise VersionMismatch(current)
-    try:
-        text = None if data is None else data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+    text, current = current_text(path, expected)  # never through a link, never past the size limit
     written = _text_for(text, spec, path, keys, create_only, today or expiry.utc_today(), limits)[1]
     if spec.guest_passwd:  # the password the cluster would get: the preview plans with it
         written = written.model_copy(update={PASSWORD: spec.guest_passwd})

@@ -11,20 +11,22 @@ from pathlib import Path
 from reconciler.engine.decide import Observed
 from reconciler.engine.render import ModuleDigests
 from reconciler.model.limits import DEFAULT_LIMITS, Limits
-from reconciler.model.secrets import password_given_at
+from reconciler.model.secrets import given_at_in, secrets_path
 from reconciler.model.settings import Settings, SettingsError
 from reconciler.model.spec import SpecError, parse_spec_file, spec_digest
 from reconciler.model.specfiles import FileCache, read_spec_file, spec_path
 
 
 class SpecReader:
-    """Reads specs for the engine. An unchanged file is not parsed again, and an unchanged module
-    is not hashed again, so a resync of many idle specs stays cheap."""
+    """Reads specs for the engine. An unchanged file (spec or secrets) is not read again, and an
+    unchanged module is not hashed again, so a resync of many idle specs stays cheap."""
 
     def __init__(self, settings: Settings, terraform_version: str) -> None:
         self.settings, self.terraform_version = settings, terraform_version
         self._files: FileCache[Observed] = FileCache(partial(_parse, limits=settings.limits))
         self._modules = ModuleDigests(settings.templates_dir)
+        # When a person last gave each cluster's guest password, by its secrets file's signature.
+        self._given: FileCache[str] = FileCache(given_at_in)
 
     def module_digest(self, cloud_name: str | None) -> str:
         return self._modules.of(self.settings.cloud(cloud_name))
@@ -44,7 +46,7 @@ class SpecReader:
         except SettingsError as exc:
             return Observed(kind="invalid", hash=observed.hash, errors=f"cloud: {exc}")
         parts = [observed.hash or "", cloud_digest, self.terraform_version]
-        given = password_given_at(self.settings.clusters_dir, name)
+        _, given = self._given.get(secrets_path(self.settings.clusters_dir, name))
         if given:  # a password a person gave (kept out of the spec) is news too
             parts.append(f"guest password given at {given}")
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()

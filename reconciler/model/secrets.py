@@ -26,7 +26,10 @@ def _read(clusters_dir: Path, name: str) -> dict[str, str]:
     """The stored secrets ({} when there are none yet). UnreadableFile when the file is not a
     regular file within SECRETS_LIMIT holding a JSON object: never silently replaced, since a new
     password would lock the guests out (the engine keeps it aside and stops for a person)."""
-    path = secrets_path(clusters_dir, name)
+    return _read_file(secrets_path(clusters_dir, name))
+
+
+def _read_file(path: Path) -> dict[str, str]:
     shown = label(path, 3)
     try:
         data = json.loads(read_regular(path, SECRETS_LIMIT, shown))
@@ -78,7 +81,13 @@ def password_given_at(clusters_dir: Path, name: str) -> str:
     """When a person last gave the cluster's guest password ("" if never, or unreadable): not a
     secret, so the engine may add it to the cluster's hash, and a new password, which changes no
     spec, is applied at the next look. A generated password leaves it unchanged."""
+    return given_at_in(secrets_path(clusters_dir, name))
+
+
+def given_at_in(path: Path) -> str:
+    """`password_given_at` of the secrets file at `path`: what the engine caches by the file's
+    signature (specfiles.FileCache), so an idle pass does not read every cluster's secrets."""
     try:
-        return _read(clusters_dir, name).get(GIVEN_AT, "")
+        return _read_file(path).get(GIVEN_AT, "")
     except UnreadableFile:
         return ""

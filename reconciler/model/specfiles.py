@@ -176,6 +176,25 @@ def _matches(current: str | None, expected: Collection[str]) -> bool:
     return current is not None and ("*" in expected or current in expected)
 
 
+def current_text(path: Path, expected: Collection[str] | None = None) -> tuple[str | None, str | None]:
+    """(text, version) of the spec file at `path` now, or (None, None) when there is none: the
+    read every conditional write (and the preview of one) starts from. Never through a link or past
+    the size limit (SpecError, as `read_spec_file`); SpecError when it is not UTF-8 text.
+    `expected`: the versions (or "*", any) the file must be at, else VersionMismatch."""
+    try:
+        data: bytes | None = read_spec_file(path)
+    except FileNotFoundError:
+        data = None
+    current = spec_version(data) if data is not None else None
+    if expected is not None and not _matches(current, expected):
+        raise VersionMismatch(current)
+    try:
+        text = None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+    return text, current
+
+
 def write_spec_file(
     path: Path, make: Callable[[str | None], str], expected: Collection[str] | None = None
 ) -> tuple[str, bool]:
@@ -184,22 +203,12 @@ def write_spec_file(
     file must be at, else VersionMismatch. A missing file is created exclusively (SpecExists when
     another writer made it first). Returns (version, whether anything was written)."""
     with _specs_locked(path.parent):
-        try:  # a link, a pipe, a device: SpecError, and nothing is written over it
-            data: bytes | None = read_spec_file(path)
-        except FileNotFoundError:
-            data = None
-        current = spec_version(data) if data is not None else None
-        if expected is not None and not _matches(current, expected):
-            raise VersionMismatch(current)
-        try:
-            text = None if data is None else data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SpecError([FieldError(path="", message="file is not UTF-8 text")], str(path)) from None
+        text, current = current_text(path, expected)  # a link, a pipe: SpecError, nothing written
         blob = make(text).encode()
-        if data is None:
+        if text is None:
             _create_exclusive(path, blob)
-        elif blob == data:
-            return spec_version(data), False
+        elif blob == text.encode():  # UTF-8 text encodes back to the very bytes it was read from
+            return spec_version(blob), False
         else:
             write_atomic(path, blob)
         return spec_version(blob), True

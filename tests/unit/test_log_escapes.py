@@ -6,9 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
-
-import pytest
 
 from reconciler.entry.logs import configure_logging, printable
 
@@ -16,19 +13,6 @@ from reconciler.entry.logs import configure_logging, printable
 # line, a bell, DEL, and a right-to-left override that reorders what is read.
 HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\x9b31m\rOK\x7f\u202egnp.exe"
 RAW = ("\x1b", "\x07", "\x9b", "\r", "\x7f", "\u202e")
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    out = io.StringIO()
-    yield out
-    for handler in list(root.handlers):
-        if handler.get_name() == "mchub":
-            root.removeHandler(handler)
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
 
 
 def test_escape_sequences_never_reach_the_terminal_in_text_lines(stream: io.StringIO) -> None:

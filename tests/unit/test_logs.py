@@ -5,24 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
-
-import pytest
 
 from reconciler.entry.logs import configure_logging
-
-
-@pytest.fixture
-def stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    out = io.StringIO()
-    yield out
-    for handler in list(root.handlers):
-        if handler.get_name() == "mchub":
-            root.removeHandler(handler)
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
 
 
 def lines(stream: io.StringIO) -> list[str]:
