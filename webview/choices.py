@@ -1,6 +1,6 @@
 """What the cluster form offers from the catalog's figures: the flavors each instance group may use
-(its Magic Castle role's, smallest first), the images, and the same rules handed to the form's
-script as data, so the browser never keeps a copy of its own. The rules live in
+(its Magic Castle role's, smallest first), the images, the volume types, and the same rules handed
+to the form's script as data, so the browser never keeps a copy of its own. The rules live in
 reconciler.cloud (figures.py, sizing.py); this module only shapes them for the form."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_LABELS, Flavor
+from reconciler.cloud.figures import PARTS, QUOTA_KEYS, QUOTA_LABELS, QUOTA_PARTS, Flavor, VolumeType
 from reconciler.cloud.sizing import (
     DEFAULT_ROLE,
     MGMT_ROOT_DISK_GB,
@@ -19,7 +19,7 @@ from reconciler.cloud.sizing import (
     ordered,
     role_of,
 )
-from webview.present import amount
+from webview.present import PART_LABELS, amount
 
 
 def split_tags(text: str) -> list[str]:
@@ -60,6 +60,51 @@ def image_names(payload: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def volume_types(payload: Mapping[str, Any]) -> list[VolumeType]:
+    """The payload's volume types, the cloud's default first (as the catalog sorts them)."""
+    out = []
+    for t in payload.get("volume_types") or []:
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and t["name"]:
+            out.append(VolumeType(t["name"], str(t.get("description") or ""), t.get("default") is True))
+    return out
+
+
+def default_volume_type(types: list[VolumeType]) -> str:
+    """The type a new volume row starts with: the cloud's default ("" when it names none)."""
+    return next((t.name for t in types if t.default), "")
+
+
+NOT_OFFERED = "not offered by the cloud"
+TYPES_UNKNOWN = "the cloud's volume types could not be read"
+CLOUD_DEFAULT = "the cloud's default"
+
+
+def volume_type_choices(types: list[VolumeType], current: str, unknown: bool = False) -> list[dict[str, str]]:
+    """The types offered for a volume row: the cloud's, its default labelled; a row without a type
+    (a volume made before types were offered) may stay without one ("": the cloud's default), and a
+    type the cloud no longer offers stays, marked. No types and no current one: none (no select,
+    and the spec leaves the type to the cloud)."""
+    out = [{"name": "", "label": CLOUD_DEFAULT}] if types and not current else []
+    for t in types:
+        label = t.name + (" (default)" if t.default else "")
+        label += f" · {t.description}" if t.description else ""
+        out.append({"name": t.name, "label": label})
+    if current and all(t.name != current for t in types):
+        out.append({"name": current, "label": f"{current} ({TYPES_UNKNOWN if unknown else NOT_OFFERED})"})
+    return out
+
+
+def volume_rows(
+    payload: Mapping[str, Any], rows: list[dict[str, str]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The form's volume rows, each with the types it offers, and the row "Add volume" adds."""
+    types = volume_types(payload)
+    unknown = "volume_types" in (payload.get("unknown") or {})
+    new = {"tag": "nfs", "name": "", "size": "", "type": default_volume_type(types)}
+    offered = [{**row, "types": volume_type_choices(types, row["type"], unknown)} for row in rows]
+    return offered, {**new, "types": volume_type_choices(types, new["type"], unknown)}
+
+
 def script_rules() -> dict[str, Any]:
     """What app.js needs to redo the role and quota arithmetic live, as the server does it."""
     return {
@@ -69,4 +114,8 @@ def script_rules() -> dict[str, Any]:
         "mgmt_root_disk_gb": MGMT_ROOT_DISK_GB,
         "quota_keys": list(QUOTA_KEYS),
         "quota_labels": QUOTA_LABELS,
+        "quota_parts": QUOTA_PARTS,
+        "parts": list(PARTS),
+        "part_labels": PART_LABELS,
+        "words": {"not_offered": NOT_OFFERED, "types_unknown": TYPES_UNKNOWN, "cloud_default": CLOUD_DEFAULT},
     }

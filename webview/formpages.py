@@ -75,12 +75,16 @@ class FormPages:
             {**row, "flavors": choices.flavor_choices(flavors, row["tags"], row["type"])}
             for row in view.instances
         ]
+        vols, new_vol = choices.volume_rows(payload, view.volumes)
         images = choices.image_names(payload)
         if view.values.get("image") and view.values["image"] not in images:
             images.append(view.values["image"])
         context = {
             "view": view,
             "rows": rows,
+            "vols": vols,
+            "new_vol": new_vol,
+            "unknown_parts": present.unknown_parts(payload),
             "payload": payload,
             "images": images,
             "name": name,
@@ -179,8 +183,13 @@ class FormPages:
         settings = self.web.settings
         return await run_in_threadpool(
             lambda: specstore.save_spec(
-                settings.specs_dir, spec, self.web.user(request), today=self.web.today(),
-                clusters_dir=settings.clusters_dir, limits=settings.limits, **how,
+                settings.specs_dir,
+                spec,
+                self.web.user(request),
+                today=self.web.today(),
+                clusters_dir=settings.clusters_dir,
+                limits=settings.limits,
+                **how,
             )  # fmt: skip
         )
 

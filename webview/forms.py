@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud.payload import payload_flavors
-from reconciler.model.spec import PUBLIC_KEY_RE, FieldError, SpecError
-from webview.choices import image_names, smallest_for, split_tags
+from reconciler.model.spec import FieldError, SpecError
+from reconciler.model.sshkeys import KeyProblem, check_public_key
+from webview.choices import default_volume_type, image_names, smallest_for, split_tags, volume_types
 
 INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
 VOLUME_FIELDS = ("tag", "name", "size", "type")
@@ -79,7 +80,11 @@ def home_public_key(home: Path | None = None) -> str:
             key = (ssh / name).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
             continue
-        if PUBLIC_KEY_RE.fullmatch(key) and len(key) < 16_384:
+        if len(key) < 16_384 and "\n" not in key:
+            try:
+                check_public_key(key)  # a key the spec would refuse is not offered
+            except KeyProblem:
+                continue
             return key
     return ""
 
@@ -88,7 +93,7 @@ def default_form(
     payload: Mapping[str, Any], domain: str, cloud: str, taken: Iterable[str], public_key: str = ""
 ) -> FormView:
     """A standard Magic Castle cluster on this cloud: mgmt, login and one node on the smallest
-    flavors their roles allow, nfs home/project/scratch volumes."""
+    flavors their roles allow, nfs home/project/scratch volumes of the cloud's default type."""
     images, flavors = image_names(payload), payload_flavors(payload)
     preferred = next((i for i in images if i.lower().startswith("rocky")), images[0] if images else "")
     values = {
@@ -115,7 +120,8 @@ def default_form(
         }
         for p, tags, n, role in STANDARD_INSTANCES
     ]
-    vols = [{"tag": t, "name": n, "size": str(s), "type": ""} for t, n, s in STANDARD_VOLUMES]
+    kind = default_volume_type(volume_types(payload))
+    vols = [{"tag": t, "name": n, "size": str(s), "type": kind} for t, n, s in STANDARD_VOLUMES]
     return FormView(values, rows, vols)
 
 
@@ -182,7 +188,9 @@ def form_from_post(form: Mapping[str, str], editing: bool = False) -> FormView:
         for _, r in sorted(rows.items())
         if any(r[k].strip() for k in ("prefix", "tags", "disk_size", "image"))
     ]
-    keep_v = [r for _, r in sorted(vols.items()) if any(r[k].strip() for k in ("name", "size", "type"))]
+    # A volume row is kept for its name or size: an added row left blank has a type (the cloud's
+    # default, preselected) and nothing else, and is dropped as a blank instance row is.
+    keep_v = [r for _, r in sorted(vols.items()) if any(r[k].strip() for k in ("name", "size"))]
     return FormView(
         values,
         keep_i,

@@ -136,6 +136,7 @@ class Pages:
             "instances": present.instances(spec, status),
             "volumes": present.volumes(spec, status),
             "access": present.access(spec, status),
+            "provisioning": present.provisioning(status),
             "payload": payload,
             "quotas": present.quota_rows(payload),
             "usage": spec_usage(cluster, payload),

@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconciler.cloud.figures import QUOTA_KEYS, QUOTA_LABELS, QUOTA_UNITS
+from reconciler.cloud.figures import PARTS, QUOTA_KEYS, QUOTA_LABELS, QUOTA_PARTS, QUOTA_UNITS
 from reconciler.model.expiry import describe
 from reconciler.model.files import UnreadableFile, read_head, read_tail
+from reconciler.model.provisioning import login_address
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ERROR_PHASES, RUNNING_PHASES, Phase, Status
 from webview import redact
@@ -171,11 +172,7 @@ def access(spec: ClusterSpec | None, status: Status | None) -> dict[str, Any]:
         return {}
     outputs = status.outputs if status else {}
     public_ip = _unwrap(outputs.get("public_ip")) or {}
-    login_hosts = [h for p, i in spec.instances.items() if "login" in i.tags for h in spec.hostnames_of(p)]
-    login_host = login_hosts[0] if login_hosts else ""
-    ip = public_ip.get(login_host, "") if isinstance(public_ip, dict) else ""
-    if not ip and isinstance(public_ip, dict) and public_ip:
-        login_host, ip = next(iter(public_ip.items()))
+    login_host, ip = login_address(spec, outputs)  # the host the readiness check knocks on, too
     domain = _unwrap(outputs.get("domain")) or spec.domain
     name = _unwrap(outputs.get("cluster_name")) or spec.cluster_name
     users = guest_usernames(spec)
@@ -189,6 +186,26 @@ def access(spec: ClusterSpec | None, status: Status | None) -> dict[str, Any]:
         "guests_text": f"{users[0]} … {users[-1]}" if len(users) > 2 else ", ".join(users),
         "public_ip": public_ip if isinstance(public_ip, dict) else {},
     }
+
+
+# provisioning state -> (words on its chip, tone)
+PROVISIONING_TONES = {
+    "waiting": ("waiting", "running"),
+    "ready": ("ready", "ok"),
+    "error": ("not ready", "error"),
+}
+
+
+def provisioning(status: Status | None) -> dict[str, Any] | None:
+    """Readiness after the last build, as the cluster page and its success dialog show it: the
+    state in words, the record's message, the web services that answer (links) and every check."""
+    prov = status.provisioning if status is not None else None
+    if prov is None:
+        return None
+    label, tone = PROVISIONING_TONES[prov.state]
+    links = [{"label": c.label, "url": c.target} for c in prov.links()]
+    return {"state": prov.state, "label": label, "tone": tone, "message": prov.message, "links": links,
+            "checks": prov.checks, "started_at": prov.started_at}  # fmt: skip
 
 
 def expiry(spec: ClusterSpec | None, today: dt.date) -> dict[str, Any] | None:
@@ -231,13 +248,38 @@ def read_limited(path: Path, max_bytes: int = 512 * 1024) -> str | None:
     return text + ("\n… (truncated)" if len(data) > max_bytes else "")
 
 
+# The catalog's parts (figures.PARTS) as people call them: one the cloud did not show is named.
+PART_LABELS = {"flavors": "Flavors", "images": "Images", "networks": "Networks",
+               "volume_types": "Volume types", "compute_quotas": "Compute quotas",
+               "volume_quotas": "Volume quotas", "network_quotas": "Network quotas"}  # fmt: skip
+
+
+def unknown_parts(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """The catalog's parts the cloud did not show this time, with why (the payload's `unknown`):
+    their figures are unknown, never zero nor unlimited."""
+    unknown = payload.get("unknown")
+    unknown = unknown if isinstance(unknown, dict) else {}
+    order = [p for p in PARTS if p in unknown] + sorted(p for p in unknown if p not in PARTS)
+    return [{"part": p, "label": PART_LABELS.get(p, str(p)), "message": str(unknown[p])} for p in order]
+
+
 def quota_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """One bar per quota: in use by others, free; None limits are unlimited."""
+    """One bar per quota: in use by others, free; None limits are unlimited. A quota whose part the
+    cloud did not show is `unknown` (its part's label and message): no bar, no figures."""
     quotas = payload.get("quotas") or {}
+    why = {u["part"]: u["message"] for u in unknown_parts(payload)}
     rows = []
     for key in QUOTA_KEYS:
         q = quotas.get(key)
         if not isinstance(q, dict):
+            continue
+        part = QUOTA_PARTS.get(key, "")
+        if q.get("unknown"):
+            message = why.get(part) or "the cloud did not show it"
+            rows.append({"key": key, "label": QUOTA_LABELS[key], "unit": QUOTA_UNITS.get(key, ""),
+                         "limit": None, "used": None, "remaining": None, "percent": 0, "tone": "unknown",
+                         "limit_text": "unknown", "remaining_text": "unknown", "unknown": message,
+                         "part": PART_LABELS.get(part, part)})  # fmt: skip
             continue
         limit, in_use, left = q.get("limit"), int(q.get("in_use") or 0), q.get("remaining")
         used = limit - left if limit is not None and left is not None else in_use
@@ -259,6 +301,7 @@ def quota_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
                 "tone": tone,
                 "limit_text": amount(key, limit),
                 "remaining_text": amount(key, left),
+                "unknown": "",
             }
         )
     return rows

@@ -1,5 +1,6 @@
 """One reconcile of one cluster, stage by stage:
-load -> validate -> decide -> (pre-flight) -> render -> init -> plan -> apply|destroy -> record.
+load -> validate -> decide -> (pre-flight) -> render -> init -> plan -> apply|destroy -> record,
+then, on a built cluster, its readiness checks when one is due (`readiness.follow`).
 The loop calls `reconcile` and schedules the next look from its outcome; that time comes from
 `decide` (the one place that knows backoff, drift and pre-flight timings), never re-derived."""
 
@@ -12,6 +13,7 @@ from reconciler.engine.decide import Action, Decision, Observed, Policy, decide
 from reconciler.engine.executor import execute
 from reconciler.engine.hub import Hub
 from reconciler.engine.readback import read_recorded
+from reconciler.engine.readiness import follow
 from reconciler.model.status import Phase, Reason, Status
 from reconciler.model.volumes import shrinks
 
@@ -35,11 +37,15 @@ def reconcile(name: str, hub: Hub, policy: Policy | None = None) -> Outcome:
     base = status or Status(name=name, updated_at=hub.clock())
     new = _act(name, observed, base, decision, hub)
     if new is base:  # nothing changed: this decision already says when to look again
-        return Outcome(base, _when(decision, hub.clock()))
-    hub.recorder.record(new)
-    # What the new status calls for next, by the same rules (an approval only counts while a
-    # plan awaits it, and a retry only once, so the ones read above still hold).
-    return Outcome(new, _when(decide(observed, new, approval, hub.clock(), policy, retry), hub.clock()))
+        next_at = _when(decision, hub.clock())
+    else:
+        hub.recorder.record(new)
+        # What the new status calls for next, by the same rules (an approval only counts while a
+        # plan awaits it, and a retry only once, so the ones read above still hold).
+        next_at = _when(decide(observed, new, approval, hub.clock(), policy, retry), hub.clock())
+    # Built is not ready: readiness checks, on their own schedule (never a Terraform run).
+    new, checks_at = follow(new, observed.spec, hub)
+    return Outcome(new, _earliest(next_at, checks_at))
 
 
 def reconcile_one(name: str, hub: Hub, policy: Policy | None = None) -> Status:
@@ -77,6 +83,11 @@ def _note(status: Status, observed: Observed, decision: Decision, now: dt.dateti
     elif observed.kind == "present" and status.orphaned:
         return status.marked_orphaned(now, False, status.reason, status.message)
     return status
+
+
+def _earliest(*times: dt.datetime | None) -> dt.datetime | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 def _when(decision: Decision, now: dt.datetime) -> dt.datetime | None:

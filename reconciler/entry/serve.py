@@ -69,6 +69,7 @@ def start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Setting
         settings.cloud("sandbox"),
         clouds_yaml=info.clouds_yaml,
         terraform_cli_config=info.terraform_cli_config,
+        ssh_port=info.ssh_port,
     )
     print(f"sandbox cloud: {info.url} (clouds.yaml {info.clouds_yaml}, cloud name: sandbox)", flush=True)
     return replace(settings, sandbox_data=data).with_cloud(cloud), box

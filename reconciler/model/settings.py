@@ -108,13 +108,16 @@ class CloudConfig:
         return self.dns.environment(os.environ if environ is None else environ)
 
 
-def sandbox_cloud(data_dir: Path) -> CloudConfig:
-    """The embedded sandbox cloud: bundled module, its own clouds.yaml and provider mirror."""
+def sandbox_cloud(data_dir: Path, ssh_port: int = 22) -> CloudConfig:
+    """The embedded sandbox cloud: bundled module, its own clouds.yaml and provider mirror; its
+    login nodes answer SSH on `ssh_port` (22, unless the sandbox could not listen there: its
+    `SandboxInfo.ssh_port` says)."""
     return CloudConfig(
         "sandbox",
         domains=("sandbox.localdomain",),
         clouds_yaml=data_dir / "clouds.yaml",
         terraform_cli_config=data_dir / "terraform" / "terraformrc",
+        ssh_port=ssh_port,
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.model.atomic import write_atomic
 from reconciler.model.files import UnreadableFile, label, read_regular, set_aside
+from reconciler.model.provisioning import Provisioning
 from reconciler.model.spec import CLUSTER_NAME_RE
 
 MESSAGE_LIMIT = 2000
@@ -107,6 +108,15 @@ class PlanInfo(BaseModel):
         return text
 
 
+class ImagePin(BaseModel):
+    """The image a spec's `image` text resolved to when the cluster was planned: kept while the
+    text is unchanged, so a newer upload under the same name changes nothing for this cluster."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+
+
 class Drift(BaseModel):
     model_config = ConfigDict(frozen=True)
     detected: bool = False
@@ -140,6 +150,8 @@ class Status(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     resources: list[str] = Field(default_factory=list)
     volumes: dict[str, int] = Field(default_factory=dict)  # GB by `tag.name`, as last built
+    images: dict[str, ImagePin] = Field(default_factory=dict)  # spec image text -> resolved at plan
+    provisioning: Provisioning | None = None  # readiness after the last build (model/provisioning.py)
     updated_at: dt.datetime | None = None
 
     def _to(self, now: dt.datetime, **changes: Any) -> Status:
@@ -291,9 +303,11 @@ class Status(BaseModel):
             outputs={},
             resources=[],
             volumes={},
+            images={},
             applied_hash=None,
             drift=Drift(),
             observed_hash=spec_hash or self.observed_hash,
+            provisioning=None,
         )
 
     def drift_checked(self, now: dt.datetime, addresses: list[str], remediating: bool) -> Status:
@@ -312,6 +326,15 @@ class Status(BaseModel):
     def drift_settled(self, now: dt.datetime) -> Status:
         """A drift check that changes nothing (no drift, or drift reported only): still built."""
         return self._to(now, phase=Phase.BUILD_SUCCESS)
+
+    def provisioned(self, now: dt.datetime, provisioning: Provisioning | None) -> Status:
+        """Readiness after the build, started or looked at again (`engine/readiness.py`); the phase
+        stays `build_success`: being ready is not a phase. None: nothing to check."""
+        return self._to(now, provisioning=provisioning)
+
+    def images_pinned(self, now: dt.datetime, images: dict[str, ImagePin]) -> Status:
+        """The spec's images as resolved for the plan about to run (`engine/imagepins.py`)."""
+        return self._to(now, images=images)
 
     def approval_stale(self, now: dt.datetime, message: str) -> Status:
         return self._to(now, reason=Reason.STALE_APPROVAL, message=message)

@@ -20,7 +20,7 @@ BUILD_TIMEOUT = 240_000  # ms: plan + apply on the sandbox, with its boot delay
 
 
 def success_dialog(page: Page) -> None:
-    dialog = page.get_by_role("dialog", name="Your cluster is ready")
+    dialog = page.get_by_role("dialog", name=re.compile("Your cluster is (built|ready)"))
     expect(dialog).to_be_visible(timeout=BUILD_TIMEOUT)
 
 

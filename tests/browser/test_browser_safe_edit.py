@@ -75,7 +75,7 @@ def test_the_cluster_page_warns_in_the_last_days(
     days = r"(2 days|1 day)"  # 1 if midnight UTC passes during the test
     expect(warning).to_be_visible()
     expect(warning).to_have_text(re.compile(rf"Destroyed in {days} · expires {in_two_days}, "))
-    dialog = page.get_by_role("dialog", name="Your cluster is ready")
+    dialog = page.get_by_role("dialog", name=re.compile("Your cluster is (built|ready)"))
     expect(dialog).to_be_visible(timeout=20_000)  # the page polled and swapped its body meanwhile
     dialog.get_by_role("button", name="Show my cluster").click()
     expect(warning).to_have_text(re.compile(rf"Destroyed in {days}"))

@@ -47,7 +47,7 @@ def write(hub: FakeHub, name: str, **changes: Any) -> None:
 
 def close_success(page: Page) -> None:
     """Seen while building, a cluster that reaches build_success opens the success dialog."""
-    dialog = page.get_by_role("dialog", name="Your cluster is ready")
+    dialog = page.get_by_role("dialog", name=re.compile("Your cluster is (built|ready)"))
     expect(dialog).to_be_visible(timeout=20_000)
     dialog.get_by_role("button", name="Show my cluster").click()
     expect(page.locator("#phase-chip")).to_have_text("build success")
@@ -75,7 +75,7 @@ def test_spawn_on_fixture_data(page: Page, fake_hub: FakeHub, shots: Shot, conso
     expect(page).to_have_url(re.compile(r"/clusters/demo"))
     expect(page.locator(".loader")).to_be_visible()
     shots(page, "building")
-    dialog = page.get_by_role("dialog", name="Your cluster is ready")
+    dialog = page.get_by_role("dialog", name=re.compile("Your cluster is (built|ready)"))
     expect(dialog).to_be_visible(timeout=20_000)
     expect(dialog).to_contain_text("ssh centos@198.51.100.12")
     shots(page, "success-dialog")
@@ -215,3 +215,58 @@ def test_edit_then_destroy(page: Page, fake_hub: FakeHub, shots: Shot, console: 
     expect(page.locator("#phase-chip")).to_have_text("destroyed", timeout=15_000)
     assert "ensure: absent" in (fake_hub.specs / "edited.yaml").read_text()
     shots(page, "destroyed")
+
+
+def test_volume_types_and_a_quota_part_the_cloud_would_not_show(
+    page: Page, fake_hub: FakeHub, shots: Shot, console: list[str]
+) -> None:
+    """Each volume row picks a volume type (the cloud's default first); a quota part the cloud
+    refused is named, its quotas read "unknown", and the live check says it cannot check them:
+    never "Fits", and a known quota over its limit still says "Does not fit"."""
+    fake_hub.catalog.volume_types = [
+        {"name": "ssd", "description": "Fast SSD-backed storage", "default": True},
+        {"name": "hdd", "description": "", "default": False},
+    ]
+    refused = "cloud sandbox does not let these credentials read network quotas (403)"
+    fake_hub.catalog.unknown = {"network_quotas": refused}
+    page.goto(fake_hub.url + "/clusters/new")
+    expect(page.locator('[data-unknown-part="network_quotas"]')).to_have_text(
+        f"Network quotas: unknown ({refused})"
+    )
+    home = page.get_by_label("nfs/home type")
+    expect(home).to_have_value("ssd")
+    expect(home.locator("option:checked")).to_have_text("ssd (default) · Fast SSD-backed storage")
+    page.get_by_label("nfs/scratch type").select_option("hdd")
+    ips = page.locator('#usage tr[data-quota="floating_ips"]')
+    expect(ips.locator(".free")).to_have_text("unknown")
+    expect(ips.locator(".need")).to_have_text("1")  # the login node is public
+    fit = page.locator("#fit")
+    expect(fit).to_have_text(
+        "Cannot check Floating IPs: the cloud did not show this quota. The other quotas have room."
+    )
+    expect(fit).not_to_contain_text("Fits")
+    page.get_by_label("node count").fill("40")
+    expect(fit).to_contain_text("Does not fit")
+    expect(fit).to_contain_text("Cannot check Floating IPs")
+    expect(ips).not_to_have_class(re.compile("over"))
+    page.get_by_label("node count").fill("1")
+    page.get_by_role("button", name="Add volume").click()
+    page.get_by_label("new volume name").fill("data")
+    page.get_by_label("nfs/data size").fill("20")
+    expect(page.get_by_label("nfs/data type")).to_have_value("ssd")
+    with page.expect_response(re.compile(r"/api/resources\?cloud=")):  # the script redraws it all
+        page.locator("#cloud").dispatch_event("change")
+    expect(ips.locator(".free")).to_have_text("unknown")
+    expect(page.get_by_label("nfs/scratch type")).to_have_value("hdd")
+    expect(page.locator('[data-unknown-part="network_quotas"]')).to_have_count(1)
+    shots(page, "volume-types-and-unknown-quotas")
+    page.get_by_label("Cluster name").fill("typed")
+    page.get_by_label("SSH public keys").fill(KEY)
+    page.get_by_role("button", name="Spawn").click()
+    expect(page).to_have_url(re.compile(r"/clusters/typed"))
+    import yaml
+
+    volumes = yaml.safe_load((fake_hub.specs / "typed.yaml").read_text())["volumes"]["nfs"]
+    assert {n: v.get("type") for n, v in volumes.items()} == {
+        "home": "ssd", "project": "ssd", "scratch": "hdd", "data": "ssd",
+    }  # fmt: skip

@@ -21,6 +21,9 @@ from reconciler.model.status import Status, read_status
 from sandbox.cloud.faults import Faults
 from sandbox.server import Sandbox, SandboxInfo
 
+# Ports the project has before any cluster: DHCP agents and the router's interfaces.
+INFRA_PORTS = ("network:dhcp", "network:router_interface", "network:router_gateway")
+
 SPEC: dict[str, Any] = {
     "cluster_name": "hpc",
     "domain": "test.localdomain",
@@ -97,7 +100,7 @@ class HubEnv:
             "volumes": len(list(c.block_storage.volumes())),
             "floating_ips": len(list(c.network.ips())),
             "keypairs": len(list(c.compute.keypairs())),
-            "ports": len([p for p in c.network.ports() if p.device_owner != "network:dhcp"]),
+            "ports": len([p for p in c.network.ports() if p.device_owner not in INFRA_PORTS]),
         }
 
 
@@ -111,6 +114,7 @@ def hubenv(tmp_path: Path) -> Iterator[HubEnv]:
         sandbox_cloud(info.data_dir),
         clouds_yaml=info.clouds_yaml,
         terraform_cli_config=info.terraform_cli_config,
+        ssh_port=info.ssh_port,
     )
     settings = Settings(
         specs_dir=specs, clusters_dir=clusters, debounce=0.2, drift_interval=600, terraform_grace=10

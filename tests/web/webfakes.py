@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from reconciler.cloud.figures import QUOTA_PARTS
 from reconciler.model import runs
 from reconciler.model.spec import ClusterSpec, SpecError, load_spec, spec_digest
 from reconciler.model.status import (
@@ -44,6 +45,9 @@ class FakeCatalog:
         self.calls: list[tuple[str | None, str | None]] = []
         self.fetched_at = "2026-01-01T00:00:00Z"
         self.refreshes: list[str | None] = []
+        # What a test may change: the cloud's volume types, and parts it "could not read".
+        self.volume_types: list[dict[str, Any]] = []
+        self.unknown: dict[str, str] = {}
 
     def refresh(self, cloud_name: str | None = None) -> None:
         """Like reconciler.cloud.catalog.Catalog.refresh: fetch now (here: just say so)."""
@@ -56,6 +60,10 @@ class FakeCatalog:
             k: {"limit": v, "in_use": self.in_use[k], "remaining": v - self.in_use[k], "cluster_usage": 0}
             for k, v in LIMITS.items()
         }
+        unknown = {"limit": None, "in_use": None, "remaining": None, "cluster_usage": 0, "unknown": True}
+        for k in quotas:  # a quota part not read: unknown, as reconciler.cloud.payload says it
+            if QUOTA_PARTS[k] in self.unknown:
+                quotas[k] = dict(unknown)
         by_role = {r: [f["name"] for f in FLAVORS if r in f["roles"]] for r in ("mgmt", "login", "node")}
         return {
             "cloud": cloud_name or "sandbox",
@@ -69,6 +77,8 @@ class FakeCatalog:
             "flavors_by_role": by_role,
             "images": ["Rocky-9", "AlmaLinux-9", "Ubuntu-22.04"],
             "networks": [{"name": "public", "external": True}],
+            "volume_types": list(self.volume_types),
+            "unknown": dict(self.unknown),
         }
 
 

@@ -117,6 +117,24 @@
       old.replaceWith(fresh);
       if (revealed !== null) showSecret(revealed);
       relativeTimes(fresh);
+      syncDialog();
+    }
+
+    // The success dialog follows the readiness checks: the page body's provisioning summary
+    // (waiting, ready with the service links, or not ready) is copied in at each refresh.
+    function syncDialog() {
+      const dialog = document.getElementById("success-dialog");
+      const holder = dialog ? dialog.querySelector(".dialog-provisioning") : null;
+      if (!holder) return;
+      const source = document.getElementById("provisioning-summary");
+      holder.innerHTML = source ? source.innerHTML : "";
+      holder.hidden = !source;
+      holder.dataset.state = source ? source.dataset.state : "";
+      const title = dialog.querySelector("#success-title");
+      if (title) {
+        const ready = source && source.dataset.state === "ready";
+        title.textContent = ready ? title.dataset.ready : title.dataset.built;
+      }
     }
 
     function showSuccess() {
@@ -130,6 +148,7 @@
           line.hidden = false;
           line.querySelector(".ssh-command").textContent = ssh;
         }
+        syncDialog();
         if (typeof dialog.showModal === "function") dialog.showModal();
         else dialog.setAttribute("open", "");
       }
@@ -218,6 +237,7 @@
   const RULES = JSON.parse((document.getElementById("form-rules") || {}).textContent || "{}");
   const QUOTA_KEYS = RULES.quota_keys || [];
   const LABELS = RULES.quota_labels || {};
+  const WORDS = RULES.words || {};
 
   function amount(key, value) {
     if (value === null || value === undefined) return "unlimited";
@@ -331,6 +351,8 @@
         tr.dataset.quota = key;
         tr.dataset.limit = q.limit === null ? "" : q.limit;
         tr.dataset.remaining = q.remaining === null ? "" : q.remaining;
+        /* a quota whose part the cloud did not show: unknown, never unlimited */
+        if (q.unknown) tr.dataset.unknown = (catalog.unknown || {})[(RULES.quota_parts || {})[key]] || "the cloud did not show it";
         const th = document.createElement("th");
         th.scope = "row";
         th.textContent = LABELS[key];
@@ -338,13 +360,13 @@
         tr.insertCell().className = "num need";
         const free = tr.insertCell();
         free.className = "num free";
-        free.textContent = amount(key, q.remaining);
+        free.textContent = q.unknown ? "unknown" : amount(key, q.remaining);
         const bar = tbody.insertRow();
         bar.className = "bar-row";
         bar.dataset.quotaBar = key;
         const cell = bar.insertCell();
         cell.colSpan = 3;
-        if (q.limit !== null) {
+        if (q.limit !== null && !q.unknown) {
           const meter = document.createElement("meter");
           meter.min = 0;
           meter.max = q.limit || 1;
@@ -360,13 +382,16 @@
     function recompute() {
       const need = needs();
       const over = [];
+      const cannot = []; /* quotas the cloud did not show: neither "fits" nor "does not fit" */
       document.querySelectorAll("#usage tr[data-quota]").forEach((tr) => {
         const key = tr.dataset.quota;
+        const unknown = tr.dataset.unknown !== undefined;
         const limit = tr.dataset.limit === "" ? null : Number(tr.dataset.limit);
         const free = tr.dataset.remaining === "" ? null : Number(tr.dataset.remaining);
         tr.querySelector(".need").textContent = amount(key, need[key]);
-        tr.querySelector(".free").textContent = amount(key, free);
-        const isOver = free !== null && need[key] > free;
+        tr.querySelector(".free").textContent = unknown ? "unknown" : amount(key, free);
+        if (unknown && need[key] > 0) cannot.push(LABELS[key]);
+        const isOver = !unknown && free !== null && need[key] > free;
         tr.classList.toggle("over", isOver);
         const bar = document.querySelector(`tr[data-quota-bar="${key}"]`);
         if (bar) bar.classList.toggle("over", isOver);
@@ -381,17 +406,83 @@
         return;
       }
       fit.hidden = false;
+      const unchecked = cannot.length ? ` Cannot check ${cannot.join(", ")}: the cloud did not show ${cannot.length > 1 ? "these quotas" : "this quota"}.` : "";
       if (over.length) {
         fit.className = "notice error";
         fit.innerHTML = "";
         const strong = document.createElement("strong");
         strong.textContent = "Does not fit in the remaining quota. ";
         fit.appendChild(strong);
-        fit.appendChild(document.createTextNode(over.join("; ") + ". The hub will refuse to build it until there is room."));
+        fit.appendChild(document.createTextNode(over.join("; ") + ". The hub will refuse to build it until there is room." + unchecked));
+      } else if (cannot.length) {
+        fit.className = "notice warn";
+        fit.textContent = unchecked.trim() + " The other quotas have room.";
       } else {
         fit.className = "notice ok";
         fit.textContent = "Fits in the remaining quota.";
       }
+    }
+
+    /* Volume types: the catalog's (its default labelled), a row's own type kept and marked when the
+       cloud does not offer it; no types and no type of its own: no select (the cloud's default). */
+    function typeChoices(current) {
+      const types = (catalog.volume_types || []).filter((t) => t && t.name);
+      const unknown = "volume_types" in (catalog.unknown || {});
+      const out = types.length && !current ? [["", WORDS.cloud_default]] : [];
+      for (const t of types) out.push([t.name, t.name + (t.default ? " (default)" : "") + (t.description ? ` · ${t.description}` : "")]);
+      if (current && !types.some((t) => t.name === current)) out.push([current, `${current} (${unknown ? WORDS.types_unknown : WORDS.not_offered})`]);
+      return out;
+    }
+
+    function fillVolumeTypes(row, wanted) {
+      const cell = row.querySelector("td.vtype");
+      if (!cell) return;
+      let select = cell.querySelector("select");
+      const current = wanted !== undefined ? wanted : select ? select.value : "";
+      const offered = typeChoices(current);
+      const plain = cell.querySelector("[data-cloud-default]");
+      if (!offered.length) {
+        if (select) select.remove();
+        const label = cell.querySelector("label");
+        if (label) label.remove();
+        if (!plain) {
+          const span = document.createElement("span");
+          span.className = "muted";
+          span.dataset.cloudDefault = "";
+          span.textContent = WORDS.cloud_default;
+          cell.prepend(span);
+        }
+        return;
+      }
+      if (plain) plain.remove();
+      if (!select) {
+        const id = field(row, "tag").name.replace(/-tag$/, "-type");
+        select = document.createElement("select");
+        select.id = select.name = id;
+        select.className = "vtype";
+        const label = document.createElement("label");
+        label.className = "sr-only";
+        label.htmlFor = id;
+        label.dataset.labelFor = "type";
+        cell.prepend(label, select);
+        relabel(row);
+      }
+      select.replaceChildren(...offered.map(([value, text]) => new Option(text, value)));
+      select.value = current;
+    }
+
+    function unknownParts() {
+      const box = document.getElementById("unknown-parts");
+      if (!box) return;
+      const unknown = catalog.unknown || {};
+      box.replaceChildren(...(RULES.parts || []).filter((p) => p in unknown).map((p) => {
+        const note = document.createElement("p");
+        note.className = "notice warn unknown-part";
+        note.setAttribute("role", "status");
+        note.dataset.unknownPart = p;
+        note.textContent = `${(RULES.part_labels || {})[p] || p}: unknown (${unknown[p]})`;
+        return note;
+      }));
     }
 
     function nextIndex(kind) {
@@ -411,6 +502,7 @@
       const row = tpl.content.querySelector("tr");
       document.querySelector(`#${kind} tbody`).appendChild(row);
       if (row.dataset.row === "inst") fillFlavors(field(row, "type"), field(row, "tags").value, true);
+      else fillVolumeTypes(row, ((catalog.volume_types || []).find((t) => t && t.default) || {}).name || "");
       relabel(row);
       recompute();
       row.querySelector("input").focus();
@@ -525,6 +617,8 @@
         for (const name of catalog.images || []) image.add(new Option(typeof name === "string" ? name : name.name));
         if (Array.from(image.options).some((o) => o.value === chosen)) image.value = chosen;
         rows("inst").forEach((row) => fillFlavors(field(row, "type"), field(row, "tags").value, true));
+        rows("vol").forEach((row) => fillVolumeTypes(row));
+        unknownParts();
         usageTable();
       }
       recompute();
