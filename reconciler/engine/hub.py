@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud.imagepick import ImagePicker, make_image_picker
+from reconciler.cloud.placement import SubnetPicker, make_subnet_picker
 from reconciler.cloud.preflight import make_preflight
 from reconciler.engine.decide import Policy
 from reconciler.engine.observe import SpecReader
@@ -37,6 +38,7 @@ class Hub:
     policy: Policy = Policy()
     preflight: Preflight | None = None
     images: ImagePicker | None = None  # resolves a spec's images when it is planned (with a catalog)
+    subnet: SubnetPicker | None = None  # the subnet id the cloud's network settings point at
 
     @property
     def terraform_version(self) -> str:
@@ -85,4 +87,5 @@ def make_hub(
         policy=policy_of(settings),
         preflight=make_preflight(catalog, settings) if catalog is not None else None,
         images=make_image_picker(catalog) if catalog is not None else None,
+        subnet=make_subnet_picker(catalog) if catalog is not None else None,
     )

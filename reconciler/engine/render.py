@@ -102,13 +102,17 @@ def render_main_tf(
     templates_dir: Path,
     workdir: Path,
     images: Mapping[str, ImagePin] | None = None,
+    subnet_id: str | None = None,
 ) -> str:
-    """main.tf for `spec` on `cloud`; `images`: the images its texts resolved to at plan time."""
+    """main.tf for `spec` on `cloud`; `images`: the images its texts resolved to at plan time;
+    `subnet_id`: the subnet network discovery found for the cloud's settings (default: its
+    `subnet` setting as given)."""
     template = _environment(templates_dir).get_template("main.tf.j2")
     source = module_source(cloud, templates_dir, workdir)
     return template.render(
         spec=spec, cloud=cloud, source=source, dns_source=dns_source(cloud),
-        firewall_rules=firewall_rules(cloud), **template_inputs(spec, cloud, images),
+        firewall_rules=firewall_rules(cloud), subnet_id=subnet_id or cloud.subnet,
+        **template_inputs(spec, cloud, images),
     )  # fmt: skip
 
 
@@ -118,7 +122,7 @@ def module_digest(cloud: CloudConfig, templates_dir: Path) -> str:
     # Everything else of the cloud's that reaches main.tf: a change re-plans its clusters.
     rendered = (
         cloud.config_git_url, cloud.config_version, cloud.external_network, cloud.dns, cloud.subnet,
-        cloud.ssh_cidrs,
+        cloud.network, cloud.ssh_cidrs,
     )  # fmt: skip
     h.update(repr(rendered).encode())
     root = templates_dir / BUNDLED_MODULE if cloud.module == "bundled" else Path(cloud.module).expanduser()

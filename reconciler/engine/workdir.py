@@ -54,7 +54,8 @@ def render_into(
     """Render stage: the spec's main.tf, written atomically into `workdir`; `images`: the images
     its texts resolved to (engine/imagepins.py), rendered in their place."""
     cloud = hub.settings.cloud(spec.cloud)
-    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images)
+    subnet_id = hub.subnet(cloud) if hub.subnet is not None else None
+    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images, subnet_id)
     write_atomic(workdir / "main.tf", main_tf.encode())
 
 

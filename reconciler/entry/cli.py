@@ -61,14 +61,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """main.tf as the hub last rendered it: with the images recorded for the cluster, if any."""
+    from reconciler.engine.imagepins import pins_for
     from reconciler.engine.render import render_main_tf
     from reconciler.model.spec import SpecError, load_spec
+    from reconciler.model.status import read_status
 
     settings = _settings(args)
     try:
         spec = load_spec(settings.specs_dir / f"{args.name}.yaml", settings.limits)
         workdir = settings.clusters_dir / args.name
-        print(render_main_tf(spec, settings.cloud(spec.cloud), settings.templates_dir, workdir), end="")
+        status = read_status(settings.clusters_dir, args.name)
+        images = pins_for(spec, status.images, None) if status is not None else None
+        cloud = settings.cloud(spec.cloud)
+        print(render_main_tf(spec, cloud, settings.templates_dir, workdir, images), end="")
     except (SpecError, SettingsError, FileNotFoundError) as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 1

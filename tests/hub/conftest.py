@@ -105,8 +105,14 @@ class HubEnv:
 
 
 @pytest.fixture
-def hubenv(tmp_path: Path) -> Iterator[HubEnv]:
-    box = Sandbox(tmp_path / "cloud", faults=Faults(boot_delay=0.2))
+def scenarios() -> list[str]:
+    """The sandbox's seed scenarios (sandbox/cloud/scenarios.py); a test module overrides this."""
+    return []
+
+
+@pytest.fixture
+def hubenv(tmp_path: Path, scenarios: list[str]) -> Iterator[HubEnv]:
+    box = Sandbox(tmp_path / "cloud", faults=Faults(boot_delay=0.2), scenarios=scenarios)
     info = box.start()
     specs, clusters = tmp_path / "specs", tmp_path / "clusters"
     specs.mkdir()
