@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 import yaml
 
+from sandbox import faultscli
 from sandbox.cloud import scenarios as seed_scenarios
 from sandbox.cloud.app import create_app
 from sandbox.cloud.faults import FaultError, Faults
@@ -240,11 +241,14 @@ def run(args: argparse.Namespace) -> int:
         done.set()
 
     previous = signal.signal(signal.SIGTERM, _stop)
+    data_flag = "" if info.data_dir == Path(".sandbox").resolve() else f" --data {info.data_dir}"
     print(f"Sandbox cloud listening on {info.url}\n"
           f"  clouds.yaml: {info.clouds_yaml} (clouds: {info.cloud_name}, {info.cloud_name}-appcred)\n"
           f"  try:  export OS_CLIENT_CONFIG_FILE={info.clouds_yaml} OS_CLOUD={info.cloud_name}\n"
           f"        openstack flavor list\n"
-          f"  faults: {faults.to_dict()}  (change them with PUT {info.url}/_sandbox/faults)")
+          f"  faults: {faults.to_dict()}\n"
+          f"        change them: mchub sandbox faults{data_flag} set latency=0.5 error_rate=compute:0.3\n"
+          f"        (see mchub sandbox faults --help; the admin API: {info.url}/_sandbox/faults)")
     if info.terraform_cli_config:
         print(f"  terraform: export TF_CLI_CONFIG_FILE={info.terraform_cli_config}")
     print(f"  login nodes answer SSH on their floating IPs, port {info.ssh_port}")
@@ -261,10 +265,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.server", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m sandbox.server",
+         description: str | None = None) -> int:
+    """Start the sandbox, or with `faults` / `reset` first change the one running (faultscli.py)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in faultscli.COMMANDS:
+        return faultscli.main(args[0], args[1:], f"{prog} {args[0]}")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description or __doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"a running sandbox:\n  {prog} faults [set KNOB=VALUE... | clear [KNOB...]]   "
+               f"latency, error rates, boot and login delays, quota\n"
+               f"  {prog} reset [--scenario NAME,...]   start it afresh from its seed\n"
+               f"  ({prog} faults --help for the knobs)")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(parser.parse_args(args))
 
 
 if __name__ == "__main__":

@@ -248,13 +248,12 @@ SANDBOX_HELP = "run the local OpenStack-compatible sandbox cloud"
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """The sandbox's flags are its own (`python -m sandbox.server` takes the same): they are parsed
-    here, so that `mchub` loads the sandbox (and uvicorn) only for this command."""
+    """The sandbox's flags are its own (`python -m sandbox.server` takes the same, and its `faults`
+    and `reset` commands): sandbox.server parses them, so that `mchub` loads the sandbox (and
+    uvicorn) only for this command."""
     from sandbox import server
 
-    parser = argparse.ArgumentParser(prog="mchub sandbox", description=SANDBOX_HELP)
-    server.add_arguments(parser)
-    return server.run(parser.parse_args(args.passed_on))
+    return server.main(args.passed_on, prog="mchub sandbox", description=SANDBOX_HELP)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
