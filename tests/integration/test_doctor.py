@@ -68,7 +68,7 @@ def test_a_kind_cloud_is_ready(cloud: Any, capsys: pytest.CaptureFixture[str]) -
     ]  # fmt: skip
     assert "network: ready (private, subnet private-subnet)" in lines
     assert "router: ready (private-subnet reaches public)" in lines
-    assert "quota security groups: ready (9 free of 10)" in lines
+    assert "quota security groups: ready (19 free of 20)" in lines
     assert lines[0].startswith("credentials: ready (with a password: application credentials are recommended")
     assert "egress: skipped (the bundled module needs none)" in lines
 
