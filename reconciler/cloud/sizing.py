@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud import images
-from reconciler.cloud.figures import NETWORK_QUOTA_KEYS, QUOTA_KEYS, QUOTA_UNITS, Flavor, Quota, Snapshot
+from reconciler.cloud.figures import NETWORK_QUOTA_KEYS, QUOTA_KEYS, Flavor, Quota, Snapshot
 from reconciler.cloud.secgroups import BUNDLED_FIREWALL, DEFAULT_EGRESS_RULES, Rules, security_group_needs
+from reconciler.cloud.shortfall import Shortfall
 from reconciler.model.files import read_regular
 from reconciler.model.spec import ClusterSpec, Instance
 
@@ -212,8 +213,14 @@ def preflight(
     spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = None, rules: Rules = BUNDLED_FIREWALL
 ) -> list[str]:
     """Every reason the spec's flavors, images and quotas do not fit the snapshot's cloud, in words a
-    person can act on; empty when it fits. `own_usage` is what the cluster already holds (when
-    editing). A part the catalog could not read is not checked (checks.py says so)."""
+    person can act on; empty when it fits (`catalog_problems`, then each shortfall's line)."""
+    found = shortfalls(spec, snapshot, own_usage, rules)
+    return catalog_problems(spec, snapshot) + [s.line() for s in found]
+
+
+def catalog_problems(spec: ClusterSpec, snapshot: Snapshot) -> list[str]:
+    """Flavors and images the spec names that the cloud does not offer: the spec (or the cloud)
+    must change. A part the catalog could not read is not checked (checks.py says so)."""
     problems: list[str] = []
     by_name = _by_name(snapshot.flavors)
     for prefix, inst in spec.instances.items() if "flavors" not in snapshot.unknown else ():
@@ -228,14 +235,22 @@ def preflight(
         problem = images.problem(image, snapshot.images, f"{path}: image")
         if problem is not None:
             problems.append(problem)
-    need = needs(spec, by_name, rules).as_dict()
+    return problems
+
+
+def shortfalls(
+    spec: ClusterSpec, snapshot: Snapshot, own_usage: Usage | None = None, rules: Rules = BUNDLED_FIREWALL
+) -> list[Shortfall]:
+    """The quotas the spec needs more of than the cloud has free (a wait, not a spec error).
+    `own_usage` is what the cluster already holds (when editing): given back before comparing."""
+    need = needs(spec, snapshot.flavors, rules).as_dict()
     left = remaining(snapshot.quotas, own_usage)
+    found: list[Shortfall] = []
     for key in QUOTA_KEYS + NETWORK_QUOTA_KEYS:
         free, quota = left[key], snapshot.quotas.get(key)
         if free is not None and quota is not None and quota.limit is not None and need[key] > free:
-            unit = f" {QUOTA_UNITS[key]}" if key in QUOTA_UNITS else ""
-            problems.append(f"{key}: needs {need[key]}{unit}, {free}{unit} remaining of {quota.limit}{unit}")
-    return problems
+            found.append(Shortfall(key, need[key], free, quota.limit))
+    return found
 
 
 def _by_name(flavors: Mapping[str, Flavor] | Iterable[Flavor]) -> dict[str, Flavor]:

@@ -43,7 +43,7 @@ class Policy:
     drift_remediate: bool = True
     drift_fight_limit: int = 3
     backoff: tuple[float, ...] = DEFAULT_BACKOFF
-    preflight_recheck: float = 60.0  # a spec refused for quota is checked again this often
+    preflight_recheck: float = 60.0  # a spec waiting for quota (or refused by a cloud) is looked at again
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def retry_delay(name: str, failures: int, backoff: tuple[float, ...] = DEFAULT_B
 
 def is_deployed(status: Status | None) -> bool:
     """Whether anything of the cluster may exist in the cloud."""
-    return status is not None and (bool(status.resources) or status.applied_hash is not None)
+    return status is not None and status.deployed
 
 
 def retry_asked(status: Status | None, retry: dt.datetime | None) -> bool:
@@ -153,12 +153,22 @@ def _same_spec(
     spec_hash: str, status: Status, approval: str | None, now: dt.datetime, policy: Policy, retrying: bool
 ) -> Decision:
     """The spec is the one last seen: what its recorded phase calls for."""
+    # Waiting for quota with this very spec: the pre-flight looks again when due (at once when a
+    # person asks); nothing is planned until it fits, and a built cluster keeps running as built.
+    if status.reason == Reason.QUOTA_WAIT:
+        again = status.next_attempt_at or (status.updated_at or now) + dt.timedelta(
+            seconds=policy.preflight_recheck
+        )
+        if again <= now or retrying:
+            return Decision(Action.PLAN, Reason.RETRY_DUE)
+        return Decision(Action.WAIT, Reason.QUOTA_WAIT, next_at=again, message=status.message)
     # The same spec failed before: retry when the backoff says so.
     if status.phase in ERROR_PHASES:
         action = Action.DESTROY if status.phase == Phase.DESTROY_ERROR else Action.PLAN
         return _retry_or(action, Reason.RETRY_DUE, status, spec_hash, now, policy, retrying)
-    # Refused by the pre-flight with this very spec: quota may free up, so look again now and
-    # then (no Terraform runs unless it fits). Any other invalid spec waits for a change.
+    # Refused by the pre-flight with this very spec (an image or a router may appear on the
+    # cloud), so look again now and then (no Terraform runs unless it fits). Any other invalid
+    # spec waits for a change.
     if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED:
         again = (status.updated_at or now) + dt.timedelta(seconds=policy.preflight_recheck)
         if again <= now or retrying:

@@ -256,6 +256,7 @@ class _Run:
             "finished_at": self.hub.clock(), "result": result, "error_kind": kind,
             "message": status.message, "summary": plan.summary() if plan else "",
             "changes": plan.changes if plan else {}, "losing": plan.losing if plan else [],
+            "resources": {a: p.action for a, p in self.progress.items() if p.state == "done"},
         })  # fmt: skip
         runs.write_record(self.hub.clusters, self.record)
         self.hub.recorder.run_finished(self.record)

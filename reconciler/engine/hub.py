@@ -13,14 +13,14 @@ from typing import Any
 
 from reconciler.cloud.imagepick import ImagePicker, make_image_picker
 from reconciler.cloud.placement import SubnetPicker, make_subnet_picker
-from reconciler.cloud.preflight import make_preflight
+from reconciler.cloud.preflight import Verdict, make_preflight
 from reconciler.engine.decide import Policy
 from reconciler.engine.observe import SpecReader
 from reconciler.engine.recorder import Hooks, Recorder
 from reconciler.model.settings import Settings
 from reconciler.terraform import Launcher
 
-Preflight = Callable[[Any], list[str]]  # spec -> problems (empty when it fits)
+Preflight = Callable[[Any], Verdict]  # spec -> what keeps it from fitting: problems, quota shortfalls
 Clock = Callable[[], dt.datetime]
 
 

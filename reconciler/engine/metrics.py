@@ -1,6 +1,7 @@
 """Prometheus metrics of the hub: clusters by phase, Terraform runs by action and result with their
-durations, the reconcile queue, drift, and the catalog's fetch errors and age. Fed by the hub's
-hooks (status recorded, run finished, queue changed); served by the web view at /metrics."""
+durations, the reconcile queue, drift, waits for quota, and the catalog's fetch errors and age. Fed
+by the hub's hooks (status recorded, run finished, queue changed); served by the web view at
+/metrics."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from reconciler.model.files import UnreadableFile
 from reconciler.model.runs import RunRecord
-from reconciler.model.status import Phase, Status, known_clusters, read_status
+from reconciler.model.status import Phase, Reason, Status, known_clusters, read_status
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
@@ -49,6 +50,9 @@ class Metrics:
         self.orphaned = Gauge("mchub_clusters_orphaned", "Clusters whose spec file is gone", registry=r)
         self.drifted = Gauge(
             "mchub_clusters_drifted", "Clusters whose last drift check found drift", registry=r
+        )
+        self.quota_wait = Gauge(
+            "mchub_clusters_waiting_for_quota", "Clusters whose spec waits for free quota", registry=r
         )
         self.drift_detected = Counter("mchub_drift_detected", "Drift checks that found drift", registry=r)
         self.runs = Counter("mchub_terraform_runs", "Terraform runs", ["action", "result"], registry=r)
@@ -90,15 +94,17 @@ class Metrics:
 
     def _refresh(self, statuses: Iterable[Status]) -> None:
         counts = {phase.value: 0 for phase in Phase}
-        orphaned = drifted = 0
+        orphaned = drifted = waiting = 0
         for s in statuses:
             counts[s.phase.value] += 1
             orphaned += s.orphaned
             drifted += s.drift.detected
+            waiting += s.reason == Reason.QUOTA_WAIT
         for phase, n in counts.items():
             self.clusters.labels(phase=phase).set(n)
         self.orphaned.set(orphaned)
         self.drifted.set(drifted)
+        self.quota_wait.set(waiting)
 
     def run_finished(self, record: RunRecord) -> None:
         self.runs.labels(action=record.action, result=record.result).inc()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reconciler.cloud.preflight import Verdict
+from reconciler.cloud.shortfall import wait_message
 from reconciler.engine.decide import Action, Decision, Observed, Policy, decide
 from reconciler.engine.executor import execute
 from reconciler.engine.hub import Hub
 from reconciler.engine.readback import read_recorded
 from reconciler.engine.readiness import follow
-from reconciler.model.status import Phase, Reason, Status
+from reconciler.model.names import forgotten, keep_history
+from reconciler.model.status import Phase, QuotaWait, Reason, Status
 from reconciler.model.volumes import shrinks
 
 
@@ -33,9 +36,12 @@ def reconcile(name: str, hub: Hub, policy: Policy | None = None) -> Outcome:
     observed = hub.specs.observe(name)
     recorded = read_recorded(hub, name, observed.hash)  # status, approval, retry request
     status, approval, retry = recorded.status, recorded.approval, recorded.retry
+    if status is not None and forgotten(observed.kind != "missing", status):  # Forget, or `git rm`
+        keep_history(hub.clusters, name, hub.clock())  # nothing built: its history moves aside
+        return Outcome(status, None)
     decision = decide(observed, status, approval, hub.clock(), policy, retry)
     base = status or Status(name=name, updated_at=hub.clock())
-    new = _act(name, observed, base, decision, hub)
+    new = _act(name, observed, base, decision, hub, policy)
     if new is base:  # nothing changed: this decision already says when to look again
         next_at = _when(decision, hub.clock())
     else:
@@ -53,9 +59,12 @@ def reconcile_one(name: str, hub: Hub, policy: Policy | None = None) -> Status:
     return reconcile(name, hub, policy).status
 
 
-def _act(name: str, observed: Observed, status: Status, decision: Decision, hub: Hub) -> Status:
+def _act(
+    name: str, observed: Observed, status: Status, decision: Decision, hub: Hub, policy: Policy
+) -> Status:
     """The status after acting on `decision`: a note for decisions without Terraform, a refusal
-    when the spec does not fit the cloud, else a Terraform run."""
+    when the spec cannot fit the cloud, a wait when the quota has no room for it yet, else a
+    Terraform run."""
     if decision.action in (Action.NOOP, Action.WAIT):
         return _note(status, observed, decision, hub.clock())
     if observed.spec is not None and decision.action == Action.PLAN:
@@ -63,11 +72,26 @@ def _act(name: str, observed: Observed, status: Status, decision: Decision, hub:
         if refused:
             return status.invalid(hub.clock(), observed.hash or "", "; ".join(refused))
     if observed.spec is not None and decision.action == Action.PLAN and hub.preflight is not None:
-        problems = hub.preflight(observed.spec)
-        if problems:
-            message = "does not fit the cloud: " + "; ".join(problems)
+        verdict = hub.preflight(observed.spec)
+        if verdict.problems:  # a spec or cloud change is needed: waiting would not help
+            message = "does not fit the cloud: " + "; ".join(verdict.lines())
             return status.invalid(hub.clock(), observed.hash or "", message, Reason.PREFLIGHT_FAILED)
+        if verdict.shortfalls:
+            return _wait_for_quota(status, observed.hash or "", verdict, hub.clock(), policy)
     return execute(name, observed, status, decision, hub)
+
+
+def _wait_for_quota(
+    status: Status, spec_hash: str, verdict: Verdict, now: dt.datetime, policy: Policy
+) -> Status:
+    """Not enough free quota: nothing runs; the pre-flight looks again after `preflight_recheck`
+    (on figures fetched afresh), and at once when the spec changes or a person asks."""
+    short = verdict.shortfalls
+    needs, free = {s.key: s.needs for s in short}, {s.key: s.free for s in short}
+    wait = QuotaWait(needs=needs, free=free, checked_at=now)
+    message = " ".join([wait_message(short, built=status.deployed), *verdict.notes])
+    again = now + dt.timedelta(seconds=policy.preflight_recheck)
+    return status.waiting_for_quota(now, spec_hash, wait, message, again)
 
 
 def _note(status: Status, observed: Observed, decision: Decision, now: dt.datetime) -> Status:

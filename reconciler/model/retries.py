@@ -50,13 +50,15 @@ class NotRetryable(Exception):
 
 
 def check_retryable(name: str, status: Status | None) -> Status:
-    """The status of a cluster that may be retried now: failed in a run (an error phase), or
-    refused by the pre-flight (its quota may have freed up). NotRetryable otherwise."""
+    """The status of a cluster that may be retried now: failed in a run (an error phase), refused
+    by the pre-flight, or waiting for quota (it may have freed up). NotRetryable otherwise."""
     if status is None:
         raise NotRetryable(f'cluster "{name}" has not been reconciled yet: there is nothing to retry')
     if status.phase in ERROR_PHASES:
         return status
     if status.phase == Phase.INVALID and status.reason == Reason.PREFLIGHT_FAILED:
+        return status
+    if status.reason == Reason.QUOTA_WAIT:  # look at the quota again now rather than at the next check
         return status
     if status.phase == Phase.INVALID:
         raise NotRetryable(

@@ -39,6 +39,7 @@ class RunRecord(BaseModel):
     summary: str = ""
     changes: dict[str, int] = {}  # the plan's resource changes by kind (create, update, rebuild, ...)
     losing: list[str] = []  # the changes that lose data, in words
+    resources: dict[str, str] = {}  # address -> create/update/replace/delete: what the run did
 
 
 def new_run_id(now: dt.datetime, action: str) -> str:

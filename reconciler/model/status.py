@@ -46,6 +46,7 @@ class Reason(StrEnum):
     SPEC_CHANGED = "spec_changed"
     SPEC_INVALID = "spec_invalid"
     PREFLIGHT_FAILED = "preflight_failed"
+    QUOTA_WAIT = "quota_wait"  # the spec does not fit the free quota: it waits, and builds once it does
     UP_TO_DATE = "up_to_date"
     APPLIED = "applied"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -125,6 +126,17 @@ class Drift(BaseModel):
     remediations: int = 0  # consecutive remediations that the next check undid
 
 
+class QuotaWait(BaseModel):
+    """A spec waiting for quota: per quota that falls short (the catalog's keys: `cores`, `ram`,
+    ..., `volumes_<type>`), what the spec needs in all and what is free to it (a built cluster's
+    own usage counted as free), as of `checked_at`."""
+
+    model_config = ConfigDict(frozen=True)
+    needs: dict[str, int] = Field(default_factory=dict)
+    free: dict[str, int] = Field(default_factory=dict)
+    checked_at: dt.datetime
+
+
 def _trim(message: str) -> str:
     message = message.strip()
     return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
@@ -152,6 +164,7 @@ class Status(BaseModel):
     volumes: dict[str, int] = Field(default_factory=dict)  # GB by `tag.name`, as last built
     images: dict[str, ImagePin] = Field(default_factory=dict)  # spec image text -> resolved at plan
     provisioning: Provisioning | None = None  # readiness after the last build (model/provisioning.py)
+    quota_wait: QuotaWait | None = None  # set while the spec waits for quota (reason `quota_wait`)
     updated_at: dt.datetime | None = None
 
     def _to(self, now: dt.datetime, **changes: Any) -> Status:
@@ -159,7 +172,41 @@ class Status(BaseModel):
             changes["message"] = _trim(changes["message"])
         return self.model_copy(update={**changes, "updated_at": now})
 
+    @property
+    def deployed(self) -> bool:
+        """Whether anything of the cluster may exist in the cloud."""
+        return bool(self.resources) or self.applied_hash is not None
+
     # -- transitions ---------------------------------------------------------------------------
+    def waiting_for_quota(
+        self, now: dt.datetime, spec_hash: str, wait: QuotaWait, message: str, next_attempt_at: dt.datetime
+    ) -> Status:
+        """The spec does not fit the free quota: nothing is planned, and the pre-flight looks again
+        at `next_attempt_at`. A cluster never built is `pending`; a built one keeps running as
+        built, so its phase stays (see `resting_phase`)."""
+        return self._to(
+            now,
+            phase=self.resting_phase(),
+            reason=Reason.QUOTA_WAIT,
+            message=message,
+            observed_hash=spec_hash,
+            quota_wait=wait,
+            next_attempt_at=next_attempt_at,
+            failures=0,
+            run_id=None,
+            plan=None,
+        )
+
+    def resting_phase(self) -> Phase:
+        """The phase of a cluster that waits without a run: pending when nothing of it was built,
+        else the phase it has, unless that phase spoke of a spec that is no longer the one (an
+        invalid spec, a plan awaiting approval): then what its last build left."""
+        if not self.deployed:
+            return Phase.PENDING
+        if self.phase in (Phase.INVALID, Phase.AWAITING_APPROVAL):
+            return Phase.BUILD_SUCCESS if self.applied_hash is not None else Phase.BUILD_ERROR
+        return self.phase
+
     def invalid(
         self, now: dt.datetime, spec_hash: str, message: str, reason: Reason = Reason.SPEC_INVALID
     ) -> Status:
@@ -170,6 +217,7 @@ class Status(BaseModel):
             message=message,
             observed_hash=spec_hash,
             next_attempt_at=None,
+            quota_wait=None,
             failures=0,
             run_id=None,
             plan=None,
@@ -187,6 +235,7 @@ class Status(BaseModel):
             progress={},
             observed_hash=spec_hash or self.observed_hash,
             orphaned=self.orphaned,
+            quota_wait=None,
         )
 
     def progressed(self, now: dt.datetime, progress: dict[str, ResourceProgress]) -> Status:
@@ -241,6 +290,7 @@ class Status(BaseModel):
             resources=resources,
             drift=drift,
             volumes=self.volumes if volumes is None else volumes,
+            quota_wait=None,
         )
 
     def applying(self, now: dt.datetime, destroy: bool, reason: Reason, message: str) -> Status:
@@ -265,7 +315,12 @@ class Status(BaseModel):
         """A run the hub stopped (a shutdown, a crash) and resumes by itself: no failure, so no
         error phase. The cluster is pending, to be planned again from Terraform's state at once."""
         return self._to(
-            now, phase=Phase.PENDING, reason=Reason.INTERRUPTED, message=message, next_attempt_at=now
+            now,
+            phase=Phase.PENDING,
+            reason=Reason.INTERRUPTED,
+            message=message,
+            next_attempt_at=now,
+            quota_wait=None,
         )
 
     def unreadable(self, now: dt.datetime, message: str, spec_hash: str | None) -> Status:
@@ -308,6 +363,7 @@ class Status(BaseModel):
             drift=Drift(),
             observed_hash=spec_hash or self.observed_hash,
             provisioning=None,
+            quota_wait=None,
         )
 
     def drift_checked(self, now: dt.datetime, addresses: list[str], remediating: bool) -> Status:

@@ -213,7 +213,7 @@ def test_unlimited_quotas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert data["quotas"]["floating_ips"]["remaining"] is None
         assert json.loads(json.dumps(data))["quotas"]["cores"]["limit"] is None  # null in the API
         huge = spec_data(node={"type": "c16-4gb", "tags": ["node", "public"], "count": 1})
-        assert make_preflight(catalog, settings)(parse_spec(huge)) == []  # 22 cores, 2 IPs: unlimited
+        assert make_preflight(catalog, settings)(parse_spec(huge)).fits  # 22 cores, 2 IPs: unlimited
         assert resources_cli.run(argparse.Namespace(cloud="sandbox", cluster=None, json=False), settings) == 0
         out = capsys.readouterr().out
         assert "cores" in out and "unlimited" in out and "m4-8gb" in out and "mgmt, login, node" in out
@@ -302,7 +302,7 @@ def test_cloud_that_never_answered(tmp_path: Path) -> None:
     assert not snap.has_figures and snap.error is not None and "did not answer" in snap.error
     data = catalog.payload("sandbox", None, tmp_path)
     assert (data["fetched_at"], data["age_seconds"], data["quotas"], data["stale"]) == (None, None, {}, True)
-    assert make_preflight(catalog, settings)(parse_spec(spec_data())) == []  # no figures: Terraform will tell
+    assert make_preflight(catalog, settings)(parse_spec(spec_data())).fits  # no figures: Terraform will tell
     catalog.stop()
 
 
@@ -398,11 +398,19 @@ def test_preflight_refuses_a_spec_that_does_not_fit(
             data["instances"][key] = value
     write_spec(settings, data)
     status = reconcile_one("hpc", hub)
-    assert (status.phase, status.reason) == (Phase.INVALID, Reason.PREFLIGHT_FAILED)
-    assert status.message.startswith("does not fit the cloud: " + message)
+    if kind in ("flavor", "image"):  # the spec must change: invalid
+        assert (status.phase, status.reason) == (Phase.INVALID, Reason.PREFLIGHT_FAILED)
+        assert status.message.startswith("does not fit the cloud: " + message)
+    else:  # short of quota: it waits, and builds by itself once there is room (issue 13)
+        assert (status.phase, status.reason) == (Phase.PENDING, Reason.QUOTA_WAIT)
+        key, figures = message.split(": needs ")
+        assert status.quota_wait is not None and status.quota_wait.needs == {
+            key: int(figures.split()[0].strip(","))
+        }
+        assert status.message.startswith("Waiting for quota: needs ")
     assert read_status(settings.clusters_dir, "hpc") == status
     assert terraform_calls(tmp_path) == []  # no Terraform process was started
-    assert reconcile_one("hpc", hub).phase == Phase.INVALID  # and none later, until the spec changes
+    assert reconcile_one("hpc", hub).phase == status.phase  # and none later, until it fits or changes
     assert terraform_calls(tmp_path) == []
 
 
