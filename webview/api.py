@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reconciler.model import approvals, retries, runs
-from reconciler.model.names import name_taken
+from reconciler.model.names import name_taken, not_forgettable
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
     FieldError,
     SpecError,
+    json_schema,
     load_json,
     load_yaml,
     parse_spec,
@@ -189,6 +190,25 @@ class Api:
             body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
         )
 
+    async def schema(self, request: Request) -> Response:
+        """The spec's JSON Schema with this hub's limits: what editors and the form's script check."""
+        return json_bytes(json_schema(self.web.settings.limits), headers={"Cache-Control": "no-cache"})
+
+    async def name(self, request: Request) -> Response:
+        """Whether `name` may be given to a new cluster: `{"name", "available", "problem"}` (the
+        form asks as the person types; the create refuses by the same rule)."""
+        name = str(request.path_params["name"])
+        if not CLUSTER_NAME_RE.fullmatch(name):
+            invalid = (
+                f'"{name[:40]}" is not a valid name: start with a lower-case letter, then 1 to 40 '
+                "lower-case letters, digits or dashes"
+            )
+            return json_bytes({"name": name, "available": False, "problem": invalid}, status_code=422)
+        files = self.web.files
+        taken = name_taken(name, files.spec(name) is not None, files.status(name)[1])
+        body = {"name": name, "available": taken is None, "problem": taken}
+        return json_bytes(body, headers={"Cache-Control": "no-store"})
+
     # -- writing ------------------------------------------------------------------------------
 
     def guard(self, request: Request) -> None:
@@ -232,13 +252,29 @@ class Api:
         if taken is not None:
             raise HTTPException(409, taken)
 
+    def _parse_new(self, data: dict[str, Any]) -> ClusterSpec:
+        """A new spec, every problem at once: a taken name is listed with the spec's errors (a 422);
+        alone, it is a 409."""
+        name, files = data.get("cluster_name"), self.web.files
+        taken = None
+        if isinstance(name, str) and CLUSTER_NAME_RE.fullmatch(name):
+            taken = name_taken(name, files.spec(name) is not None, files.status(name)[1])
+        try:
+            spec = parse_spec(data, limits=self.web.settings.limits)
+        except SpecError as exc:
+            if taken is not None:
+                exc.errors.insert(0, FieldError(path="cluster_name", message=taken))
+            raise
+        if taken is not None:
+            raise HTTPException(409, taken)
+        return spec
+
     async def create_cluster(self, request: Request) -> Response:
         self.guard(request)
         data = await self._body(request)
         if data.get("guest_passwd") == present.HIDDEN:  # another cluster's GET output: not a password
             data["guest_passwd"] = None
-        spec = parse_spec(data, limits=self.web.settings.limits)
-        self._refuse_taken(spec.cluster_name)
+        spec = self._parse_new(data)
         saved = await self._save(spec, request, create_only=True)  # of racing creates, one wins
         url = f"/api/clusters/{spec.cluster_name}"
         return json_bytes(
@@ -337,3 +373,28 @@ class Api:
         await run_in_threadpool(retries.request_retry, self.web.settings.specs_dir, name, by, now)
         body = {"name": name, "requested_by": by, "at": now.isoformat(), "message": RETRY_ASKED}
         return json_bytes(body, status_code=202)
+
+    async def forget(self, request: Request) -> Response:
+        """Forget a destroyed or never-built cluster: its spec is removed (a commit by the person,
+        `If-Match` honoured), its name is free and the list no longer shows it; the hub keeps its
+        run history. 409, saying what to do, for a cluster that may still have resources."""
+        name = cluster_name(request)
+        self.guard(request)
+        await request.body()  # unused, but read first: one over the limit is refused before acting
+        if self.web.files.spec(name) is None:
+            raise HTTPException(404, f'no spec named "{name}": there is nothing to forget')
+        refusal = not_forgettable(name, self.web.files.status(name)[1])
+        if refusal is not None:
+            raise HTTPException(409, refusal)
+        try:
+            version = await run_in_threadpool(
+                specstore.forget_spec,
+                self.web.settings.specs_dir,
+                name,
+                self.web.user(request),
+                if_match(request),
+            )
+        except FileNotFoundError:
+            raise HTTPException(404, f'no spec named "{name}": there is nothing to forget') from None
+        message = "the spec is removed and the name is free; the hub keeps the cluster's run history"
+        return json_bytes({"name": name, "forgotten": True, "version": version, "message": message})

@@ -28,6 +28,7 @@ from reconciler.model.settings import Settings
 from reconciler.model.spec import SpecError
 from reconciler.model.specfiles import SpecExists, VersionMismatch
 from webview import forms
+from webview.actions import Actions
 from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware
 from webview.context import HERE, Web, make_templates, utc_now
@@ -203,7 +204,7 @@ def create_app(
         yield {}
 
     app = Starlette(
-        routes=_routes(pages, form, api, login, previews),
+        routes=_routes(pages, form, api, login, previews, Actions(web, pages)),
         middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
         exception_handlers={
             SpecError: errors.spec_error,
@@ -219,7 +220,9 @@ def create_app(
     return app
 
 
-def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews) -> list[BaseRoute]:
+def _routes(
+    pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews, actions: Actions
+) -> list[BaseRoute]:
     return [
         Route("/", pages.dashboard, name="dashboard"),
         Route("/healthz", api.healthz),
@@ -233,9 +236,11 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Pre
         Route("/clusters/{name}/edit", form.edit_form, methods=["GET"]),
         Route("/clusters/{name}/edit", form.update, methods=["POST"]),
         Route("/clusters/{name}/edit/preview", previews.form_preview, methods=["POST"]),
-        Route("/clusters/{name}/destroy", pages.destroy, methods=["POST"]),
-        Route("/clusters/{name}/approve", pages.approve, methods=["POST"]),
-        Route("/clusters/{name}/retry", pages.retry, methods=["POST"]),
+        Route("/clusters/{name}/destroy", actions.destroy, methods=["POST"]),
+        Route("/clusters/{name}/approve", actions.approve, methods=["POST"]),
+        Route("/clusters/{name}/retry", actions.retry, methods=["POST"]),
+        Route("/clusters/{name}/forget", actions.forget_form, methods=["GET"]),
+        Route("/clusters/{name}/forget", actions.forget, methods=["POST"]),
         Route("/clusters/{name}/password", pages.password, methods=["POST"]),
         Route("/clusters/{name}/runs/{run_id}/log", pages.run_log),
         Route("/partials/dashboard", pages.dashboard_partial),
@@ -249,8 +254,11 @@ def _routes(pages: Pages, form: FormPages, api: Api, login: Login, previews: Pre
         Route("/api/clusters/{name}/logs", api.logs),
         Route("/api/clusters/{name}/approve", api.approve, methods=["POST"]),
         Route("/api/clusters/{name}/retry", api.retry, methods=["POST"]),
+        Route("/api/clusters/{name}/forget", api.forget, methods=["POST"]),
         Route("/api/clusters/{name}/preview", previews.api_preview, methods=["POST"]),
         Route("/api/resources", api.resources),
+        Route("/api/schema", api.schema),
+        Route("/api/names/{name}", api.name),
         Route("/metrics", api.metrics),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -19,6 +19,8 @@ from reconciler.cloud.sizing import (
     ordered,
     role_of,
 )
+from reconciler.model import sshkeys
+from reconciler.model.status import Reason
 from webview.present import PART_LABELS, amount
 
 
@@ -42,7 +44,15 @@ def flavor_choices(flavors: list[Flavor], tags: str, current: str) -> list[dict[
             out.append({"name": f.name, "label": flavor_label(f) + ("" if fits else " (below minimum)")})
     if current and all(c["name"] != current for c in out):
         out.append({"name": current, "label": f"{current} (not offered by this cloud)"})
+    if not out:  # no flavor meets the role: say so, rather than an empty select that seems to fit
+        out.append({"name": "", "label": NO_FLAVOR.format(role=role), "disabled": "yes"})
     return out
+
+
+def minimum_words(role: str) -> str:
+    """`mgmt (2 vCPUs, 6 GiB RAM)`: a role's Magic Castle minimum, as messages say it."""
+    cpus, ram = ROLE_MINIMUMS[role]
+    return f"{role} ({cpus} vCPUs, {ram / 1024:g} GiB RAM)"
 
 
 def smallest_for(role: str, flavors: list[Flavor]) -> str:
@@ -75,6 +85,7 @@ def default_volume_type(types: list[VolumeType]) -> str:
 
 
 NOT_OFFERED = "not offered by the cloud"
+NO_FLAVOR = "none of this cloud's flavors meets the {role} minimum"
 TYPES_UNKNOWN = "the cloud's volume types could not be read"
 CLOUD_DEFAULT = "the cloud's default"
 
@@ -117,5 +128,35 @@ def script_rules() -> dict[str, Any]:
         "quota_parts": QUOTA_PARTS,
         "parts": list(PARTS),
         "part_labels": PART_LABELS,
-        "words": {"not_offered": NOT_OFFERED, "types_unknown": TYPES_UNKNOWN, "cloud_default": CLOUD_DEFAULT},
+        "role_minimums": {role: minimum_words(role) for role in ROLE_MINIMUMS},
+        "ssh": ssh_rules(),
+        "words": {
+            "not_offered": NOT_OFFERED,
+            "types_unknown": TYPES_UNKNOWN,
+            "cloud_default": CLOUD_DEFAULT,
+            "no_flavor": NO_FLAVOR,
+            "over_quota": OVER_QUOTA_WAITS if quota_waits() else OVER_QUOTA_REFUSED,
+        },
+        "quota_waits": quota_waits(),
     }
+
+
+def ssh_rules() -> dict[str, Any]:
+    """reconciler.model.sshkeys' tables for its port in form-check.js: the types it accepts, those
+    it refuses (with why), the smallest RSA key and each NIST curve (bytes, p, b; hex)."""
+    return {
+        "key_types": list(sshkeys.KEY_TYPES),
+        "refused": sshkeys.REFUSED_TYPES,
+        "min_rsa_bits": sshkeys.MIN_RSA_BITS,
+        "curves": {name: [size, f"{p:x}", f"{b:x}"] for name, (size, p, b) in sshkeys.CURVES.items()},
+    }
+
+
+OVER_QUOTA_REFUSED = "The hub will refuse to build it until there is room."
+OVER_QUOTA_WAITS = "It will wait for quota and build once there is room."
+
+
+def quota_waits() -> bool:
+    """Whether a spec over the free quota waits for room (reason `quota_wait`) rather than being
+    refused: then the form lets it be saved, and says it will wait."""
+    return "quota_wait" in {r.value for r in Reason}

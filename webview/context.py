@@ -51,7 +51,7 @@ def make_templates() -> Jinja2Templates:
         timestamp=present.timestamp,
         short_time=present.short_time,
     )
-    env.globals.update(is_running=present.is_running, is_error=present.is_error)
+    env.globals.update(is_running=present.is_running, is_error=present.is_error, chip_of=present.chip_of)
     return Jinja2Templates(env=env)
 
 

@@ -15,9 +15,18 @@ from starlette.responses import RedirectResponse, Response
 from reconciler.cloud.payload import payload_flavors
 from reconciler.model.limits import Limits, bounds
 from reconciler.model.names import name_taken
-from reconciler.model.spec import KNOWN_TAGS, ClusterSpec, FieldError, SpecError, load_yaml, parse_spec
+from reconciler.model.spec import (
+    CLUSTER_NAME_RE,
+    KNOWN_TAGS,
+    ClusterSpec,
+    FieldError,
+    SpecError,
+    json_schema,
+    load_yaml,
+)
 from reconciler.model.specfiles import SpecExists
-from webview import choices, csrf, forms, present, specstore
+from reconciler.model.status import Status
+from webview import acks, choices, csrf, formcheck, forms, present, specstore
 from webview.context import Web, cluster_name, form_text
 from webview.state import SpecFile
 
@@ -71,8 +80,13 @@ class FormPages:
             cloud = None
         payload = await self.web.payload(cloud, name)
         flavors = payload_flavors(payload)
+        saved = formcheck.saved_flavors(self._saved_spec(view, name))
         rows = [
-            {**row, "flavors": choices.flavor_choices(flavors, row["tags"], row["type"])}
+            {
+                **row,
+                "flavors": choices.flavor_choices(flavors, row["tags"], row["type"]),
+                "saved": saved.get(row["prefix"].strip(), ("", "")),
+            }
             for row in view.instances
         ]
         vols, new_vol = choices.volume_rows(payload, view.volumes)
@@ -91,12 +105,20 @@ class FormPages:
             "known_tags": KNOWN_TAGS,
             "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
             "quotas": present.quota_rows(payload),
-            "all_flavors": [{"name": f.name, "label": choices.flavor_label(f)} for f in flavors],
+            "new_row_flavors": choices.flavor_choices(flavors, "node", ""),
+            "summary": formcheck.summary(view),
+            "guest_hint": formcheck.guest_hint(view.values.get("nb_users", "")),
+            "schema": json_schema(self.web.settings.limits),
             "script_rules": choices.script_rules(),
             "current_text": current_text,
             "preview_url": self._preview_url(view, name),
         }
         return self.web.render(request, "form.html", context, status_code=status_code)
+
+    def _saved_spec(self, view: forms.FormView, name: str | None) -> ClusterSpec | None:
+        """The spec being edited, as saved (its groups may keep their flavors)."""
+        spec_file = self.web.files.spec(name) if view.editing and name else None
+        return spec_file.spec if spec_file else None
 
     def _preview_url(self, view: forms.FormView, name: str | None) -> str | None:
         """Where the form's Preview button posts (preview.py); None where there are no previews."""
@@ -123,18 +145,43 @@ class FormPages:
         return view
 
     async def new_spec(self, request: Request) -> ClusterSpec:
-        """The new form's spec, checked as Spawn checks it (also for its preview)."""
+        """The new form's spec, checked as Spawn checks it (also for its preview): every problem
+        at once, a taken name among them; a taken name alone is a 409 with the form (app.py)."""
         view = await self._submitted(request, editing=False)
-        spec = parse_spec(forms.spec_data(view), limits=self.web.settings.limits)
-        name = spec.cluster_name
-        if name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1]):
-            raise SpecExists(name)  # a 409 with the form (app.py)
+        data, found = forms.spec_parts(view)
+        found += await self._flavor_problems(view, data, None)
+        name = str(data["cluster_name"])
+        files = self.web.files
+        taken = (
+            name_taken(name, files.spec(name) is not None, files.status(name)[1])
+            if CLUSTER_NAME_RE.fullmatch(name)
+            else None
+        )
+        try:
+            spec = formcheck.parse_all(data, found, self.web.settings.limits)
+        except SpecError as exc:
+            if taken is not None:
+                exc.errors.insert(0, FieldError(path="cluster_name", message=taken))
+            raise
+        if taken is not None:
+            raise SpecExists(name)
         return spec
+
+    async def _flavor_problems(
+        self, view: forms.FormView, data: dict[str, Any], saved: ClusterSpec | None
+    ) -> list[FieldError]:
+        """Groups on a flavor below their role's minimum, against the form's cloud's flavors."""
+        cloud = view.values.get("cloud") or None
+        payload = await self.web.payload(cloud if cloud in self.web.settings.clouds else None)
+        known = "flavors" not in (payload.get("unknown") or {})  # last figures stand when the cloud is down
+        flavors = payload_flavors(payload) if known and payload.get("flavors") else None
+        return formcheck.flavor_problems(data, flavors, formcheck.saved_flavors(saved))
 
     async def create(self, request: Request) -> Response:
         spec = await self.new_spec(request)
+        before = self.web.files.status(spec.cluster_name)[1]  # a forgotten cluster's, or none
         await self._save(request, spec, create_only=True)  # of racing creates, one wins
-        return RedirectResponse(f"/clusters/{spec.cluster_name}?since={time.time() - 1:.0f}", status_code=303)
+        return self._done(spec.cluster_name, acks.CREATED, before)
 
     async def edit_form(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -162,20 +209,28 @@ class FormPages:
             raise HTTPException(404, f'no spec named "{name}"')
         limits = self.web.settings.limits
         view.absent = is_absent(existing, limits)
-        data = forms.spec_data(view)  # no password typed: the file keeps its own, valid or not (specstore)
+        data, found = forms.spec_parts(view)  # no password typed: the file keeps its own (specstore)
+        found += await self._flavor_problems(view, data, existing.spec)
         if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing, limits):
             del data["cloud"]  # the form shows the default cloud; the file keeps leaving it to settings
         keys: tuple[str, ...] = forms.FORM_KEYS
         if view.absent and view.rebuild:  # only an explicit "build it again" brings it back
             data["ensure"], keys = "present", (*keys, "ensure")
         expected = [view.version] if view.version else None  # a stale form: a 409 with it (app.py)
-        return parse_spec(data, limits=limits), keys, expected
+        return formcheck.parse_all(data, found, limits), keys, expected
 
     async def update(self, request: Request) -> Response:
         name = cluster_name(request)
         spec, keys, expected = await self.edited_spec(request, name)
-        await self._save(request, spec, keys=keys, expected=expected)
-        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
+        before = self.web.files.status(name)[1]
+        saved = await self._save(request, spec, keys=keys, expected=expected)
+        return self._done(name, acks.SAVED if saved.changed else acks.UNCHANGED, before)
+
+    def _done(self, name: str, kind: str, before: Status | None) -> RedirectResponse:
+        """To the cluster page, which says what was saved until the status shows the hub took it up
+        (acks.py: against the status as it was before the save)."""
+        url = acks.redirect(f"/clusters/{name}", kind, present.status_json(name, before), time.time() - 1)
+        return RedirectResponse(url, status_code=303)
 
     async def _save(self, request: Request, spec: ClusterSpec, **how: Any) -> specstore.Saved:
         """specstore.save_spec in a thread, as the signed-in person, dated today; a password typed

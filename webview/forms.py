@@ -207,15 +207,22 @@ def _int_or_text(value: str) -> int | str:
 
 
 def spec_data(view: FormView) -> dict[str, Any]:
-    """The spec mapping the form describes (validated afterwards by parse_spec). Problems only the
-    form can have (a prefix given twice, a blank prefix) raise SpecError with the row's path. A
-    guest password only when one was typed: saving stores it, never in the file (specstore)."""
+    """The spec mapping the form describes, or SpecError for the problems only a form can have."""
+    data, problems = spec_parts(view)
+    if problems:
+        raise SpecError(problems)
+    return data
+
+
+def spec_parts(view: FormView) -> tuple[dict[str, Any], list[FieldError]]:
+    """The spec mapping the form describes (validated afterwards by parse_spec), and the problems
+    only the form can have (a prefix given twice, a blank prefix), with the row's path; rows with
+    such a problem are left out, so the rest can be checked too. A guest password only when one
+    was typed: saving stores it, never in the file (specstore)."""
     v = view.values
     problems: list[FieldError] = []
     instances = _instances(view.instances, problems)
     volumes = _volumes(view.volumes, problems)
-    if problems:
-        raise SpecError(problems)
     data: dict[str, Any] = {
         "cluster_name": v["cluster_name"].strip(),
         "domain": v["domain"].strip(),
@@ -234,7 +241,7 @@ def spec_data(view: FormView) -> dict[str, Any]:
         data["cloud"] = v["cloud"].strip()
     if v["expires"].strip():
         data["expires"] = v["expires"].strip()
-    return data
+    return data, problems
 
 
 def _instances(rows: list[dict[str, str]], problems: list[FieldError]) -> dict[str, Any]:
@@ -312,11 +319,33 @@ def input_for(path: str, view: FormView) -> str | None:
     return best[1] if best else None
 
 
-# Messages from the spec model worded for a form.
+# Messages from the spec model worded for a form (the form's script says them the same way).
 PLAIN_WORDS = {
     ("public_keys", "at least 1 item"): "paste at least one SSH public key",
     ("instances", "at least 1 item"): "add at least one instance group",
 }
+PLAIN_PATTERNS = (
+    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"at most \1"),
+    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"at least \1"),
+    (re.compile(r"^Input should be a valid integer.*$"), "a whole number"),
+    (re.compile(r"^String should have at least 1 character$"), "required"),
+)
+KEY_PATH = re.compile(r"^public_keys\.(\d+)$")
+
+
+def plain(err: FieldError, keys: int) -> str:
+    """A spec model's message as the form says it: `at most 500`; `key 2: this key ...` when the
+    field holds several keys."""
+    for (path, words), text in PLAIN_WORDS.items():
+        if err.path == path and words in err.message:
+            return text
+    for pattern, text in PLAIN_PATTERNS:
+        if pattern.fullmatch(err.message):
+            return pattern.sub(text, err.message)
+    key = KEY_PATH.fullmatch(err.path)
+    if key and keys > 1:
+        return f"key {int(key.group(1)) + 1}: {err.message}"
+    return err.message
 
 
 RETYPE = "not saved: type it again (a password is never sent back to the page)"
@@ -335,13 +364,11 @@ def forget_password(view: FormView) -> FormView:
 
 def with_errors(view: FormView, errors: Iterable[FieldError]) -> FormView:
     """The same form, with each message placed next to its input (or on top when none matches)."""
+    keys = sum(1 for line in view.values.get("public_keys", "").splitlines() if line.strip())
     for err in errors:
-        for (path, words), plain in PLAIN_WORDS.items():
-            if err.path == path and words in err.message:
-                err = FieldError(path=err.path, message=plain)
         name = input_for(err.path, view)
         if name is None:
             view.general.append(str(err))
-        else:
-            view.errors.setdefault(name, []).append(err.message)
+        elif (message := plain(err, keys)) not in view.errors.get(name, []):
+            view.errors.setdefault(name, []).append(message)
     return view

@@ -1,4 +1,4 @@
-"""The HTML pages: dashboard, cluster page (destroy, approve, password, run logs); the cluster form
+"""The HTML pages: dashboard, cluster page (password, run logs); its buttons are actions.py, the form
 is formpages.py. Server-rendered; app.js polls the JSON status and swaps in the `partials/`
 fragments these endpoints also serve."""
 
@@ -7,23 +7,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import time
 from typing import Any
 
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from reconciler.cloud.payload import payload_flavors
 from reconciler.cloud.sizing import needs
-from reconciler.model import approvals, retries, runs, secrets
+from reconciler.model import retries, runs, secrets
+from reconciler.model.names import forgettable
+from reconciler.model.spec import CLUSTER_NAME_RE
 from reconciler.model.status import Status
-from webview import csrf, present, specstore
+from webview import acks, csrf, failures, history, hosts, present
 from webview.api import RUN_ID_RE
 from webview.conditional import if_none_match, not_modified
-from webview.context import Web, cluster_name, form_text
+from webview.context import Web, cluster_name
 from webview.state import Cluster
 
 
@@ -90,11 +90,14 @@ class Pages:
             "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
             "last_change": c.last_change,
             "expiry": present.expiry(spec, today),
+            "forgettable": c.spec is not None and forgettable(c.status),
         }
 
     async def dashboard(self, request: Request) -> Response:
         _, html = await self._dashboard()
-        return self.web.render(request, "dashboard.html", {"dashboard": html})
+        forgot = request.query_params.get("forgot", "")  # actions.forget's one-shot notice
+        forgot = forgot if CLUSTER_NAME_RE.fullmatch(forgot) and self.web.files.spec(forgot) is None else ""
+        return self.web.render(request, "dashboard.html", {"dashboard": html, "forgot": forgot})
 
     async def dashboard_partial(self, request: Request) -> Response:
         etag, html = await self._dashboard(wait=True)
@@ -125,7 +128,7 @@ class Pages:
             "spec": spec,
             "status": status,
             "phase": cluster.phase,
-            "status_json": present.status_json(name, status),
+            "status_json": (status_json := present.status_json(name, status)),
             "counts": present.progress_counts(status),
             "spec_text": present.redact_spec_text(cluster.spec.text, spec) if cluster.spec else None,
             "spec_errors": cluster.spec.errors if cluster.spec else [],
@@ -133,7 +136,12 @@ class Pages:
             "records": records,
             "log_run": log_run,
             "log_tail": present.log_tail(runs.log_path(clusters_dir, name, log_run)) if log_run else "",
-            "instances": present.instances(spec, status),
+            "instances": (rows := present.instances(spec, status)),
+            "host_groups": hosts.groups(rows),
+            "failure": (failure := failures.explain(status)),
+            "waiting": failure if status is not None and status.reason.value == "quota_wait" else None,
+            "run_words": {r.id: history.run_words(r) for r in records},
+            "reason_words": history.reason_words,
             "volumes": present.volumes(spec, status),
             "access": present.access(spec, status),
             "provisioning": present.provisioning(status),
@@ -144,7 +152,11 @@ class Pages:
             "expiry": present.expiry(spec, self.web.today()),
             "retry": retry_offer(name, status, retries.read_retry(self.web.settings.specs_dir, name)),
             "destroy_error": "",
-            "phase_labels": present.PHASES,
+            "ack": acks.pending(request.query_params, status_json),  # the one-shot notice (actions.py)
+            "refusal": "",  # why an action was not taken (actions.py)
+            "forgettable": cluster.spec is not None and forgettable(status),
+            "confirm_forget": False,
+            "phase_labels": present.CHIPS,
         }
 
     async def cluster_page(self, request: Request) -> Response:
@@ -156,61 +168,6 @@ class Pages:
         name = cluster_name(request)
         context = await self._cluster_context(request, name, wait=True)
         return self.web.render(request, "_cluster_body.html", context, headers={"Cache-Control": "no-cache"})
-
-    async def destroy(self, request: Request) -> Response:
-        name = cluster_name(request)
-        form = await request.form(max_files=0, max_fields=10)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        if self.web.files.spec(name) is None:
-            raise HTTPException(404, f'no spec named "{name}"')
-        if form_text(form, "confirm").strip() != name:
-            context = await self._cluster_context(request, name)
-            context["destroy_error"] = f'Type the cluster\'s name, "{name}", to confirm.'
-            return self.web.render(request, "cluster.html", context, status_code=422)
-        try:
-            await run_in_threadpool(
-                specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
-            )
-        except FileNotFoundError:
-            raise HTTPException(404, f'no spec named "{name}"') from None
-        return RedirectResponse(f"/clusters/{name}", status_code=303)
-
-    async def approve(self, request: Request) -> Response:
-        name = cluster_name(request)
-        form = await request.form(max_files=0, max_fields=10)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        try:
-            plan_id = approvals.approvable_plan(
-                name, self.web.files.status(name)[1], form_text(form, "plan_id") or None
-            ).id
-        except approvals.NotApprovable as exc:
-            raise HTTPException(409, str(exc)) from None
-        await run_in_threadpool(
-            approvals.approve,
-            self.web.settings.specs_dir,
-            name,
-            plan_id,
-            self.web.user(request),
-            dt.datetime.now(dt.UTC),
-        )
-        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
-
-    async def retry(self, request: Request) -> Response:
-        """The "Retry now" button of a failed cluster (retries.check_retryable: 409 otherwise)."""
-        name = cluster_name(request)
-        form = await request.form(max_files=0, max_fields=10)
-        self.web.check_form(request, form.get(csrf.FIELD))
-        if self.web.files.cluster(name) is None:
-            raise HTTPException(404, f'no cluster named "{name}"')
-        try:
-            retries.check_retryable(name, self.web.files.status(name)[1])
-        except retries.NotRetryable as exc:
-            raise HTTPException(409, str(exc)) from None
-        now = dt.datetime.now(dt.UTC)
-        await run_in_threadpool(
-            retries.request_retry, self.web.settings.specs_dir, name, self.web.user(request), now
-        )
-        return RedirectResponse(f"/clusters/{name}?since={time.time() - 1:.0f}", status_code=303)
 
     async def password(self, request: Request) -> Response:
         """The guest password, on demand (a POST with the CSRF header, so no other site can read it)."""

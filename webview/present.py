@@ -35,6 +35,21 @@ INSTANCE_RE = re.compile(r'openstack_compute_instance_v2\.instances\["([^"]+)"\]
 VOLUME_RE = re.compile(r'openstack_blockstorage_volume_v[23]\.volumes\["([^"]+)"\]$')
 
 
+# Reasons that outrank the phase on a cluster's chip: one waiting for quota says so (a built one keeps
+# running as built meanwhile; the page says the change waits).
+REASON_CHIPS: dict[str, tuple[str, str]] = {"quota_wait": ("waiting for quota", "warn")}
+# What the cluster page's script relabels the chip with: phases, and reasons as `reason:<name>`.
+CHIPS = {**PHASES, **{f"reason:{r}": chip for r, chip in REASON_CHIPS.items()}}
+
+
+def chip_of(phase: str, reason: str = "") -> tuple[str, str, str]:
+    """(words, tone, the reason shown or "") of a cluster's chip: its reason's when that outranks
+    the phase, else its phase's."""
+    if reason in REASON_CHIPS:
+        return (*REASON_CHIPS[reason], reason)
+    return (*PHASES.get(phase, (phase, "neutral")), "")
+
+
 def phase_label(phase: str) -> str:
     return PHASES.get(phase, (phase, "neutral"))[0]
 

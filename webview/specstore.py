@@ -24,6 +24,7 @@ from reconciler.model.specedit import Unreadable, apply_values, new_document, se
 from reconciler.model.specfiles import (
     SpecExists,
     current_text,
+    remove_spec_file,
     spec_path,
     write_spec_file,
 )
@@ -178,6 +179,16 @@ def mark_absent(specs_dir: Path, name: str, user: str, expected: Collection[str]
     return Saved(path, version, False, changed)
 
 
+def forget_spec(specs_dir: Path, name: str, user: str, expected: Collection[str] | None = None) -> str:
+    """Remove `specs/<name>.yaml` (the cluster is forgotten: the caller checked that nothing of it is
+    in the cloud, `names.not_forgettable`), then commit the removal as `user`. Returns the version
+    removed; FileNotFoundError without a file; VersionMismatch when it is not at `expected`."""
+    path = spec_path(specs_dir, name)
+    version = remove_spec_file(path, expected)
+    commit(path, user, f"Forget cluster {name} (web view)")
+    return version
+
+
 def author(user: str) -> tuple[str, str]:
     """(name, email) for git from a user name such as `alice`, `alice@example.org`, `mchub-user`."""
     name = re.sub(r"[<>\n\r\x00]", "", user).strip() or "local user"
@@ -200,7 +211,8 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def commit(path: Path, user: str, message: str) -> bool:
-    """Commit just this file when its folder is in a git work tree; log and carry on otherwise."""
+    """Commit just this file (its removal, when it is gone) when its folder is in a git work tree;
+    log and carry on otherwise."""
     folder = path.parent
     name, email = author(user)
     try:
@@ -208,7 +220,12 @@ def commit(path: Path, user: str, message: str) -> bool:
             inside = _git(folder, "rev-parse", "--is-inside-work-tree")
             if inside.returncode != 0 or inside.stdout.strip() != "true":
                 return False
-            added = _git(folder, "add", "--", path.name)
+            if not path.exists():  # a removal (Forget): commit it only if git knows the file
+                if _git(folder, "ls-files", "--error-unmatch", "--", path.name).returncode != 0:
+                    return False
+                added = _git(folder, "rm", "--cached", "--quiet", "--", path.name)
+            else:
+                added = _git(folder, "add", "--", path.name)
             if added.returncode != 0:
                 log.warning("git add %s failed: %s", path, added.stderr.strip())
                 return False

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from reconciler.model.files import UnreadableFile
 from reconciler.model.limits import DEFAULT_LIMITS, Limits
+from reconciler.model.names import forgotten
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
@@ -184,6 +185,6 @@ class Files:
                 self.statuses.get(f"{clusters_dir}/{name}/status.json") if name in dirs else (None, None)
             )
             digest.update(f"{name}:{spec_sig}:{status_sig};".encode())
-            if spec is not None or status is not None:
-                out.append(Cluster(name, spec, status))
+            if spec is not None or (status is not None and not forgotten(False, status)):
+                out.append(Cluster(name, spec, status))  # not one forgotten: history only
         return f'W/"l-{digest.hexdigest()[:20]}"', out

@@ -40,6 +40,8 @@ from reconciler.model.sshkeys import PUBLIC_KEY_PATTERN, valid_key
 CLUSTER_NAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,40}$")
 DOMAIN_RE = re.compile(r"^[a-z][0-9a-z-.]*$")
 HOSTNAME_RE = re.compile(r"^[a-z][0-9a-z-]{1,63}$")
+# What a prefix must be for its first host (`<prefix>1`) to match HOSTNAME_RE: published in the schema.
+PREFIX_PATTERN = r"^[a-z][0-9a-z-]{0,62}$"
 # fmt: off
 KNOWN_TAGS = (
     "login", "proxy", "public", "puppet", "mgmt", "nfs", "node", "pool", "spot", "efa", "dtn", "bastion",
@@ -101,7 +103,11 @@ class Instance(_Strict):
     """One prefix of `instances`: `count` hosts named `<prefix>1..<prefix><count>`."""
 
     type: str = Field(min_length=1, description="Flavor name, e.g. p4-6gb")
-    tags: list[str] = Field(default_factory=list, description="Roles: " + ", ".join(KNOWN_TAGS))
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Roles: " + ", ".join(KNOWN_TAGS),
+        json_schema_extra={"items": {"type": "string", "enum": list(KNOWN_TAGS)}, "uniqueItems": True},
+    )
     count: int = Field(default=1, ge=0, le=500)
     disk_size: int | None = Field(default=None, ge=10, le=16384, description="Root disk in GB")
     image: str | None = Field(default=None, min_length=1, description="Overrides the cluster image")
@@ -125,18 +131,27 @@ class Volume(_Strict):
 class ClusterSpec(_Strict):
     """A Magic Castle cluster as the hub keeps it. Field names are Magic Castle's."""
 
-    cluster_name: str = Field(description="Lower-case name, 2 to 41 characters: ^[a-z][0-9a-z-]{1,40}$")
-    domain: str = Field(description="DNS domain, ^[a-z][0-9a-z-.]*$")
+    # The patterns are published in the schema (the form's script checks with them); the validators
+    # below apply the same expressions, with messages that teach.
+    cluster_name: str = Field(
+        description="Lower-case name, 2 to 41 characters",
+        json_schema_extra={"pattern": CLUSTER_NAME_RE.pattern},
+    )
+    domain: str = Field(description="DNS domain", json_schema_extra={"pattern": DOMAIN_RE.pattern})
     image: str = Field(min_length=1, description="Image name in the cloud")
     nb_users: int = Field(
         default=0, ge=0, description="Guest accounts user01..userNN; at most 1000 (setting max_nb_users)"
     )
-    instances: dict[str, Instance] = Field(min_length=1)
+    instances: dict[str, Instance] = Field(
+        min_length=1, json_schema_extra={"propertyNames": {"pattern": PREFIX_PATTERN}}
+    )
     volumes: dict[str, dict[str, Volume]] = Field(default_factory=dict)
     public_keys: list[PublicKey] = Field(min_length=1, description="SSH public keys of the sudoer")
     hieradata: str = Field(default="---", description="Extra hieradata, as YAML text")
     guest_passwd: str | None = Field(
-        default=None, description="Guest password; omit it to let the hub generate and keep one"
+        default=None,
+        description="Guest password; omit it to let the hub generate and keep one",
+        json_schema_extra={"anyOf": [{"type": "string", "minLength": 8}, {"const": ""}, {"type": "null"}]},
     )
     sudoer_username: str = Field(default="centos", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     cloud: str | None = Field(
@@ -400,8 +415,12 @@ def dump_yaml(spec: ClusterSpec) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The spec's JSON Schema (`mchub schema`, `GET /api/schema`, the form's script), with the
+    hub's limits where a field's bound is a setting."""
     schema = ClusterSpec.model_json_schema()
+    schema["properties"]["nb_users"]["maximum"] = limits.max_nb_users
+    schema["properties"]["public_keys"]["items"]["maxLength"] = limits.max_public_key_length
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "MC Hub cluster spec"
     return schema

@@ -212,3 +212,21 @@ def write_spec_file(
         else:
             write_atomic(path, blob)
         return spec_version(blob), True
+
+
+def remove_spec_file(path: Path, expected: Collection[str] | None = None) -> str:
+    """Remove the spec file at `path` (the web view's Forget), holding the specs lock, if it is at
+    one of the `expected` versions (None: any; VersionMismatch otherwise). FileNotFoundError when
+    there is none; SpecError for a link, a pipe or a folder in its place (never removed through).
+    Returns the version removed."""
+    with _specs_locked(path.parent):
+        current = spec_version(read_spec_file(path))  # none: FileNotFoundError; a link: SpecError
+        if expected is not None and not _matches(current, expected):
+            raise VersionMismatch(current)
+        path.unlink()
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return current

@@ -6,6 +6,7 @@ and `real_hub` (`mchub serve --sandbox` as a subprocess: real reconciler, Terraf
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -18,8 +19,13 @@ sys.path.append(str(Path(__file__).resolve().parent.parent / "web"))  # webfakes
 
 from fakehub import FakeHub  # noqa: E402
 from realhub import RealHub, start_real_hub  # noqa: E402
+from scenes import Scenes, stage  # noqa: E402
+
+from webview.auth import AuthConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent.parent
+# scripts/test installs axe-core from npm here (git ignores .cache/).
+AXE_JS = REPO / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -81,3 +87,52 @@ def real_hub(tmp_path: Path) -> Iterator[RealHub]:
     """`mchub serve --sandbox` on free ports, with its own specs, clusters and sandbox data."""
     with start_real_hub(tmp_path) as hub:
         yield hub
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenes]:
+    """A fake hub with one cluster in each phase (scenes.py), shared by a module's tests."""
+    hub = FakeHub(tmp_path_factory.mktemp("scenes"), step=0.5).start()
+    token = AuthConfig(token="a-token-for-the-login-page-only")
+    login_hub = FakeHub(tmp_path_factory.mktemp("login"), auth=token).start()
+    yield stage(hub, login_hub)
+    login_hub.stop()
+    hub.stop()
+
+
+Axe = Callable[..., list[str]]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script; missing, the accessibility tests skip here but fail under CI."""
+    if not AXE_JS.exists():
+        reason = f"axe-core is not installed at {AXE_JS.relative_to(REPO)}; scripts/test installs it with npm"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI must run the accessibility tests")
+        pytest.skip(reason)
+    return AXE_JS.read_text()
+
+
+@pytest.fixture
+def axe(axe_source: str) -> Axe:
+    """`axe(page, "#selector")` runs axe-core's default rules on the page (or a part of it) and
+    returns its violations as lines: rule, impact, what it asks for, and the elements.
+    Injected through the DevTools protocol, which the page's strict CSP does not govern."""
+
+    def run(page: Any, include: str | None = None) -> list[str]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(axe_source)
+        found = page.evaluate(
+            """async (include) => {
+                const result = await axe.run(include || document, { resultTypes: ["violations"] });
+                return result.violations.map((v) => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ") + ": " + n.failureSummary),
+                }));
+            }""",
+            include,
+        )
+        return [f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in found]
+
+    return run

@@ -39,7 +39,7 @@ def cli_retry(settings: Settings, name: str, capsys: pytest.CaptureFixture[str])
 
 
 def page_error(text: str) -> str:
-    match = re.search(r'<p role="alert">(.*?)</p>', text, re.S)
+    match = re.search(r'<p [^>]*id="action-refused"[^>]*>(.*?)</p>', text, re.S)  # on the cluster page
     assert match, text
     return html.unescape(match.group(1))
 

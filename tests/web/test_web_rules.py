@@ -33,7 +33,7 @@ def post(client: TestClient, url: str, data: Any) -> Any:
 
 
 def page_error(text: str) -> str:
-    match = re.search(r'<p role="alert">(.*?)</p>', text, re.S)
+    match = re.search(r'<p [^>]*id="action-refused"[^>]*>(.*?)</p>', text, re.S)  # on the cluster page
     assert match, text
     return html.unescape(match.group(1))
 

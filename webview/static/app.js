@@ -87,10 +87,10 @@
     let sawActive = phase !== "build_success";
     let shown = false;
 
-    function chip(p) {
+    function chip(p, reason) {
       const holder = document.getElementById("phase-chip");
       if (!holder) return;
-      const [label, tone] = labels[p] || [p, "neutral"];
+      const [label, tone] = labels["reason:" + reason] || labels[p] || [p, "neutral"]; /* present.chip_of */
       holder.innerHTML = "";
       const span = document.createElement("span");
       span.className = "chip " + tone;
@@ -99,14 +99,16 @@
       holder.appendChild(span);
     }
 
+    /* The body and the chip change together, from the one render: never a "build success" chip over
+       a body still saying "Building…" while the partial is on its way. False: nothing changed. */
     async function refreshBody() {
       const r = await fetch(root.dataset.partialUrl, { cache: "no-store", credentials: "same-origin" });
-      if (!r.ok) return;
+      if (!r.ok) return false;
       const tpl = document.createElement("template");
       tpl.innerHTML = await r.text();
       const fresh = tpl.content.getElementById("cluster-body");
       const old = document.getElementById("cluster-body");
-      if (!fresh || !old) return;
+      if (!fresh || !old) return false;
       old.querySelectorAll("details[id][data-touched]").forEach((d) => {
         const twin = fresh.querySelector("#" + CSS.escape(d.id));
         if (twin) {
@@ -115,9 +117,11 @@
         }
       });
       old.replaceWith(fresh);
+      chip(fresh.dataset.phase || phase, fresh.dataset.reason);
       if (revealed !== null) showSecret(revealed);
       relativeTimes(fresh);
       syncDialog();
+      return true;
     }
 
     // The success dialog follows the readiness checks: the page body's provisioning summary
@@ -158,15 +162,16 @@
     async function tick() {
       const r = await conditionalGet(root.dataset.statusUrl, etag);
       if (r.status === 304 || !r.ok) return;
-      etag = r.headers.get("ETag");
+      const tag = r.headers.get("ETag");
       const s = await r.json();
+      root.dispatchEvent(new CustomEvent("mchub:status", { detail: s }));  // actions.js: notices
       if (s.status !== phase || s.updated_at !== updated) {
+        if (!(await refreshBody())) return; /* try again next round, with the same ETag */
         phase = s.status;
         updated = s.updated_at;
         root.dataset.phase = phase;
-        chip(phase);
-        await refreshBody();
       }
+      etag = tag;
       if (phase !== "build_success") {
         sawActive = true;
       } else if (!shown) {
@@ -282,7 +287,9 @@
       const fitting = flavors.filter((f) => (f.roles || []).includes(role));
       select.innerHTML = "";
       for (const f of fitting) select.add(new Option(flavorLabel(f), f.name));
-      if (current && !fitting.some((f) => f.name === current)) {
+      /* a flavor the person picked, or the spec's own, stays (marked); one never picked follows the role */
+      const kept = current && (select.dataset.picked === current || select.dataset.savedType === current);
+      if (kept && !fitting.some((f) => f.name === current)) {
         const known = flavors.find((f) => f.name === current);
         select.add(new Option(known ? flavorLabel(known) + " (below minimum)" : current + " (not offered by this cloud)", current));
       }
@@ -413,7 +420,7 @@
         const strong = document.createElement("strong");
         strong.textContent = "Does not fit in the remaining quota. ";
         fit.appendChild(strong);
-        fit.appendChild(document.createTextNode(over.join("; ") + ". The hub will refuse to build it until there is room." + unchecked));
+        fit.appendChild(document.createTextNode(over.join("; ") + ". " + (WORDS.over_quota || "The hub will refuse to build it until there is room.") + unchecked));
       } else if (cannot.length) {
         fit.className = "notice warn";
         fit.textContent = unchecked.trim() + " The other quotas have room.";
