@@ -180,8 +180,9 @@ def _flag(value: str) -> bool:
 
 
 def trusted_networks(where: str, value: Any) -> tuple[str, ...]:
-    """`trusted_proxies`: a list (or a comma/space separated string) of IP addresses and CIDR
-    networks, checked and written out canonically (`10.0.0.5` -> `10.0.0.5/32`)."""
+    """`trusted_proxies`, a cloud's `ssh_cidrs`: a non-empty list (or a comma/space separated
+    string) of IP addresses and CIDR networks, checked and written out canonically (`10.0.0.5` ->
+    `10.0.0.5/32`)."""
     items = value.replace(",", " ").split() if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items or not all(isinstance(i, str) for i in items):
         raise SettingsError(
@@ -277,7 +278,7 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
         raise SettingsError(f"clouds.{name}.domains: expected a list of domain names, got {domains!r}")
     values["domains"] = tuple(domains)
     if "ssh_cidrs" in data:
-        values["ssh_cidrs"] = _cidrs(f"clouds.{name}.ssh_cidrs", data["ssh_cidrs"])
+        values["ssh_cidrs"] = trusted_networks(f"clouds.{name}.ssh_cidrs", data["ssh_cidrs"])
     if not 1 <= values.get("ssh_port", 22) <= 65535:
         raise SettingsError(f"clouds.{name}.ssh_port: a TCP port, 1 to 65535, got {values['ssh_port']}")
     if values.get("provisioning_timeout", 1.0) <= 0:
@@ -301,21 +302,6 @@ def _cloud_from(name: str, data: Any) -> CloudConfig:
                 f"(this cloud uses {module!r})"
             )
     return CloudConfig(name=name, **values)
-
-
-def _cidrs(where: str, value: Any) -> tuple[str, ...]:
-    """A non-empty list of IPv4/IPv6 networks, as security group rules take them."""
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise SettingsError(
-            f"{where}: expected a non-empty list of networks, e.g. [0.0.0.0/0] or [192.0.2.0/24]"
-        )
-    out = []
-    for item in value:
-        try:
-            out.append(str(ipaddress.ip_network(item.strip())))
-        except ValueError as exc:
-            raise SettingsError(f"{where}: {item!r} is not a network ({exc}); e.g. 192.0.2.0/24") from None
-    return tuple(out)
 
 
 def _check_limits(limits: Limits) -> None:

@@ -194,6 +194,12 @@ clouds:
         ("- a list", "expected a mapping of settings"),
         ("clouds: [arbutus]", "clouds: expected a mapping of cloud name -> cloud settings"),
         ("color: blue", "unknown setting color; choose among"),
+        ("clouds: {c: {ssh_cidrs: [nope]}}", "clouds.c.ssh_cidrs: 'nope' is not an IP address or network"),
+        ("clouds: {c: {ssh_cidrs: []}}", "clouds.c.ssh_cidrs: expected a list of IP addresses or networks"),
+        ("clouds: {c: {ssh_port: 0}}", "clouds.c.ssh_port: a TCP port, 1 to 65535, got 0"),
+        ("clouds: {c: {provisioning_timeout: -5}}", "clouds.c.provisioning_timeout: seconds, more than 0"),
+        ("clouds: {c: {subnet: 7}}", "clouds.c.subnet: expected a string, got 7"),
+        ("clouds: {c: {network: [a]}}", "clouds.c.network: expected a string"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -202,6 +208,26 @@ def test_bad_settings_are_named(tmp_path: Path, text: str, message: str) -> None
     with pytest.raises(SettingsError) as err:
         load_settings(path, environ={})
     assert message in str(err.value)
+
+
+def test_a_clouds_network_settings(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        "clouds: {c: {network: lab, subnet: lab-v4, ssh_cidrs: [192.0.2.7, '2001:db8::/32'], ssh_port: 2222,"
+        " provisioning_timeout: 600}}"
+    )
+    cloud = load_settings(path, environ={}).cloud("c")
+    assert (cloud.network, cloud.subnet, cloud.ssh_port, cloud.provisioning_timeout) == (
+        "lab",
+        "lab-v4",
+        2222,
+        600,
+    )
+    assert cloud.ssh_cidrs == (
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    )  # canonical, as security group rules take them
+    assert CloudConfig("d").ssh_cidrs == ("0.0.0.0/0",)
 
 
 def test_spec_limits_are_settings(tmp_path: Path) -> None:
