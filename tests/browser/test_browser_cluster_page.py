@@ -16,9 +16,10 @@ from fakehub import FakeHub
 from playwright.sync_api import BrowserContext, Page, expect
 from webfakes import spec_dict, write_phase
 
+from reconciler.cloud.shortfall import Shortfall, wait_message
 from reconciler.model.retries import read_retry
 from reconciler.model.spec import parse_spec, spec_digest
-from reconciler.model.status import Reason, write_status
+from reconciler.model.status import QuotaWait, Reason, write_status
 
 pytestmark = pytest.mark.browser
 Shot = Callable[[Any, str], None]
@@ -110,3 +111,29 @@ def test_copy_buttons_put_the_text_on_the_clipboard(
     assert page.evaluate("navigator.clipboard.readText()") == "s3cret-passw0rd"
     expect(page.locator("#guest-password")).to_have_text("••••••••")  # copied, never shown
     expect(ssh).to_have_text("Copy", timeout=5000)  # the acknowledgement passes
+
+
+def test_a_built_cluster_scaled_past_the_quota_keeps_running_and_says_the_change_waits(
+    sized: Page, fake_hub: FakeHub, shots: Shot
+) -> None:
+    page = sized
+    data = seed(fake_hub, "grow")
+    status = write_phase(fake_hub.clusters, "grow", "build_success", data)
+    now = dt.datetime.now(dt.UTC)
+    wait = QuotaWait(needs={"cores": 9}, free={"cores": 8}, checked_at=now)
+    message = wait_message([Shortfall("cores", 9, 8, 64)], built=True)
+    write_status(
+        fake_hub.clusters,
+        status.waiting_for_quota(
+            now, status.observed_hash or "h", wait, message, now + dt.timedelta(seconds=60)
+        ),
+    )
+    page.goto(fake_hub.url + "/clusters/grow")
+    panel = page.locator("#quota-wait")
+    expect(panel.get_by_role("heading")).to_have_text("The change waits for quota: 1 more vCPU needed")
+    expect(panel).to_contain_text("The cluster keeps running as it is")
+    expect(panel.locator(".wait-figures")).to_contain_text("vCPUs: 9 needed, 8 free")
+    expect(page.locator(".chip").first).to_contain_text(re.compile("waiting for quota", re.I))
+    expect(page.locator(".loader")).to_have_count(0)  # nothing is being built meanwhile
+    shots(page, "quota-wait")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
