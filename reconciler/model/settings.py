@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from reconciler.model.access import Rules
 from reconciler.model.limits import DEFAULT_LIMITS, LIMIT_NAMES, MIN_DEPTH, Limits
+from reconciler.model.projects import Project, ProjectsError, parse_admins, parse_projects
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAGIC_CASTLE_GIT = "git::https://github.com/ComputeCanada/magic_castle.git//openstack?ref={version}"
@@ -152,6 +154,19 @@ class Settings:
     max_hieradata_length: int = DEFAULT_LIMITS.max_hieradata_length
     max_depth: int = DEFAULT_LIMITS.max_depth
     trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT  # IPs or CIDR networks
+    # People and projects (model/projects.py, model/access.py): none = one team, everyone allowed.
+    admins: tuple[str, ...] = ()
+    projects: Mapping[str, Project] = field(default_factory=dict)
+    # The authenticating proxy's headers beyond the user id (MCHUB_PROXY_USER_HEADER); defaults as
+    # Shibboleth sets them for MC Hub. Empty: not read.
+    proxy_name_header: str = "displayName"
+    proxy_given_name_header: str = "givenName"
+    proxy_surname_header: str = "surname"
+    proxy_mail_header: str = "mail"
+    proxy_keys_header: str = "sshPublicKey"
+    proxy_groups_header: str = "isMemberOf"
+    logout_url: str | None = None  # where Log out sends people after the hub's own logout (the IdP's)
+    token_users_file: Path | None = None  # per-user tokens for scripts: YAML {user: token}
 
     def __post_init__(self) -> None:
         if "sandbox" not in self.clouds:  # the embedded cloud is always there
@@ -170,6 +185,17 @@ class Settings:
     def limits(self) -> Limits:
         """The spec limits these settings choose: pass them to parse_spec, load_spec, load_yaml."""
         return Limits(**{name: getattr(self, name) for name in LIMIT_NAMES})
+
+    @property
+    def rules(self) -> Rules:
+        """Who may see and change what (model/access.py)."""
+        return Rules(self.admins, tuple(self.projects.values()))
+
+    def cloud_of(self, spec_cloud: str | None, project: str | None) -> str:
+        """The cloud entry a spec's cluster runs on: its project's (its allocation) when it names
+        a known project, else its own `cloud`, else the default."""
+        known = self.projects.get(project) if project else None
+        return known.cloud if known is not None else (spec_cloud or self.default_cloud)
 
     def with_cloud(self, cloud: CloudConfig) -> Settings:
         return replace(self, clouds={**self.clouds, cloud.name: cloud})
@@ -335,15 +361,23 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             if key == "trusted_proxies":
                 values[key] = trusted_networks(key, value)
                 continue
+            if key in ("admins", "projects"):
+                continue  # after clouds: a project names one of them
             values[key] = value if key == "clouds" else _typed(key, value, fields[key].default)
         if "clouds" in values:
             clouds = values["clouds"] or {}
             if not isinstance(clouds, dict):
                 raise SettingsError("clouds: expected a mapping of cloud name -> cloud settings")
             values["clouds"] = {str(n): _cloud_from(str(n), c) for n, c in clouds.items()}
-        for key in ("specs_dir", "clusters_dir", "templates_dir", "sandbox_data"):
-            if key in values:
+        for key in ("specs_dir", "clusters_dir", "templates_dir", "sandbox_data", "token_users_file"):
+            if values.get(key) is not None:
                 values[key] = Path(values[key])
+        try:
+            values["admins"] = parse_admins(data.get("admins"))
+            clouds = {*values.get("clouds", {}), "sandbox"}
+            values["projects"] = parse_projects(data.get("projects"), clouds)
+        except ProjectsError as exc:
+            raise SettingsError(str(exc)) from None
     for var, (key, conv) in _ENV.items():
         if env.get(var):
             try:

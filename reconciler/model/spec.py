@@ -157,6 +157,10 @@ class ClusterSpec(_Strict):
     cloud: str | None = Field(
         default=None, min_length=1, description="clouds.yaml entry; default from settings"
     )
+    project: str | None = Field(
+        default=None, min_length=1, max_length=63,
+        description="The project it belongs to (the settings' projects:); it runs on the project's cloud",
+    )  # fmt: skip
     ensure: Literal["present", "absent"] = "present"
     apply: Literal["auto", "manual"] = "auto"
     expires: dt.date | None = Field(default=None, description="The cluster is destroyed after this date")
