@@ -19,7 +19,7 @@ from reconciler.model import approvals, retries
 from reconciler.model.names import not_forgettable
 from reconciler.model.specfiles import VersionMismatch
 from reconciler.model.status import Phase, Status
-from webview import acks, csrf, present, specstore
+from webview import acks, authz, csrf, present, specstore
 from webview.context import Web, cluster_name, form_text
 from webview.formpages import is_absent
 from webview.pages import Pages
@@ -64,7 +64,7 @@ class Actions:
             return self.web.render(request, "cluster.html", context, status_code=422)
         try:
             await run_in_threadpool(
-                specstore.mark_absent, self.web.settings.specs_dir, name, self.web.user(request)
+                specstore.mark_absent, self.web.settings.specs_dir, name, authz.identity(request)
             )
         except FileNotFoundError:
             raise HTTPException(404, f'no spec named "{name}"') from None
@@ -152,7 +152,7 @@ class Actions:
                 specstore.forget_spec,
                 self.web.settings.specs_dir,
                 name,
-                self.web.user(request),
+                authz.identity(request),
                 [version] if version else None,
             )
         except FileNotFoundError:

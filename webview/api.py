@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reconciler.cloud.payload import project_cloud
 from reconciler.model import approvals, retries, runs
-from reconciler.model.names import name_taken, not_forgettable
+from reconciler.model.names import not_forgettable
 from reconciler.model.spec import (
     CLUSTER_NAME_RE,
     ClusterSpec,
@@ -30,7 +31,7 @@ from reconciler.model.spec import (
 )
 from reconciler.model.specfiles import BadName
 from reconciler.model.status import Phase
-from webview import csrf, present, specstore
+from webview import authz, csrf, forms, present, specstore
 from webview.conditional import if_match, if_none_match, json_bytes, not_modified
 from webview.context import Web, cluster_name
 from webview.specstore import Saved
@@ -87,11 +88,12 @@ class Api:
     async def list_clusters(self, request: Request) -> Response:
         etag, clusters = self.web.files.clusters()
         today = self.web.today()
-        etag = f'{etag[:-1]}-{today.isoformat()}"'  # days left change with the date
+        # days left change with the date; what the list holds, with who asks
+        etag = f'{etag[:-1]}-{today.isoformat()}{self.web.viewer_tag(request)}"'
         if if_none_match(request, etag):
             return not_modified(etag)
         items = []
-        for c in clusters:
+        for c in self.web.visible(request, clusters):
             s = c.status
             items.append(
                 {
@@ -168,19 +170,25 @@ class Api:
 
     async def metrics(self, request: Request) -> Response:
         """Prometheus text: the hub's metrics when given, else the cluster gauges from the files."""
-        if self.web.metrics is not None:
+        if self.web.metrics is not None and not authz.restricted(request):
             return Response(self.web.metrics.render(), media_type=METRICS_TYPE)
+        # someone who sees only some clusters: the cluster gauges over those only
         _, clusters = self.web.files.clusters()
-        return Response(metrics_from_files(clusters), media_type=METRICS_TYPE)
+        return Response(metrics_from_files(self.web.visible(request, clusters)), media_type=METRICS_TYPE)
 
     async def resources(self, request: Request) -> Response:
         cloud = request.query_params.get("cloud") or None
         cluster = request.query_params.get("cluster") or None
         if cluster is not None and not CLUSTER_NAME_RE.fullmatch(cluster):
             raise HTTPException(400, str(BadName(cluster)))
+        if cluster is not None and not self.web.may_see(request, cluster):
+            cluster = None  # another project's cluster: answered as for a new name (no usage back)
         if cloud is not None and cloud not in self.web.settings.clouds:
             choices = ", ".join(sorted(self.web.settings.clouds))
             raise HTTPException(400, f'cloud "{cloud}" is not configured; choose one of {choices}')
+        project = request.query_params.get("project") or None
+        if project is not None:  # a project's figures: its cloud's (its allocation, its quota)
+            cloud = self._project_cloud(request, project, cloud)
         data = await self.web.payload(cloud, cluster)
         body = json.dumps(data, separators=(",", ":")).encode()
         etag = f'W/"r-{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]}"'
@@ -189,6 +197,20 @@ class Api:
         return Response(
             body, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"}
         )
+
+    def _project_cloud(self, request: Request, project: str, cloud: str | None) -> str:
+        """The cloud of one of the caller's projects (admins: any); 400 naming their choices."""
+        mine = authz.my_projects(request)
+        projects = self.web.settings.projects
+        if mine is not None and project not in mine:
+            choices = ", ".join(mine) or "none: ask an admin to add you to one"
+            raise HTTPException(
+                400, f'project "{project}" is not one of your projects; choose one of {choices}'
+            )
+        try:
+            return project_cloud(projects, project, cloud)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
 
     async def schema(self, request: Request) -> Response:
         """The spec's JSON Schema with this hub's limits: what editors and the form's script check."""
@@ -204,8 +226,7 @@ class Api:
                 "lower-case letters, digits or dashes"
             )
             return json_bytes({"name": name, "available": False, "problem": invalid}, status_code=422)
-        files = self.web.files
-        taken = name_taken(name, files.spec(name) is not None, files.status(name)[1])
+        taken = self.web.taken(name, request)
         body = {"name": name, "available": taken is None, "problem": taken}
         return json_bytes(body, headers={"Cache-Control": "no-store"})
 
@@ -241,32 +262,47 @@ class Api:
         settings = self.web.settings
         return await run_in_threadpool(
             lambda: specstore.save_spec(
-                settings.specs_dir, spec, self.web.user(request), today=self.web.today(),
-                clusters_dir=settings.clusters_dir, limits=settings.limits, **how,
+                settings.specs_dir,
+                spec,
+                authz.identity(request),
+                today=self.web.today(),
+                clusters_dir=settings.clusters_dir,
+                limits=settings.limits,
+                **how,
             )  # fmt: skip
         )
 
-    def _refuse_taken(self, name: str) -> None:
+    def _check_project(self, spec: ClusterSpec, request: Request) -> None:
+        """With projects configured: a 422 for a spec naming no project, an unknown one, or a cloud
+        not its project's, naming the caller's projects (forms.project_errors)."""
+        mine = authz.my_projects(request)
+        problems = forms.project_errors(spec.project, spec.cloud, self.web.settings.projects, mine)
+        if problems:
+            raise SpecError(problems)
+
+    def _refuse_taken(self, name: str, request: Request) -> None:
         """The cluster form's rule: a spec's name, or an orphan's (its state is still kept), is taken."""
-        taken = name_taken(name, self.web.files.spec(name) is not None, self.web.files.status(name)[1])
+        taken = self.web.taken(name, request)
         if taken is not None:
             raise HTTPException(409, taken)
 
-    def _parse_new(self, data: dict[str, Any]) -> ClusterSpec:
+    def _parse_new(self, data: dict[str, Any], request: Request) -> ClusterSpec:
         """A new spec, every problem at once: a taken name is listed with the spec's errors (a 422);
-        alone, it is a 409."""
-        name, files = data.get("cluster_name"), self.web.files
+        alone, it is a 409. Then a project the caller may not create in: a 403 naming theirs."""
+        name = data.get("cluster_name")
         taken = None
         if isinstance(name, str) and CLUSTER_NAME_RE.fullmatch(name):
-            taken = name_taken(name, files.spec(name) is not None, files.status(name)[1])
+            taken = self.web.taken(name, request)
         try:
             spec = parse_spec(data, limits=self.web.settings.limits)
+            self._check_project(spec, request)
         except SpecError as exc:
             if taken is not None:
                 exc.errors.insert(0, FieldError(path="cluster_name", message=taken))
             raise
         if taken is not None:
             raise HTTPException(409, taken)
+        authz.create_or_403(request, spec.project)
         return spec
 
     async def create_cluster(self, request: Request) -> Response:
@@ -274,7 +310,7 @@ class Api:
         data = await self._body(request)
         if data.get("guest_passwd") == present.HIDDEN:  # another cluster's GET output: not a password
             data["guest_passwd"] = None
-        spec = self._parse_new(data)
+        spec = self._parse_new(data, request)
         saved = await self._save(spec, request, create_only=True)  # of racing creates, one wins
         url = f"/api/clusters/{spec.cluster_name}"
         return json_bytes(
@@ -300,11 +336,14 @@ class Api:
         expected = if_match(request)
         existing = self.web.files.spec(name)
         if existing is None and expected is None:
-            self._refuse_taken(name)  # a PUT that creates is a create
+            self._refuse_taken(name, request)  # a PUT that creates is a create
         if data.get("guest_passwd") == present.HIDDEN:  # a GET's output sent back unchanged:
             data["guest_passwd"] = None  # no new password; the current one stays (specstore)
         create_only = request.headers.get("if-none-match", "").strip() == "*"  # "only if new"
-        return parse_spec(data, limits=self.web.settings.limits), expected, create_only
+        spec = parse_spec(data, limits=self.web.settings.limits)
+        self._check_project(spec, request)
+        authz.create_or_403(request, spec.project)  # a new cluster, or one moved, into a project of theirs
+        return spec, expected, create_only
 
     async def put_cluster(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -328,7 +367,7 @@ class Api:
                 specstore.mark_absent,
                 self.web.settings.specs_dir,
                 name,
-                self.web.user(request),
+                authz.identity(request),
                 if_match(request),
             )
         except FileNotFoundError:
@@ -391,7 +430,7 @@ class Api:
                 specstore.forget_spec,
                 self.web.settings.specs_dir,
                 name,
-                self.web.user(request),
+                authz.identity(request),
                 if_match(request),
             )
         except FileNotFoundError:

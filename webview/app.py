@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reconciler.model.settings import Settings
 from reconciler.model.spec import SpecError
 from reconciler.model.specfiles import SpecExists, VersionMismatch
-from webview import forms
+from webview import authz, forms
 from webview.actions import Actions
 from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware
@@ -203,8 +203,10 @@ def create_app(
         )
         yield {}
 
+    routes = _routes(pages, form, api, login, previews, Actions(web, pages))
     app = Starlette(
-        routes=_routes(pages, form, api, login, previews, Actions(web, pages)),
+        # every route checked against its rule in authz.RULES before its endpoint runs
+        routes=authz.protect(routes, settings.rules, files, settings.limits),
         middleware=[Middleware(SecurityHeaders), Middleware(AuthMiddleware, auth=auth)],
         exception_handlers={
             SpecError: errors.spec_error,
@@ -217,6 +219,7 @@ def create_app(
         max_body_size=MAX_BODY,
     )
     app.state.liveness = liveness  # read by /healthz (api.py); None: a web view without a loop
+    app.state.rules = settings.rules  # admins and projects, read by authz
     return app
 
 

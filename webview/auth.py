@@ -1,7 +1,9 @@
 """Who is asking: the web view's access rules. Local only (127.0.0.1, no login) by default; a shared
 token (login form + signed cookie that logout revokes, or `Authorization: Bearer`) or a reverse
-proxy's identity header, believed only from `trusted_proxies`, when exposed. An ASGI middleware
-puts the caller's name in `scope["mchub.user"]`."""
+proxy's identity headers, believed only from `trusted_proxies`, when exposed; per-user tokens for
+scripts beside the shared one (tokens.py). An ASGI middleware puts the caller's Identity in
+`scope["mchub.identity"]` and their user id in `scope["mchub.user"]`: the local user and the shared
+token's holder are admins; the others are what `admins:` and `projects:` make them (authz.py)."""
 
 from __future__ import annotations
 
@@ -23,20 +25,24 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from reconciler.model.access import Identity
 from reconciler.model.atomic import write_atomic
-from reconciler.model.settings import TRUSTED_PROXIES_DEFAULT
+from reconciler.model.settings import TRUSTED_PROXIES_DEFAULT, Settings
 from webview.proxyauth import (
     IdentityRefused,
     Network,
     PeerNotes,
+    ProxyAttributes,
     forwarded_scheme,
     is_trusted,
     networks_of,
     peer_of,
+    proxy_identity,
     proxy_user,
     refusal,
 )
 from webview.sessions import Revocations, read_small_file, signed_session
+from webview.tokens import read_token_users, token_holder
 
 log = logging.getLogger("mchub.webview")
 
@@ -47,6 +53,8 @@ KEY_FILE = ".webview-secret-key"
 # Paths anyone may fetch: the health check, the login form and the static assets.
 PUBLIC_PREFIXES = ("/healthz", "/login", "/static/")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+IDENTITY = "mchub.identity"  # request scope key (authz.identity reads it)
 
 Mode = Literal["local", "token", "proxy"]
 
@@ -62,13 +70,16 @@ class BindRefused(AccessError):
 @dataclass(frozen=True)
 class AuthConfig:
     """Access settings. Neither token nor proxy header: local mode (loopback, no login).
-    `sessions` records logouts (in memory, or kept beside the key by `from_env`)."""
+    `sessions` records logouts (in memory, or kept beside the key by `from_env`); `token_users`
+    are per-user tokens ({user: token}); `attributes` name the proxy's attribute headers."""
 
     token: str | None = None
     proxy_header: str | None = None
     secret_key: str = ""
     trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT
     sessions: Revocations = field(default_factory=lambda: Revocations(SESSION_MAX_AGE), compare=False)
+    token_users: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    attributes: ProxyAttributes = ProxyAttributes()
     networks: tuple[Network, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +95,12 @@ class AuthConfig:
     def mode(self) -> Mode:
         if self.proxy_header:
             return "proxy"
-        return "token" if self.token else "local"
+        return "token" if self.tokens else "local"
+
+    @property
+    def tokens(self) -> bool:
+        """Whether any token (the shared one, or a user's) is accepted."""
+        return bool(self.token or self.token_users)
 
     @classmethod
     def from_env(
@@ -92,10 +108,12 @@ class AuthConfig:
         clusters_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
         trusted_proxies: tuple[str, ...] = TRUSTED_PROXIES_DEFAULT,
+        settings: Settings | None = None,
     ) -> AuthConfig:
         """MCHUB_TOKEN, MCHUB_PROXY_USER_HEADER, MCHUB_SECRET_KEY, and the `trusted_proxies`
-        setting. Without a secret key, one is generated and kept in `<clusters_dir>/.webview-secret-key`
-        (0600) so logins survive restarts; logouts are kept beside it (sessions.py)."""
+        setting; with `settings`, also its token users file and proxy attribute headers. Without a
+        secret key, one is generated and kept in `<clusters_dir>/.webview-secret-key` (0600) so
+        logins survive restarts; logouts are kept beside it (sessions.py)."""
         env = os.environ if environ is None else environ
         token = env.get("MCHUB_TOKEN") or None
         if token is not None and len(token) < 16:
@@ -103,25 +121,35 @@ class AuthConfig:
         key = env.get("MCHUB_SECRET_KEY") or (_kept_key(clusters_dir) if clusters_dir else "")
         kept = Revocations.kept_in(clusters_dir, SESSION_MAX_AGE) if clusters_dir else None
         header = env.get("MCHUB_PROXY_USER_HEADER") or None
-        return cls(token, header, key, trusted_proxies, kept or Revocations(SESSION_MAX_AGE))
+        users = settings.token_users_file if settings else None
+        return cls(
+            token,
+            header,
+            key,
+            trusted_proxies,
+            kept or Revocations(SESSION_MAX_AGE),
+            read_token_users(users) if users else {},
+            ProxyAttributes.of(settings) if settings else ProxyAttributes(),
+        )
 
     def serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.secret_key, salt="mchub-session")
 
     def session_cookie(self, user: str) -> str:
-        """A new session: the user, the token's fingerprint and a random id that logout revokes."""
-        return self.serializer().dumps({"u": user, "t": self.token_tag(), "s": secrets.token_urlsafe(18)})
+        """A new session: the user, their token's fingerprint and a random id that logout revokes."""
+        tag = self.token_tag(user)
+        return self.serializer().dumps({"u": user, "t": tag, "s": secrets.token_urlsafe(18)})
 
     def session_user(self, raw: str) -> str | None:
         """The user of a valid session cookie that no logout has ended."""
-        session = signed_session(self.serializer(), raw, self.token_tag(), SESSION_MAX_AGE)
+        session = signed_session(self.serializer(), raw, self.token_tag, SESSION_MAX_AGE)
         if session is None or self.sessions.is_revoked(session[1], session[2]):
             return None
         return session[0]
 
     def end_session(self, raw: str) -> None:
         """Logout: this session's cookie, and every copy of it, stops working."""
-        session = signed_session(self.serializer(), raw, self.token_tag(), SESSION_MAX_AGE)
+        session = signed_session(self.serializer(), raw, self.token_tag, SESSION_MAX_AGE)
         if session is not None:
             self.sessions.revoke(session[1], session[2])
 
@@ -129,12 +157,20 @@ class AuthConfig:
         """Whether the connecting address is one of `trusted_proxies`."""
         return is_trusted(self.networks, peer)
 
-    def token_tag(self) -> str:
-        """A fingerprint of the token in each session: changing MCHUB_TOKEN logs everyone out."""
-        return hashlib.sha256(f"mchub-session:{self.token}".encode()).hexdigest()[:16]
+    def token_tag(self, user: str = TOKEN_USER) -> str:
+        """A fingerprint of the user's token in each session: changing MCHUB_TOKEN logs its holders
+        out, changing (or removing) a user's token logs that user out."""
+        token = self.token if user == TOKEN_USER else self.token_users.get(user)
+        if token is None:
+            return "-"  # no token: no session is valid (a signed "-" is refused, see session_user)
+        return hashlib.sha256(f"mchub-session:{token}".encode()).hexdigest()[:16]
 
     def token_ok(self, candidate: str) -> bool:
         return self.token is not None and hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    def token_user(self, candidate: str) -> str | None:
+        """Whose token `candidate` is (TOKEN_USER for the shared one), or None."""
+        return token_holder(candidate, self.token, self.token_users, TOKEN_USER)
 
 
 def _kept_key(clusters_dir: Path) -> str:
@@ -199,27 +235,33 @@ def local_user() -> str:
 
 def identify(
     auth: AuthConfig, headers: Headers, cookies: Mapping[str, str], peer: str | None = None
-) -> str | None:
-    """The caller's name, or None when the request carries no acceptable credentials. `peer` is
-    the connecting address; IdentityRefused when it sends an identity header it may not send."""
+) -> Identity | None:
+    """Who is calling, or None when the request carries no acceptable credentials. `peer` is the
+    connecting address; IdentityRefused when it sends an identity header it may not send. The
+    local user and the shared token's holder are admins."""
     if auth.proxy_header:
         user = proxy_user(auth.proxy_header, auth.networks, headers, peer)
         if user:
-            return user
-    if auth.token:
-        scheme, _, value = headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and auth.token_ok(value.strip()):
-            return TOKEN_USER
-        raw = cookies.get(SESSION_COOKIE)
-        return auth.session_user(raw) if raw else None
+            return proxy_identity(user, auth.attributes, headers)
+    if auth.tokens:
+        holder = bearer_holder(auth, headers)
+        if holder is None:
+            raw = cookies.get(SESSION_COOKIE)
+            holder = auth.session_user(raw) if raw else None
+        return Identity(holder, admin=holder == TOKEN_USER) if holder else None
     if auth.mode == "local":
-        return local_user()
+        return Identity(local_user(), admin=True)
     return None
 
 
-def bearer_used(auth: AuthConfig, headers: Headers) -> bool:
+def bearer_holder(auth: AuthConfig, headers: Headers) -> str | None:
+    """Whose `Authorization: Bearer` token the request carries, if any."""
     scheme, _, value = headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and auth.token_ok(value.strip())
+    return auth.token_user(value.strip()) if scheme.lower() == "bearer" and auth.tokens else None
+
+
+def bearer_used(auth: AuthConfig, headers: Headers) -> bool:
+    return bearer_holder(auth, headers) is not None
 
 
 class AuthMiddleware:
@@ -247,11 +289,13 @@ class AuthMiddleware:
         if self.auth.trusts(peer):
             forwarded_scheme(scope, headers)
         try:
-            user = identify(self.auth, headers, _cookies(headers), peer)
+            who = identify(self.auth, headers, _cookies(headers), peer)
         except IdentityRefused as exc:
             self.notes.note(peer, exc)
             await refusal(path, exc)(scope, receive, send)
             return
+        user = who.user if who else None
+        scope[IDENTITY] = who
         scope["mchub.user"] = user
         scope["mchub.bearer"] = bearer_used(self.auth, headers)
         if user is None and not path.startswith(PUBLIC_PREFIXES):
@@ -261,12 +305,12 @@ class AuthMiddleware:
 
     def _refuse(self, path: str, scope: Scope) -> Response:
         if path.startswith("/api/"):
-            if self.auth.mode == "proxy" and not self.auth.token:
+            if self.auth.mode == "proxy" and not self.auth.tokens:
                 detail = f"no identity: the reverse proxy must set {self.auth.proxy_header}"
             else:
                 detail = "log in first, or send Authorization: Bearer <MCHUB_TOKEN>"
             return JSONResponse({"error": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        if self.auth.mode == "proxy" and not self.auth.token:
+        if self.auth.mode == "proxy" and not self.auth.tokens:
             return PlainTextResponse(
                 f"No identity: this hub expects the reverse proxy to set {self.auth.proxy_header}.",
                 status_code=401,

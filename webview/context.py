@@ -4,6 +4,7 @@ file readers and the templates. Plus the small request helpers pages and API sha
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import time
@@ -24,9 +25,9 @@ from reconciler.model.expiry import utc_today
 from reconciler.model.names import name_taken
 from reconciler.model.settings import Settings
 from reconciler.model.specfiles import BadName, checked_name
-from webview import csrf, present
+from webview import authz, csrf, present
 from webview.auth import AuthConfig
-from webview.state import CatalogLike, Files, MetricsLike, Previewer
+from webview.state import CatalogLike, Cluster, Files, MetricsLike, Previewer
 
 log = logging.getLogger("mchub.webview")
 HERE = Path(__file__).parent
@@ -71,9 +72,38 @@ class Web:
     def user(self, request: Request) -> str:
         return str(request.scope.get("mchub.user") or "local user")
 
-    def taken(self, name: str) -> str | None:
-        """Why `name` cannot be given to a new cluster (a spec, or an orphan's kept state), or None."""
-        return name_taken(name, self.files.spec(name) is not None, self.files.status(name)[1])
+    def taken(self, name: str, request: Request | None = None) -> str | None:
+        """Why `name` cannot be given to a new cluster (a spec, or an orphan's kept state), or None.
+        For a caller who may not see that cluster, only that it is taken: nothing about it."""
+        taken = name_taken(name, self.files.spec(name) is not None, self.files.status(name)[1])
+        if taken is not None and request is not None and not self.may_see(request, name):
+            return f'the name "{name}" is taken; choose another name'
+        return taken
+
+    def project_of(self, cluster: Cluster | None) -> str | None:
+        """The project a cluster belongs to (authz.cluster_project)."""
+        return authz.cluster_project(cluster, self.settings.limits)
+
+    def may_see(self, request: Request, name: str) -> bool:
+        """Whether the caller may see cluster `name` (True for one that does not exist)."""
+        if not authz.restricted(request):
+            return True
+        cluster = self.files.cluster(name)
+        return cluster is None or authz.can(request, "see", self.project_of(cluster))
+
+    def visible(self, request: Request, clusters: list[Cluster]) -> list[Cluster]:
+        """The clusters the caller may see (every one when nothing is restricted)."""
+        if not authz.restricted(request):
+            return clusters
+        return authz.visible(request, clusters, self.project_of)
+
+    @staticmethod
+    def viewer_tag(request: Request) -> str:
+        """A short tag of what the caller may see, for the ETags of lists (empty: everything)."""
+        mine = authz.my_projects(request)
+        if mine is None:
+            return ""
+        return "-p" + hashlib.sha1(";".join(sorted(mine)).encode(), usedforsecurity=False).hexdigest()[:8]
 
     def today(self) -> dt.date:
         """The server's UTC date, which expiry is counted in (tests pass a clock)."""
@@ -136,8 +166,12 @@ class Web:
         status_code: int = 200,
         headers: dict[str, str] | None = None,
     ) -> Response:
+        who = request.scope.get("mchub.identity")
         base = {
             "user": request.scope.get("mchub.user") or "",
+            "user_label": getattr(who, "label", "") or request.scope.get("mchub.user") or "",
+            # Log out: token sessions end on the hub; behind a proxy, the identity provider's logout
+            "can_log_out": self.auth.mode == "token" or bool(self.settings.logout_url and who),
             "auth_mode": self.auth.mode,
             "csrf_token": csrf.token_for(request, self.auth.secret_key),
             "clouds": sorted(self.settings.clouds),

@@ -23,6 +23,7 @@ from webview.forms import FormView
 Saved = Mapping[str, tuple[str, str]]
 LABELS = {
     "cluster_name": "Cluster name",
+    "project": "Project",
     "domain": "Domain",
     "image": "Image",
     "nb_users": "Guest accounts",

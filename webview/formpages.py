@@ -26,7 +26,7 @@ from reconciler.model.spec import (
 )
 from reconciler.model.specfiles import SpecExists
 from reconciler.model.status import Status
-from webview import acks, choices, csrf, formcheck, forms, present, specstore
+from webview import acks, authz, choices, csrf, formcheck, forms, present, specstore
 from webview.context import Web, cluster_name, form_text
 from webview.state import SpecFile
 
@@ -75,10 +75,7 @@ class FormPages:
         current_text: str | None = None,
     ) -> Response:
         """The cluster form; `current_text`: the spec file as it is now, after a stale save."""
-        cloud = view.values.get("cloud") or None
-        if cloud not in self.web.settings.clouds:
-            cloud = None
-        payload = await self.web.payload(cloud, name)
+        payload = await self.web.payload(self._cloud(view), name)
         flavors = payload_flavors(payload)
         saved = formcheck.saved_flavors(self._saved_spec(view, name))
         rows = [
@@ -104,6 +101,7 @@ class FormPages:
             "name": name,
             "known_tags": KNOWN_TAGS,
             "cloud_options": [(c, c) for c in sorted(self.web.settings.clouds)],
+            **self._project_context(request, view),
             "quotas": present.quota_rows(payload),
             "new_row_flavors": choices.flavor_choices(flavors, "node", ""),
             "summary": formcheck.summary(view),
@@ -114,6 +112,47 @@ class FormPages:
             "preview_url": self._preview_url(view, name),
         }
         return self.web.render(request, "form.html", context, status_code=status_code)
+
+    def _cloud(self, view: forms.FormView) -> str | None:
+        """The cloud whose figures the form shows: its project's when projects are configured (None
+        until one is chosen: the default cloud's), else the one chosen (None: the default)."""
+        settings = self.web.settings
+        if settings.projects:
+            project = settings.projects.get(view.values.get("project", "").strip())
+            return project.cloud if project is not None else None
+        cloud = view.values.get("cloud") or None
+        return cloud if cloud in settings.clouds else None
+
+    def _project_context(self, request: Request, view: forms.FormView) -> dict[str, Any]:
+        """The project field: the caller's projects (admins: all), the one already chosen kept; a
+        person in exactly one project gets it as a fixed line on a new cluster."""
+        projects = self.web.settings.projects
+        current = view.values.get("project", "").strip()
+        if not projects:
+            return {"projects_enabled": False, "project_options": [], "project_fixed": None}
+        mine = authz.my_projects(request)
+        names = [p for p in sorted(projects) if mine is None or p in mine]
+        options = [(p, f"{p} (cloud {projects[p].cloud})") for p in names]
+        if current and current not in names:  # an edit keeps what the file says, marked when unknown
+            options.append(
+                (current, current if current in projects else f"{current} (not a project of this hub)")
+            )
+        fixed = names[0] if len(names) == 1 and not view.editing and current in ("", names[0]) else None
+        if len(options) != 1 and not fixed:
+            options.insert(0, ("", "Choose a project"))
+        return {"projects_enabled": True, "project_options": options, "project_fixed": fixed}
+
+    def project_errors(
+        self, request: Request, spec_project: str | None, cloud: str | None
+    ) -> list[FieldError]:
+        """With projects configured, a spec names one and leaves `cloud` to it (a 422 naming the
+        caller's choices). A project of the hub that is not the caller's is no 422: `create_or_403`
+        answers it (403), so that whether it exists is said only to those who may use it."""
+        projects, mine = self.web.settings.projects, authz.my_projects(request)
+        found = forms.project_errors(spec_project, cloud, projects, mine)
+        # The form has no cloud input with projects (the file's own `cloud` is kept): the project
+        # field is where a person can fix it, by choosing the project that runs on that cloud.
+        return [e.model_copy(update={"path": "project"}) if e.path == "cloud" else e for e in found]
 
     def _saved_spec(self, view: forms.FormView, name: str | None) -> ClusterSpec | None:
         """The spec being edited, as saved (its groups may keep their flavors)."""
@@ -128,12 +167,25 @@ class FormPages:
 
     async def new_form(self, request: Request) -> Response:
         settings = self.web.settings
-        cloud = settings.default_cloud
-        payload = await self.web.payload(None)
+        who = authz.identity(request)
+        mine = authz.my_projects(request)
+        choices = sorted(settings.projects) if mine is None else list(mine)
+        project = choices[0] if settings.projects and len(choices) == 1 else ""
+        cloud = settings.cloud_of(None, project or None)
+        payload = await self.web.payload(cloud)
         domains = settings.clouds[cloud].domains if cloud in settings.clouds else ()
-        key = forms.home_public_key() if self.web.auth.mode == "local" else ""
+        # The login's own keys (the proxy's keys header); in local mode, the hub user's key file.
+        key = forms.identity_keys(who.keys) or (
+            forms.home_public_key() if self.web.auth.mode == "local" else ""
+        )
         view = forms.default_form(
-            payload, domains[0] if domains else "localdomain", cloud, self.web.files.names(), key
+            payload,
+            domains[0] if domains else "localdomain",
+            "" if settings.projects else cloud,  # with projects, the project chooses the cloud
+            self.web.files.names(),
+            key,
+            sudoer=forms.sudoer_name(who.user),
+            project=project,
         )
         return await self.form_page(request, view)
 
@@ -149,6 +201,7 @@ class FormPages:
         at once, a taken name among them; a taken name alone is a 409 with the form (app.py)."""
         view = await self._submitted(request, editing=False)
         data, found = forms.spec_parts(view)
+        found += self.project_errors(request, data.get("project"), data.get("cloud"))
         found += await self._flavor_problems(view, data, None)
         name = str(data["cluster_name"])
         files = self.web.files
@@ -165,14 +218,14 @@ class FormPages:
             raise
         if taken is not None:
             raise SpecExists(name)
+        authz.create_or_403(request, spec.project)  # a project of the hub, but not the caller's: 403
         return spec
 
     async def _flavor_problems(
         self, view: forms.FormView, data: dict[str, Any], saved: ClusterSpec | None
     ) -> list[FieldError]:
         """Groups on a flavor below their role's minimum, against the form's cloud's flavors."""
-        cloud = view.values.get("cloud") or None
-        payload = await self.web.payload(cloud if cloud in self.web.settings.clouds else None)
+        payload = await self.web.payload(self._cloud(view))
         known = "flavors" not in (payload.get("unknown") or {})  # last figures stand when the cloud is down
         flavors = payload_flavors(payload) if known and payload.get("flavors") else None
         return formcheck.flavor_problems(data, flavors, formcheck.saved_flavors(saved))
@@ -214,10 +267,18 @@ class FormPages:
         if data.get("cloud") == self.web.settings.default_cloud and not file_cloud(existing, limits):
             del data["cloud"]  # the form shows the default cloud; the file keeps leaving it to settings
         keys: tuple[str, ...] = forms.FORM_KEYS
+        if self.web.settings.projects:  # no cloud input: the project chooses; the file keeps its own
+            keys = tuple(k for k in keys if k != "cloud")
+            data.pop("cloud", None)
+        cloud = data.get("cloud") or (file_cloud(existing, limits) if self.web.settings.projects else None)
+        found += self.project_errors(request, data.get("project"), cloud)
         if view.absent and view.rebuild:  # only an explicit "build it again" brings it back
             data["ensure"], keys = "present", (*keys, "ensure")
         expected = [view.version] if view.version else None  # a stale form: a 409 with it (app.py)
-        return formcheck.parse_all(data, found, limits), keys, expected
+        spec = formcheck.parse_all(data, found, limits)
+        if existing.spec is None or spec.project != existing.spec.project:  # moved: theirs to create in
+            authz.create_or_403(request, spec.project)
+        return spec, keys, expected
 
     async def update(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -240,7 +301,7 @@ class FormPages:
             lambda: specstore.save_spec(
                 settings.specs_dir,
                 spec,
-                self.web.user(request),
+                authz.identity(request),
                 today=self.web.today(),
                 clusters_dir=settings.clusters_dir,
                 limits=settings.limits,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cloud.payload import payload_flavors
+from reconciler.model.projects import Project, project_problem
 from reconciler.model.spec import FieldError, SpecError
 from reconciler.model.sshkeys import KeyProblem, check_public_key
 from webview.choices import default_volume_type, image_names, smallest_for, split_tags, volume_types
@@ -19,6 +20,7 @@ INSTANCE_FIELDS = ("prefix", "type", "tags", "count", "disk_size", "image")
 VOLUME_FIELDS = ("tag", "name", "size", "type")
 SCALARS = (
     "cluster_name",
+    "project",
     "domain",
     "image",
     "nb_users",
@@ -42,6 +44,8 @@ STANDARD_INSTANCES = (
     ("node", ("node",), 1, "node"),
 )
 STANDARD_VOLUMES = (("nfs", "home", 100), ("nfs", "project", 50), ("nfs", "scratch", 50))
+SUDOER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")  # the spec's sudoer_username pattern
+RESERVED_USERS = frozenset({"root", "daemon", "bin", "sys", "nobody", "admin", "adm", "puppet", "slurm"})
 
 
 @dataclass
@@ -89,22 +93,54 @@ def home_public_key(home: Path | None = None) -> str:
     return ""
 
 
+def identity_keys(keys: Iterable[str]) -> str:
+    """The SSH public keys the login gave (the proxy's keys header), one a line, for a new cluster's
+    form: only keys the spec would accept."""
+    good = []
+    for key in keys:
+        try:
+            check_public_key(key.strip())
+        except KeyProblem:
+            continue
+        good.append(key.strip())
+    return "\n".join(dict.fromkeys(good))
+
+
+def sudoer_name(user: str) -> str:
+    """A new cluster's sudoer account, from the signed-in user id (MC Hub #27): the part before any
+    `@` (an eduPersonPrincipalName's scope), lower-cased, without the characters Magic Castle's
+    pattern refuses; "centos" (Magic Castle's default) when what is left does not fit."""
+    name = re.sub(r"[^a-z0-9_-]", "", user.split("@", 1)[0].lower())[:32]
+    if not SUDOER_RE.fullmatch(name) or name in RESERVED_USERS:
+        return "centos"
+    return name
+
+
 def default_form(
-    payload: Mapping[str, Any], domain: str, cloud: str, taken: Iterable[str], public_key: str = ""
+    payload: Mapping[str, Any],
+    domain: str,
+    cloud: str,
+    taken: Iterable[str],
+    public_key: str = "",
+    *,
+    sudoer: str = "centos",
+    project: str = "",
 ) -> FormView:
     """A standard Magic Castle cluster on this cloud: mgmt, login and one node on the smallest
-    flavors their roles allow, nfs home/project/scratch volumes of the cloud's default type."""
+    flavors their roles allow, nfs home/project/scratch volumes of the cloud's default type. With
+    projects, `project` (the person's only one, else "" to choose) and no `cloud` of its own."""
     images, flavors = image_names(payload), payload_flavors(payload)
     preferred = next((i for i in images if i.lower().startswith("rocky")), images[0] if images else "")
     values = {
         "cluster_name": free_name(taken),
+        "project": project,
         "domain": domain,
         "image": preferred,
         "nb_users": "10",
         "public_keys": public_key,
         "hieradata": "---",
         "guest_passwd": "",
-        "sudoer_username": "centos",
+        "sudoer_username": sudoer,
         "cloud": cloud,
         "apply": "auto",
         "expires": "",
@@ -239,9 +275,29 @@ def spec_parts(view: FormView) -> tuple[dict[str, Any], list[FieldError]]:
         data["guest_passwd"] = v["guest_passwd"]
     if v["cloud"].strip():
         data["cloud"] = v["cloud"].strip()
+    if v["project"].strip():
+        data["project"] = v["project"].strip()
     if v["expires"].strip():
         data["expires"] = v["expires"].strip()
     return data, problems
+
+
+def project_errors(
+    project: str | None, cloud: str | None, projects: Mapping[str, Project], mine: Iterable[str] | None
+) -> list[FieldError]:
+    """A spec's `project` (and `cloud`) against the hub's projects, the web's side of the engine's
+    rule (model.projects.project_problem): the choices named are the caller's (`mine`; None: every
+    project). A project of the hub that is not the caller's passes here: the create is refused
+    with a 403 (authz.create_or_403), and only its members learn that it exists."""
+    if not projects:
+        return []
+    own = set(projects) if mine is None else set(mine) & set(projects)
+    if project is not None and project in projects:
+        own.add(project)
+    if not own:
+        return []  # in no project at all: authz answers 403, saying to ask an admin
+    problem = project_problem(project, cloud, {p: projects[p] for p in own})
+    return [] if problem is None else [FieldError(path=problem[0], message=problem[1])]
 
 
 def _instances(rows: list[dict[str, str]], problems: list[FieldError]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Run history in words, for the cluster page: what each Terraform run did to the cluster ("added
 node3 and node4, 2 volumes; changed 1 volume"), with the Terraform addresses kept for a title.
 From the run record (reconciler/model/runs.py): `resources` (address -> action, what the run did),
-else the plan's counts; a failed run says what failed (webview/failures.py)."""
+else the plan's counts; a failed run says what failed (webview/failures.py). And who did what: the
+spec's commits and who each run was for (`who_did_what`, from git through webview/gitlog.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from reconciler.model.runs import RunRecord
 from webview import failures
+from webview.gitlog import Commit, SpecHistory
 
 VERBS = {"create": "added", "update": "changed", "replace": "replaced", "delete": "removed"}
 PLANNED = {"create": "to add", "update": "to change", "rebuild": "to rebuild", "replace": "to replace",
@@ -103,3 +105,46 @@ def reason_words(reason: str) -> str:
     return {"new_spec": "new spec", "retry_due": "retry", "drift_check_due": "drift check",
             "absent_requested": "destroy asked for", "approved": "approved by a person",
             "expired": "expired", "backing_off": "retry"}.get(reason, reason.replace("_", " "))  # fmt: skip
+
+
+# -- who did what: the spec's commits, and who each run was for ----------------------------------
+
+SHOWN_CHANGES = 20  # commits listed on the page; older ones behind "more", up to KEPT_CHANGES
+KEPT_CHANGES = 100
+SPEC_REASONS = frozenset({"new_spec", "spec_changed", "absent_requested"})  # runs a spec change starts
+
+
+def run_by(record: RunRecord, made_by: Commit | None) -> dict[str, str]:
+    """`{"text", "title"}`: who a run was for. The approver of the plan it applies, or the person
+    who asked for a retry (both from the run record); for a run a spec change started, the author
+    of the commit that made that version of the spec (found by the spec file's content,
+    `SpecHistory.commit_of`); else the hub itself (a drift check, a retry after backoff, expiry)."""
+    if record.approved_by:
+        return {"text": f"approved by {record.approved_by}", "title": "the plan it applies was approved"}
+    if record.triggered_by:
+        return {"text": f"retry asked by {record.triggered_by}", "title": "a person asked to retry now"}
+    if record.reason in SPEC_REASONS and made_by is not None:
+        title = f"{made_by.author} <{made_by.email}>, commit {made_by.sha[:10]}: {made_by.summary}"
+        return {"text": made_by.author, "title": title}
+    if record.reason in SPEC_REASONS and record.spec_blob:
+        return {"text": "an edit not in git", "title": "no commit holds the spec this run worked from"}
+    if record.reason in SPEC_REASONS:
+        return {"text": "", "title": ""}
+    return {"text": "the hub", "title": f"the hub's own: {reason_words(record.reason)}"}
+
+
+def who_did_what(spec_history: SpecHistory, name: str, records: list[RunRecord]) -> dict[str, Any]:
+    """The cluster page's history from git (it may start git: call it in a thread): the spec's
+    commits newest first (`changes`, then `more` behind a "more" button, and how many `older` ones
+    are not listed), and who each run was for (`run_by`, by run id)."""
+    commits = spec_history.entries(name)
+    by = {}
+    for record in records:
+        made = spec_history.commit_of(name, record.spec_blob or "", record.started_at)
+        by[record.id] = run_by(record, made)
+    return {
+        "changes": commits[:SHOWN_CHANGES],
+        "more_changes": commits[SHOWN_CHANGES:KEPT_CHANGES],
+        "older_changes": max(0, len(commits) - KEPT_CHANGES),
+        "run_by": by,
+    }

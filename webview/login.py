@@ -1,6 +1,8 @@
-"""The login form for token mode: the shared token in, a signed session cookie out. Logout
-revokes the session on the server (auth.py, sessions.py), so a copy of the cookie stops working
-too, then clears it. Local and proxy modes have no login: the form sends them home."""
+"""The login form for token mode: the shared token (or a user's own, tokens.py) in, a signed session
+cookie for its holder out. Logout revokes the session on the server (auth.py, sessions.py), so a
+copy of the cookie stops working too, then clears it, and sends the person to `logout_url` (the
+identity provider's logout) when the settings name one. Local and proxy modes have no login: the
+form sends them home."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webview import csrf
-from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, TOKEN_USER, safe_next, session_cookie_of
+from webview.auth import SESSION_COOKIE, SESSION_MAX_AGE, safe_next, session_cookie_of
 from webview.context import Web, form_text
 
 
@@ -31,7 +33,8 @@ class Login:
         form = await request.form(max_files=0, max_fields=10)
         self.web.check_form(request, form.get(csrf.FIELD))
         target = safe_next(form_text(form, "next"))
-        if not self.web.auth.token_ok(form_text(form, "token").strip()):
+        holder = self.web.auth.token_user(form_text(form, "token").strip())
+        if holder is None:
             await asyncio.sleep(0.5)  # slows guessing; the token itself should be long
             return self.web.render(
                 request, "login.html", {"next": target, "error": "That token is not right."}, status_code=401
@@ -39,7 +42,7 @@ class Login:
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            self.web.auth.session_cookie(TOKEN_USER),
+            self.web.auth.session_cookie(holder),
             max_age=SESSION_MAX_AGE,
             httponly=True,
             samesite="lax",
@@ -53,6 +56,7 @@ class Login:
         raw = session_cookie_of(request.headers)
         if raw:
             self.web.auth.end_session(raw)
-        response = RedirectResponse("/login" if self.web.auth.mode == "token" else "/", status_code=303)
+        home = "/login" if self.web.auth.mode == "token" else "/"
+        response = RedirectResponse(self.web.settings.logout_url or home, status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -5,25 +5,23 @@ fragments these endpoints also serve."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from typing import Any
 
-from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from reconciler.cloud.payload import payload_flavors
 from reconciler.cloud.sizing import needs
 from reconciler.model import retries, runs, secrets
 from reconciler.model.names import forgettable
-from reconciler.model.spec import CLUSTER_NAME_RE
 from reconciler.model.status import Status
 from webview import acks, csrf, failures, history, hosts, present
 from webview.api import RUN_ID_RE
-from webview.conditional import if_none_match, not_modified
 from webview.context import Web, cluster_name
+from webview.dashboard import Dashboard
+from webview.gitlog import SpecHistory
 from webview.state import Cluster
 
 
@@ -48,63 +46,17 @@ def retry_offer(name: str, status: Status | None, asked: dt.datetime | None) -> 
 class Pages:
     def __init__(self, web: Web) -> None:
         self.web = web
-        self._dashboard_html: tuple[str, Markup] | None = None
+        # the specs' git history: owners and ages on the list (shared with the cluster page)
+        self.spec_history = SpecHistory(web.settings.specs_dir)
+        self.list = Dashboard(web, self.spec_history)
 
-    # -- dashboard ------------------------------------------------------------------------------
-
-    async def _dashboard(self, wait: bool = False) -> tuple[str, Markup]:
-        """The clusters table and quota panel, rendered once per version of the files and figures
-        (times are made relative by the browser, so the HTML only changes when they do)."""
-        etag, clusters = self.web.files.clusters()
-        today = self.web.today()
-        settled = [
-            c.status.updated_at.timestamp()
-            for c in clusters
-            if c.status and c.status.updated_at and not present.is_running(c.phase)
-        ]
-        payload = await self.web.payload(None, newer_than=max(settled, default=None), wait=wait)
-        figures = json.dumps(
-            [payload.get("quotas"), payload.get("error"), payload.get("cloud")], sort_keys=True
-        )
-        figures += today.isoformat()  # days left change with the date
-        etag = etag[:-1] + "-" + hashlib.sha1(figures.encode(), usedforsecurity=False).hexdigest()[:8] + '"'
-        cached = self._dashboard_html
-        if cached is not None and cached[0] == etag:
-            return etag, cached[1]
-        rows = [self._row(c, today) for c in clusters]
-        template = self.web.templates.get_template("_dashboard.html")
-        html = Markup(template.render(rows=rows, payload=payload, quotas=present.quota_rows(payload)))
-        self._dashboard_html = (etag, html)
-        return etag, html
-
-    @staticmethod
-    def _row(c: Cluster, today: dt.date) -> dict[str, Any]:
-        spec = c.spec.spec if c.spec else None
-        return {
-            "name": c.name,
-            "phase": c.phase,
-            "status": c.status,
-            "counts": present.progress_counts(c.status),
-            "shape": " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else "",
-            "ensure": c.ensure,
-            "spec_state": "valid" if spec else ("invalid" if c.spec else "missing"),
-            "last_change": c.last_change,
-            "expiry": present.expiry(spec, today),
-            "forgettable": c.spec is not None and forgettable(c.status),
-        }
+    # -- dashboard (webview/dashboard.py: columns, filters, sorting, caches) -------------------
 
     async def dashboard(self, request: Request) -> Response:
-        _, html = await self._dashboard()
-        forgot = request.query_params.get("forgot", "")  # actions.forget's one-shot notice
-        forgot = forgot if CLUSTER_NAME_RE.fullmatch(forgot) and self.web.files.spec(forgot) is None else ""
-        return self.web.render(request, "dashboard.html", {"dashboard": html, "forgot": forgot})
+        return await self.list.page(request)
 
     async def dashboard_partial(self, request: Request) -> Response:
-        etag, html = await self._dashboard(wait=True)
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if if_none_match(request, etag):
-            return not_modified(etag)
-        return HTMLResponse(html, headers=headers)
+        return await self.list.partial(request)
 
     # -- the cluster page -----------------------------------------------------------------------
 
@@ -141,6 +93,8 @@ class Pages:
             "failure": (failure := failures.explain(status)),
             "waiting": failure if status is not None and status.reason.value == "quota_wait" else None,
             "run_words": {r.id: history.run_words(r) for r in records},
+            # who did what: the spec's commits, who each run was for (git may run: in a thread)
+            **await run_in_threadpool(history.who_did_what, self.spec_history, name, records),
             "reason_words": history.reason_words,
             "volumes": present.volumes(spec, status),
             "access": present.access(spec, status),

@@ -109,9 +109,10 @@ class Revocations:
 
 
 def signed_session(
-    serializer: URLSafeTimedSerializer, raw: str, token_tag: str, max_age: int
+    serializer: URLSafeTimedSerializer, raw: str, token_tag: Callable[[str], str], max_age: int
 ) -> tuple[str, str, int] | None:
-    """(user, session id, issued at) of a cookie this hub signed for this token, unexpired."""
+    """(user, session id, issued at) of a cookie this hub signed for the user's current token
+    (`token_tag(user)`: its fingerprint; "-" when the user has no token), unexpired."""
     try:
         data, signed = serializer.loads(raw, max_age=max_age, return_timestamp=True)
     except BadData:
@@ -120,7 +121,8 @@ def signed_session(
         isinstance(data, dict)
         and isinstance(data.get("u"), str)
         and isinstance(data.get("s"), str)  # sessions from before logouts were recorded: log in again
-        and data.get("t") == token_tag
+        and data.get("t") != "-"
+        and data.get("t") == token_tag(data["u"])
     ):
         return None
     return data["u"], data["s"], int(signed.timestamp())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.model import expiry, secrets
+from reconciler.model.access import Identity
 from reconciler.model.limits import DEFAULT_LIMITS, Limits
 from reconciler.model.spec import ClusterSpec, FieldError, SpecError, parse_spec_file
 from reconciler.model.specedit import Unreadable, apply_values, new_document, set_ensure_absent
@@ -30,6 +31,7 @@ from reconciler.model.specfiles import (
 )
 
 log = logging.getLogger("mchub.webview")
+Who = Identity | str  # the person a write is for: their Identity, or a bare user id (the CLI, older callers)
 GIT_TIMEOUT = 30.0
 _git_lock = threading.Lock()
 
@@ -100,7 +102,7 @@ def _store_password(clusters_dir: Path | None, spec: ClusterSpec) -> None:
 def save_spec(
     specs_dir: Path,
     spec: ClusterSpec,
-    user: str,
+    user: Who,
     *,
     keys: Collection[str] | None = None,
     expected: Collection[str] | None = None,
@@ -157,13 +159,13 @@ def proposed(
     return written, current
 
 
-def write_spec(specs_dir: Path, spec: ClusterSpec, user: str, verb: str = "") -> Path:
+def write_spec(specs_dir: Path, spec: ClusterSpec, user: Who, verb: str = "") -> Path:
     """Write the whole spec (create or replace), then commit it (best effort) as `user`. (`verb`
     is not needed any more: the commit says Create or Update by what happened.)"""
     return save_spec(specs_dir, spec, user).path
 
 
-def mark_absent(specs_dir: Path, name: str, user: str, expected: Collection[str] | None = None) -> Saved:
+def mark_absent(specs_dir: Path, name: str, user: Who, expected: Collection[str] | None = None) -> Saved:
     """Set `ensure: absent` so the reconciler destroys the cluster, the rest of the file untouched
     (a spec that no longer validates can still be destroyed). FileNotFoundError without a file."""
     path = spec_path(specs_dir, name)
@@ -179,7 +181,7 @@ def mark_absent(specs_dir: Path, name: str, user: str, expected: Collection[str]
     return Saved(path, version, False, changed)
 
 
-def forget_spec(specs_dir: Path, name: str, user: str, expected: Collection[str] | None = None) -> str:
+def forget_spec(specs_dir: Path, name: str, user: Who, expected: Collection[str] | None = None) -> str:
     """Remove `specs/<name>.yaml` (the cluster is forgotten: the caller checked that nothing of it is
     in the cloud, `names.not_forgettable`), then commit the removal as `user`. Returns the version
     removed; FileNotFoundError without a file; VersionMismatch when it is not at `expected`."""
@@ -189,12 +191,23 @@ def forget_spec(specs_dir: Path, name: str, user: str, expected: Collection[str]
     return version
 
 
-def author(user: str) -> tuple[str, str]:
-    """(name, email) for git from a user name such as `alice`, `alice@example.org`, `mchub-user`."""
-    name = re.sub(r"[<>\n\r\x00]", "", user).strip() or "local user"
-    if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", name):
-        return name, name
-    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", name).strip("-") or "user"
+def _clean(text: str) -> str:
+    """`text` as git can take it in `Name <mail>`: no angle brackets, no control characters."""
+    return " ".join(re.sub(r"[<>\x00-\x1f\x7f]", " ", text).split())[:200]
+
+
+def author(user: Who) -> tuple[str, str]:
+    """(name, email) for git: the display name and mail the proxy gave, when it gave them; else
+    from the user id such as `alice` (`alice <alice@mchub.invalid>`), `alice@example.org`."""
+    who = user if isinstance(user, Identity) else Identity(user)
+    user_id = _clean(who.user) or "local user"
+    mail = _clean(who.mail).replace(" ", "")
+    name = _clean(who.name) or user_id
+    if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", mail):
+        return name, mail
+    if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", user_id):
+        return name, user_id
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", user_id).strip("-") or "user"
     return name, f"{slug}@mchub.invalid"
 
 
@@ -210,7 +223,7 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def commit(path: Path, user: str, message: str) -> bool:
+def commit(path: Path, user: Who, message: str) -> bool:
     """Commit just this file (its removal, when it is gone) when its folder is in a git work tree;
     log and carry on otherwise."""
     folder = path.parent

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -137,6 +138,24 @@ class Cluster:
         return max(times) if times else None
 
 
+def _first_run(folder: Path) -> dt.datetime | None:
+    """When the oldest run kept in a cluster's `runs/` folder started, from the file names alone
+    (run ids start with their UTC time, runs.new_run_id): no record is read."""
+    try:
+        if not stat.S_ISDIR(folder.lstat().st_mode):
+            return None  # only the hub makes this folder: a link or a file here is not its history
+        stamps = [e.name[:16] for e in os.scandir(folder) if e.name.endswith(".json")]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    times = []
+    for stamp in stamps:
+        try:
+            times.append(dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC))
+        except ValueError:
+            continue
+    return min(times, default=None)
+
+
 class Files:
     """Readers over `specs/` and `clusters/` for one app."""
 
@@ -145,6 +164,12 @@ class Files:
         self.clusters_dir = clusters_dir
         self.specs: FileCache[SpecFile] = FileCache(partial(_read_spec, limits=limits))
         self.statuses: FileCache[Status | None] = FileCache(_read_status)
+        # keyed by the runs folder's own signature: a run added or pruned changes its mtime
+        self.first_runs: FileCache[dt.datetime | None] = FileCache(_first_run)
+
+    def first_run(self, name: str) -> dt.datetime | None:
+        """When the oldest run the hub keeps of `name` started (the list's age when git has none)."""
+        return self.first_runs.get(f"{self.clusters_dir}/{name}/runs")[1]
 
     def spec(self, name: str) -> SpecFile | None:
         return self.specs.get(spec_path(self.specs_dir, name))[1]

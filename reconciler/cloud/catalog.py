@@ -157,7 +157,8 @@ class Catalog:
         self, cloud_name: str | None, cluster: str | None, clusters_dir: Path | None = None
     ) -> dict[str, Any]:
         """What `GET /api/resources?cloud=NAME[&cluster=NAME]` serves; with a cluster, its own usage
-        (from its Terraform state) is given back to what remains."""
+        (from its Terraform state) is given back to what remains. Without a cloud, a cluster's
+        figures are those of the cloud it runs on (its project's, when it names one)."""
         if cluster is not None and not CLUSTER_NAME_RE.match(cluster):
             raise CatalogError("request", f'"{cluster}" is not a cluster name')
         if cloud_name is None and cluster is not None:
@@ -169,9 +170,10 @@ class Catalog:
 
     def _cloud_of(self, cluster: str) -> str | None:
         try:
-            return load_spec(self.settings.specs_dir / f"{cluster}.yaml", self.settings.limits).cloud
+            spec = load_spec(self.settings.specs_dir / f"{cluster}.yaml", self.settings.limits)
         except (OSError, SpecError):
             return None
+        return self.settings.cloud_of(spec.cloud, spec.project)
 
 
 def _mtime(cloud: CloudConfig) -> float | None:

@@ -1,6 +1,7 @@
 """The resources payload: a catalog snapshot as the JSON that `GET /api/resources`, `mchub resources`
 and the cluster form read, and the flavors read back out of it by the web view. One home for the
-format, both ways. Pure: the caller passes the clock's reading."""
+format, both ways, and for which cloud a project's figures come from. Pure: the caller passes the
+clock's reading."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from reconciler.cloud.sizing import (
     ordered,
     remaining,
 )
+from reconciler.model.projects import Project
 
 
 def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None = None) -> dict[str, Any]:
@@ -41,6 +43,24 @@ def snapshot_payload(snap: Snapshot, own: Usage, now: float, cluster: str | None
         ],  # fmt: skip
         "unknown": dict(snap.unknown),  # catalog part -> why it could not be read this time
     }
+
+
+def project_cloud(projects: Mapping[str, Project], project: str, cloud: str | None = None) -> str:
+    """The cloud entry whose figures a project's clusters use (`?project=NAME`, `--project NAME`):
+    its allocation, so its quota. ValueError, naming the choices, for a project this hub does not
+    have or a `cloud` that is not the project's."""
+    known = projects.get(project)
+    if known is None:
+        if not projects:
+            raise ValueError(f'project "{project}": this hub has no projects; leave project out')
+        raise ValueError(
+            f'project "{project}" is not a project of this hub; choose one of {", ".join(sorted(projects))}'
+        )
+    if cloud is not None and cloud != known.cloud:
+        raise ValueError(
+            f"project {project} runs on cloud {known.cloud}; leave cloud out, or set it to {known.cloud}"
+        )
+    return known.cloud
 
 
 def payload_flavors(payload: Mapping[str, Any]) -> list[Flavor]:

@@ -60,7 +60,7 @@ def make_preflight(catalog: Catalog, settings: Settings) -> Callable[[ClusterSpe
 
     def check(spec: ClusterSpec) -> Verdict:
         try:
-            snapshot = catalog.get(spec.cloud)
+            snapshot = catalog.get(settings.cloud_of(spec.cloud, spec.project))  # a project's: its quota
             cloud = snapshot.cloud
             if snapshot.has_figures and not _verdict(spec, snapshot, settings).fits:
                 age = snapshot.age(catalog.clock())

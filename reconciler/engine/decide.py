@@ -33,6 +33,7 @@ class Observed:
     hash: str | None = None  # digest of spec + template + module + Terraform version; file digest if invalid
     spec: ClusterSpec | None = None
     errors: str = ""
+    blob: str = ""  # the file's git blob id (runs.git_blob_id): a run records which version it worked from
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,14 @@ from typing import Any, Literal, TextIO, cast
 from reconciler.engine.decide import Action, Decision, Observed, retry_delay
 from reconciler.engine.hub import Hub
 from reconciler.engine.imagepins import pins_for
-from reconciler.engine.readback import keep_aside
+from reconciler.engine.readback import asked_by, keep_aside
 from reconciler.engine.safety import Classified, classify, creates_only
 from reconciler.engine.workdir import (
+    built_on,
     has_state,
     make_workdir,
+    moved_away,
+    note_cloud,
     read_note,
     render_into,
     terraform_environment,
@@ -56,16 +59,25 @@ def execute(name: str, observed: Observed, status: Status, decision: Decision, h
     workdir = make_workdir(hub, name)
     if decision.action == Action.DESTROY and not has_state(workdir):
         return status.destroyed(hub.clock(), decision.reason, observed.hash)
+    # A cluster is planned on the cloud it is built on: a spec pointing elsewhere is refused, and a
+    # destroy runs where the resources are, whatever the spec (or its absence) says now.
+    destroy = decision.action == Action.DESTROY
+    if observed.spec is not None and not destroy and (moved := moved_away(hub, name, observed.spec, workdir)):
+        return status.invalid(hub.clock(), observed.hash or "", moved)
+    where = built_on(hub, name) if destroy or observed.spec is None else None
+    asked = asked_by(hub, name, status, decision)  # before the status changes below
     if observed.spec is not None:  # images resolved once: at a plan; every other run reuses them
         picker = hub.images if decision.action == Action.PLAN else None
-        pins = pins_for(observed.spec, status.images, picker)
+        cloud = hub.settings.cloud_of(observed.spec.cloud, observed.spec.project)
+        pins = pins_for(observed.spec, status.images, picker, cloud)
         status = status if pins == status.images else status.images_pinned(hub.clock(), pins)
-    run = _Run(hub, name, observed, decision, status)
+    run = _Run(hub, name, observed, decision, status, asked, where)
     try:
-        env = terraform_environment(hub, name, observed.spec)
+        # A cluster whose spec is gone is destroyed where it was built, not on the default cloud.
+        env = terraform_environment(hub, name, observed.spec, where)
         with hub.terraform.session(name, workdir, env, cast(TextIO, run.log)) as tf:
             if observed.spec is not None:
-                render_into(hub, workdir, observed.spec, run.status.images)
+                render_into(hub, workdir, observed.spec, run.status.images, where)
             return run.go(tf)
     except TerraformError as exc:
         return run.failed(exc)
@@ -82,14 +94,19 @@ def execute(name: str, observed: Observed, status: Status, decision: Decision, h
 class _Run:
     """The state of one run: its record, its log, its Terraform and the progress seen so far."""
 
-    def __init__(self, hub: Hub, name: str, observed: Observed, decision: Decision, status: Status) -> None:
+    def __init__(
+        self, hub: Hub, name: str, observed: Observed, decision: Decision, status: Status,
+        asked: dict[str, str | None], where: str | None = None,
+    ) -> None:  # fmt: skip
         self.hub, self.name, self.observed, self.decision = hub, name, observed, decision
+        self.where = where  # the cloud the run uses instead of the spec's (a destroy where it was built)
         now = hub.clock()
         action = _run_name(decision, observed.spec)
         run_id = runs.new_run_id(now, action)
         self.record = runs.RunRecord(
             id=run_id, cluster=name, action=action, reason=decision.reason.value,
-            spec_hash=observed.hash, started_at=now, hub_pid=os.getpid(),
+            spec_hash=observed.hash, started_at=now, hub_pid=os.getpid(), spec_blob=observed.blob or None,
+            triggered_by=asked.get("triggered_by"), approved_by=asked.get("approved_by"),
         )  # fmt: skip
         runs.write_record(hub.clusters, self.record)
         phase = RUNNING_PHASE.get(decision.action, status.phase)
@@ -110,7 +127,8 @@ class _Run:
         self.tf = tf
         tf.on_start = self._on_pid
         spec, decision = self.observed.spec, self.decision
-        self._init(spec.cloud if spec is not None else None, spec is not None)
+        cloud = self.where or (self.hub.settings.cloud_of(spec.cloud, spec.project) if spec else None)
+        self._init(cloud, spec is not None)
         if decision.action == Action.APPLY:
             plan = self.status.plan
             assert plan is not None
@@ -157,6 +175,8 @@ class _Run:
             self.tf.init(upgrade=upgrade)
         if digest is not None and digest != previous:
             write_atomic(stamp, digest + "\n")  # replaces whatever is there, never writes through a link
+        if cloud is not None:  # execute() refused a spec pointing away from where the cluster is
+            note_cloud(self.hub, self.name, cloud)
 
     def _drift_checked(self, planfile: Path, summary: PlanSummary, info: PlanInfo) -> Status:
         drifted = list(summary.pending)

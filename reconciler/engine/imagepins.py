@@ -20,14 +20,18 @@ def image_texts(spec: ClusterSpec) -> list[str]:
 
 
 def pins_for(
-    spec: ClusterSpec, recorded: Mapping[str, ImagePin], picker: ImagePicker | None
+    spec: ClusterSpec,
+    recorded: Mapping[str, ImagePin],
+    picker: ImagePicker | None,
+    cloud: str | None = None,
 ) -> dict[str, ImagePin]:
     """The images this cluster's main.tf names: those recorded for texts still in the spec, and,
     with a picker (at plan time), what the cloud resolves now (which keeps a recorded image while
-    it can still boot). A text the picker cannot resolve keeps its recorded image, if any."""
+    it can still boot). A text the picker cannot resolve keeps its recorded image, if any.
+    `cloud`: the entry the cluster runs on (`settings.cloud_of`: its project's); None: the spec's."""
     texts = image_texts(spec)
     kept = {t: recorded[t] for t in texts if t in recorded}
     if picker is None:
         return kept
-    found = picker(spec.cloud, texts, {t: pin.id for t, pin in kept.items()})
+    found = picker(cloud or spec.cloud, texts, {t: pin.id for t, pin in kept.items()})
     return {**kept, **{t: ImagePin(id=i.id, name=i.name) for t, i in found.items()}}

@@ -1,6 +1,7 @@
 """Load and validate stages of the flow: the spec file of one cluster as it is now (valid, invalid
 or gone) and the hash that says whether anything that reaches Terraform changed: the spec, the
-cloud's module and settings, and the Terraform version."""
+cloud's module and settings, and the Terraform version. With `projects:` in the settings, a spec
+that names no project or an unknown one (or a cloud other than its project's) is invalid here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from reconciler.engine.decide import Observed
 from reconciler.engine.render import ModuleDigests
 from reconciler.model.limits import DEFAULT_LIMITS, Limits
+from reconciler.model.projects import project_problem
+from reconciler.model.runs import git_blob_id
 from reconciler.model.secrets import given_at_in, secrets_path
 from reconciler.model.settings import Settings, SettingsError
 from reconciler.model.spec import SpecError, parse_spec_file, spec_digest
@@ -41,16 +44,26 @@ class SpecReader:
             return Observed(kind="missing")
         if observed.kind != "present" or observed.spec is None:
             return observed
+        spec = observed.spec
+        problem = project_problem(spec.project, spec.cloud, self.settings.projects)
+        if problem is not None:  # with projects configured, a spec names one of them
+            errors = f"{problem[0]}: {problem[1]}"
+            # The message is in the hash: settings that change the choices are news to the status.
+            digest = hashlib.sha256(f"{observed.hash}\n{errors}".encode()).hexdigest()
+            return Observed(kind="invalid", hash=digest, errors=errors)
+        cloud_name = self.settings.cloud_of(spec.cloud, spec.project)  # a project's cloud is its own
         try:
-            cloud_digest = self.module_digest(observed.spec.cloud)
+            cloud_digest = self.module_digest(cloud_name)
         except SettingsError as exc:
             return Observed(kind="invalid", hash=observed.hash, errors=f"cloud: {exc}")
         parts = [observed.hash or "", cloud_digest, self.terraform_version]
+        if spec.project is not None:  # a project moved to another cloud entry is another cloud
+            parts.append(f"cloud {cloud_name}")
         _, given = self._given.get(secrets_path(self.settings.clusters_dir, name))
         if given:  # a password a person gave (kept out of the spec) is news too
             parts.append(f"guest password given at {given}")
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-        return Observed(kind="present", spec=observed.spec, hash=digest)
+        return Observed(kind="present", spec=spec, hash=digest, blob=observed.blob)
 
 
 def _parse(path: Path, limits: Limits = DEFAULT_LIMITS) -> Observed:
@@ -66,7 +79,7 @@ def _parse(path: Path, limits: Limits = DEFAULT_LIMITS) -> Observed:
         return _invalid(raw, "file is not UTF-8 text")
     except SpecError as exc:
         return _invalid(raw, str(exc))
-    return Observed(kind="present", spec=spec, hash=spec_digest(spec))
+    return Observed(kind="present", spec=spec, hash=spec_digest(spec), blob=git_blob_id(raw))
 
 
 def _invalid(raw: bytes, errors: str) -> Observed:

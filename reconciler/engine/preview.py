@@ -61,7 +61,8 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
     if refused:
         return Preview("refused: " + "; ".join(refused), refused=refused, seconds=time.monotonic() - started)
     try:
-        images = pins_for(spec, status.images if status is not None else {}, hub.images)
+        cloud = hub.settings.cloud_of(spec.cloud, spec.project)
+        images = pins_for(spec, status.images if status is not None else {}, hub.images, cloud)
         safety = _speculative_plan(hub, spec, images)
     except (TerraformError, SettingsError, OSError, ValueError) as exc:
         raise PreviewError(str(exc)) from exc
@@ -71,8 +72,11 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
         changes=safety.counts(),
         losing=[c.describe() for c in safety.losing],
         seconds=time.monotonic() - started,
-        detail=[{"address": c.address, "type": c.type, "kind": c.kind, "losing": c.losing, "why": c.why}
-                for c in safety.changes if c.address],  # fmt: skip
+        detail=[
+            {"address": c.address, "type": c.type, "kind": c.kind, "losing": c.losing, "why": c.why}
+            for c in safety.changes
+            if c.address
+        ],  # fmt: skip
     )
 
 

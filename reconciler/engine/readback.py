@@ -9,11 +9,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.engine.decide import Decision, retry_asked
 from reconciler.engine.hub import Hub
-from reconciler.model.approvals import approval_path, read_approval
+from reconciler.model.approvals import approval_path, read_approval, read_approver
 from reconciler.model.files import UnreadableFile, set_aside
-from reconciler.model.retries import read_retry
-from reconciler.model.status import Status, read_status, set_aside_status
+from reconciler.model.retries import read_request, read_retry
+from reconciler.model.status import Reason, Status, read_status, set_aside_status
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,21 @@ def read_recorded(hub: Hub, name: str, spec_hash: str | None) -> Recorded:
     if note and status is not None:
         status = hub.recorder.record(status.noted(hub.clock(), note))
     return Recorded(status, approval, read_retry(hub.settings.specs_dir, name))
+
+
+def asked_by(hub: Hub, name: str, status: Status, decision: Decision) -> dict[str, str | None]:
+    """Who asked for the run `decision` starts, as far as people's files say (the run record's
+    `triggered_by` and `approved_by`): the approver of the plan it applies, or the person whose
+    retry request it answers. A run a spec change started is the author's of the commit that made
+    that version: the web view finds it from the record's `spec_blob`; drift checks, backoff
+    retries and expiry are the hub's own."""
+    if decision.reason == Reason.APPROVED:
+        approver = read_approver(hub.settings.specs_dir, name)
+        return {"triggered_by": approver, "approved_by": approver}
+    request = read_request(hub.settings.specs_dir, name)
+    if request is not None and retry_asked(status, request[0]):
+        return {"triggered_by": request[1]}
+    return {}
 
 
 def current_status(hub: Hub, name: str, spec_hash: str | None) -> Status | None:

@@ -31,7 +31,7 @@ def follow(status: Status, spec: ClusterSpec | None, hub: Hub) -> tuple[Status, 
     if status.phase != Phase.BUILD_SUCCESS or spec is None:
         return status, None
     try:
-        cloud = hub.settings.cloud(spec.cloud)
+        cloud = hub.settings.cloud(hub.settings.cloud_of(spec.cloud, spec.project))
     except SettingsError:  # the build's cloud left the settings: its own reconcile says so
         return status, None
     checks = checks_for(spec, status.outputs, cloud.ssh_port, cloud.dns is not None)

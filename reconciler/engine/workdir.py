@@ -29,9 +29,41 @@ def make_workdir(hub: Hub, name: str) -> Path:
     return path
 
 
-def terraform_environment(hub: Hub, name: str, spec: ClusterSpec | None) -> TerraformEnv:
-    """What Terraform gets for this cluster: its cloud's credentials and the guest password."""
-    cloud = hub.settings.cloud(spec.cloud if spec is not None else None)
+CLOUD_NOTE = ".mchub-cloud"  # the cloud entry a cluster's Terraform state was made on
+
+
+def built_on(hub: Hub, name: str) -> str | None:
+    """The cloud entry the cluster's resources are on (None: not known, nothing built yet or
+    built before the hub kept this note)."""
+    return read_note(hub.clusters / name / CLOUD_NOTE) or None
+
+
+def note_cloud(hub: Hub, name: str, cloud: str) -> None:
+    if built_on(hub, name) != cloud:
+        write_atomic(hub.clusters / name / CLOUD_NOTE, (cloud + "\n").encode())
+
+
+def moved_away(hub: Hub, name: str, spec: ClusterSpec, workdir: Path) -> str | None:
+    """Why a plan must not run: the spec (its `cloud`, or its project's) now points at another
+    cloud entry than the one its resources are on. Terraform would build a new cluster there and
+    leave the old one running, out of anyone's hands."""
+    was = built_on(hub, name)
+    now = hub.settings.cloud_of(spec.cloud, spec.project)
+    if was is None or was == now or not has_state(workdir):
+        return None
+    field = "project" if spec.project is not None else "cloud"
+    return (f"{field}: this cluster's resources are on cloud {was}, and the spec now points at cloud {now}: "
+            f"a plan there would build a second cluster and leave this one running. Put the {field} back, or "
+            f"destroy the cluster first (ensure: absent), then move it.")  # fmt: skip
+
+
+def terraform_environment(
+    hub: Hub, name: str, spec: ClusterSpec | None, cloud_name: str | None = None
+) -> TerraformEnv:
+    """What Terraform gets for this cluster: its cloud's credentials and the guest password.
+    `cloud_name` overrides the spec's (a cluster destroyed where it was built)."""
+    chosen = cloud_name or (hub.settings.cloud_of(spec.cloud, spec.project) if spec else None)
+    cloud = hub.settings.cloud(chosen)
     extra = cloud.passthrough_env()  # the DNS provider's credentials, from the hub's environment
     passwd = secrets.guest_password(hub.clusters, name, spec.guest_passwd if spec else None)
     if passwd:
@@ -49,11 +81,16 @@ def terraform_environment(hub: Hub, name: str, spec: ClusterSpec | None) -> Terr
 
 
 def render_into(
-    hub: Hub, workdir: Path, spec: ClusterSpec, images: Mapping[str, ImagePin] | None = None
+    hub: Hub,
+    workdir: Path,
+    spec: ClusterSpec,
+    images: Mapping[str, ImagePin] | None = None,
+    cloud_name: str | None = None,
 ) -> None:
     """Render stage: the spec's main.tf, written atomically into `workdir`; `images`: the images
-    its texts resolved to (engine/imagepins.py), rendered in their place."""
-    cloud = hub.settings.cloud(spec.cloud)
+    its texts resolved to (engine/imagepins.py), rendered in their place; `cloud_name` overrides
+    the spec's (a cluster destroyed where it was built)."""
+    cloud = hub.settings.cloud(cloud_name or hub.settings.cloud_of(spec.cloud, spec.project))
     subnet_id = hub.subnet(cloud) if hub.subnet is not None else None
     main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images, subnet_id)
     write_atomic(workdir / "main.tf", main_tf.encode())

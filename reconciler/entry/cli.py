@@ -40,14 +40,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from reconciler.model.projects import project_problem
     from reconciler.model.spec import SpecError, load_spec
 
     bad = 0
-    limits = _settings(args).limits  # the hub's own limits (settings file, MCHUB_MAX_*)
+    settings = _settings(args)  # the hub's own limits (settings file, MCHUB_MAX_*) and projects
     for name in args.files:
         path = Path(name)
         try:
-            load_spec(path, limits)
+            spec = load_spec(path, settings.limits)
+            problem = project_problem(spec.project, spec.cloud, settings.projects)
+            if problem is not None:  # as the hub reads it: with projects, a spec names one
+                bad += 1
+                print(f"{path}: {problem[0]}: {problem[1]}", file=sys.stderr)
+                continue
         except FileNotFoundError:
             print(f"{path}: no such file", file=sys.stderr)
             bad += 1
@@ -73,7 +79,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         workdir = settings.clusters_dir / args.name
         status = read_status(settings.clusters_dir, args.name)
         images = pins_for(spec, status.images, None) if status is not None else None
-        cloud = settings.cloud(spec.cloud)
+        cloud = settings.cloud(settings.cloud_of(spec.cloud, spec.project))  # a project's: its own
         print(render_main_tf(spec, cloud, settings.templates_dir, workdir, images), end="")
     except (SpecError, SettingsError, FileNotFoundError) as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
@@ -145,7 +151,41 @@ def print_status(settings: Settings, names: list[str] | None, as_json: bool) -> 
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return print_status(_settings(args), [args.name] if args.name else None, args.json)
+    settings = _settings(args)
+    names = [args.name] if args.name else None
+    if args.project:
+        if settings.projects and args.project not in settings.projects:
+            choices = ", ".join(sorted(settings.projects))
+            message = f"--project: {args.project!r} is not a project of this hub; choose one of {choices}"
+            print(message, file=sys.stderr)
+            return 2
+        names = [n for n in (names or _spec_names(settings)) if _project_of(settings, n) == args.project]
+        if not names:
+            print(f"no clusters in project {args.project}", file=sys.stderr)
+            return 0
+    return print_status(settings, names, args.json)
+
+
+def status_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--project", metavar="NAME", help="only the clusters whose spec names this project")
+
+
+def _spec_names(settings: Settings) -> list[str]:
+    from reconciler.model.specfiles import spec_names
+
+    return sorted(spec_names(settings.specs_dir))
+
+
+def _project_of(settings: Settings, name: str) -> str | None:
+    """The project a cluster's spec names (None: none, or the spec cannot be read)."""
+    from reconciler.model.spec import SpecError, load_spec
+
+    try:
+        return load_spec(settings.specs_dir / f"{name}.yaml", settings.limits).project
+    except (OSError, SpecError):
+        return None
 
 
 def _cli_user() -> str:
@@ -295,9 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="reconcile each cluster once, print the status, exit")
     p.add_argument("--prune", action="store_true", help="destroy clusters whose spec file was removed")
     p.add_argument("names", nargs="*", metavar="NAME")
-    p = command("status", cmd_status, "show each cluster's phase, reason and message")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--json", action="store_true")
+    status_arguments(command("status", cmd_status, "show each cluster's phase, reason and message"))
     p = command("approve", cmd_approve, "approve the plan waiting for a manual-apply cluster, by its id")
     p.add_argument("name")
     p.add_argument(

@@ -1,5 +1,6 @@
-"""`mchub resources [--cloud NAME] [--cluster NAME] [--json]`: the catalog's payload (the same one
-`GET /api/resources` serves) printed as readable tables, or as JSON."""
+"""`mchub resources [--cloud NAME | --project NAME] [--cluster NAME] [--json]`: the catalog's payload
+(the same one `GET /api/resources` serves) printed as readable tables, or as JSON. A project's
+figures are its cloud entry's: its allocation and quota (shared with any project on that entry)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from typing import Any
 
 from reconciler.cloud.catalog import Catalog, CatalogError
+from reconciler.cloud.payload import project_cloud
 from reconciler.model.settings import Settings
 
 # The command line's own words, units in the label (its cells are bare numbers); the pages say it
@@ -30,24 +32,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cloud", metavar="NAME", help="clouds.yaml entry (default: the cluster's, or the default cloud)"
     )
     p.add_argument(
+        "--project", metavar="NAME", help="a project of the settings: the figures of its cloud (its quota)"
+    )
+    p.add_argument(
         "--cluster", metavar="NAME", help="give this cluster's own usage back to what remains (editing)"
     )
     p.add_argument("--json", action="store_true", help="print the JSON payload of GET /api/resources")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    cloud = args.cloud
+    if args.project:
+        try:
+            cloud = project_cloud(settings.projects, args.project, cloud)
+        except ValueError as exc:
+            print(f"resources: --{exc}", file=sys.stderr)
+            return 2
     catalog = Catalog(settings)
     try:
-        data = catalog.payload(args.cloud, args.cluster, settings.clusters_dir)
+        data = catalog.payload(cloud, args.cluster, settings.clusters_dir)
     except CatalogError as exc:
         print(f"resources: {exc}", file=sys.stderr)
         return 2
     finally:
         catalog.stop(timeout=0.0)
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps({**data, "project": args.project} if args.project else data, indent=2))
     else:
-        print(render(data), end="")
+        print(render({**data, "project": args.project}), end="")
     if data["error"]:
         print(f"resources: {data['error']}", file=sys.stderr)
     return 0 if data["fetched_at"] is not None else 1
@@ -56,6 +68,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def render(data: dict[str, Any]) -> str:
     """The payload as plain-text tables."""
     head = f"Cloud {data['cloud']}"
+    if data.get("project"):
+        head += f" (project {data['project']})"
     if data.get("cluster"):
         head += f", editing cluster {data['cluster']} (its own usage is counted as free)"
     if data["fetched_at"] is None:

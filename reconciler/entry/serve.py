@@ -153,7 +153,9 @@ def _checked_auth(host: str, settings: Settings) -> AuthConfig:
     DNS credentials present (a DNS provider without its credentials: say so now, not at apply)."""
     from webview.auth import AuthConfig, check_bind
 
-    auth = AuthConfig.from_env(settings.clusters_dir, trusted_proxies=settings.trusted_proxies)
+    auth = AuthConfig.from_env(
+        settings.clusters_dir, trusted_proxies=settings.trusted_proxies, settings=settings
+    )
     check_bind(host, auth)
     for cloud in settings.clouds.values():
         cloud.passthrough_env()

@@ -37,8 +37,19 @@ def read_approval(specs_dir: Path, name: str) -> str | None:
         raise UnreadableFile(path, "is not valid JSON", shown) from None
     plan = data.get("plan_id") if isinstance(data, dict) else None
     if not isinstance(plan, str):
-        raise UnreadableFile(path, "names no plan (no \"plan_id\")", shown)
+        raise UnreadableFile(path, 'names no plan (no "plan_id")', shown)
     return plan
+
+
+def read_approver(specs_dir: Path, name: str) -> str | None:
+    """Who approved (`approved_by`) in the approval of `name`; None without a readable one (the
+    engine records it on the run that applies the plan)."""
+    try:
+        data = json.loads(read_regular(approval_path(specs_dir, name), APPROVAL_LIMIT))
+    except (OSError, ValueError, RecursionError):  # UnreadableFile is a ValueError: read_approval says so
+        return None
+    by = data.get("approved_by") if isinstance(data, dict) else None
+    return by[:200] if isinstance(by, str) and by else None
 
 
 def approve(specs_dir: Path, name: str, plan_id: str, by: str, now: dt.datetime) -> None:

@@ -31,6 +31,13 @@ def request_retry(specs_dir: Path, name: str, user: str, now: dt.datetime) -> No
 def read_retry(specs_dir: Path, name: str) -> dt.datetime | None:
     """When a retry of `name` was last asked for (aware, UTC), or None: no request, or a file that
     is not one (a link, not a regular file, too large, not our JSON) is no request."""
+    request = read_request(specs_dir, name)
+    return request[0] if request is not None else None
+
+
+def read_request(specs_dir: Path, name: str) -> tuple[dt.datetime, str | None] | None:
+    """The last retry request of `name`: when (aware, UTC) and who asked (None: not said); None
+    when there is none (see `read_retry`)."""
     try:
         data = json.loads(read_regular(retry_path(specs_dir, name), MAX_BYTES))
     except (OSError, ValueError, RecursionError):  # FileRefused and UnreadableFile are ValueErrors
@@ -42,7 +49,9 @@ def read_retry(specs_dir: Path, name: str) -> dt.datetime | None:
         return None
     if when is None:
         return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    by = data.get("requested_by")
+    who = by[:200] if isinstance(by, str) and by else None
+    return (when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)), who
 
 
 class NotRetryable(Exception):

@@ -7,6 +7,7 @@ through a link."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -40,6 +41,19 @@ class RunRecord(BaseModel):
     changes: dict[str, int] = {}  # the plan's resource changes by kind (create, update, rebuild, ...)
     losing: list[str] = []  # the changes that lose data, in words
     resources: dict[str, str] = {}  # address -> create/update/replace/delete: what the run did
+    # Who: the person whose request started the run, as the hub's files say (an approval's approver,
+    # a retry request's requester); the approver of the plan it applies; and the git blob id of the
+    # spec file it worked from, by which the web view finds the commit (and its author) that made
+    # that version of the spec, for a run a spec change started.
+    triggered_by: str | None = None
+    approved_by: str | None = None
+    spec_blob: str | None = None
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file of these bytes (`git hash-object`): a run records its spec's, and a
+    commit that made the same content has the same id, with no git process on the hub's side."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def new_run_id(now: dt.datetime, action: str) -> str:

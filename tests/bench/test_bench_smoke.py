@@ -29,6 +29,10 @@ RECONCILER = [
     rf"^  workers \d+: wall {NUM} s \({NUM} s per cluster\); peak RSS hub {NUM} MiB",
 ]
 PREVIEW = [rf"^  ratio \(median\) +{NUM}  \(target <= 1\.20\)$"] * 2
+LIST_CASES = ("healthz", "admin", "filtered", "partial", "partial304")
+LIST = [rf"^{case} +{NUM} +{NUM} +{NUM} +{NUM}x$" for case in LIST_CASES] * 2  # at two sizes
+LIST += [rf"^a status changed -> filtered partial \(median of \d+\): {NUM} ms$"] * 2
+LIST += [rf"^baseline: one look at every spec and status \(state.Files.clusters\): {NUM} ms$"] * 2
 ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
 
 
@@ -37,6 +41,7 @@ ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
     [
         pytest.param("bench_catalog.py", [], CATALOG, id="catalog"),
         pytest.param("bench_web.py", [], WEB, id="web"),
+        pytest.param("bench_list.py", [], LIST, id="list"),
         pytest.param("bench_web.py", ["--hub"], WEB, id="web-hub", marks=ON_TERRAFORM),  # mchub serve
         pytest.param("bench_terraform.py", [], TERRAFORM, id="terraform", marks=ON_TERRAFORM),
         pytest.param("bench_reconciler.py", [], RECONCILER, id="reconciler", marks=ON_TERRAFORM),

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -44,14 +45,15 @@ class FakeHub:
         auth: AuthConfig | None = None,
         catalog: FakeCatalog | None = None,
         preview: Previewer | None = None,
+        **settings: Any,  # more Settings fields (admins, projects, ...)
     ) -> None:
         self.specs, self.clusters = data / "specs", data / "clusters"
         self.specs.mkdir(parents=True, exist_ok=True)
         self.clusters.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.catalog = catalog or FakeCatalog()
-        settings = Settings(specs_dir=self.specs, clusters_dir=self.clusters)
-        app = create_app(settings, self.catalog, auth, preview=preview)
+        hub_settings = Settings(specs_dir=self.specs, clusters_dir=self.clusters, **settings)
+        app = create_app(hub_settings, self.catalog, auth, preview=preview)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="fake-hub", daemon=True)

@@ -6,6 +6,7 @@ replaces many volumes, a 40-node cluster) so that a layout that only holds for s
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ LONG_ERROR = (
     'line 45, in resource "openstack_compute_instance_v2" "instances"'
 )
 
+LONG_USER = "a.long.user.name.from.the.identity.provider@physics.university.example"
 # scene -> (cluster, phase); the cluster page of each is a scene of its own
 PHASES = {
     "pending": ("s-pending", "pending"),
@@ -85,12 +87,31 @@ def _history(hub: FakeHub, name: str, now: dt.datetime) -> None:
             result="failed" if n == 2 else "succeeded",
             error_kind="quota" if n == 2 else None,
             message=LONG_ERROR if n == 2 else "",
+            approved_by=LONG_USER if n == 5 else None,
+            triggered_by=LONG_USER if n >= 4 else None,
             summary=""
             if n == 2
             else f"+{n + 3} ~1 -0; replaces module.openstack.openstack_blockstorage_volume_v3"
             f'.volumes["mgmt1-nfs-home"]',
         )
         runs.write_record(hub.clusters, record)
+
+
+def _commits(hub: FakeHub, name: str) -> None:
+    """The spec's git history (the page's "Spec history"): long names and subjects. Only comments
+    change, so the stand-in reconciler sees the same spec throughout."""
+    path = hub.specs / f"{name}.yaml"
+    text = path.read_text()
+    people = [("Maximiliana Evangelina Featherstonehaugh-Worthington", "Create " + path.name),
+              ("Bob", "Note why the scratch volumes are this large, for whoever reads this file next year"),
+              ("Bob", "wip")]  # fmt: skip
+    git = ["git", "-C", str(hub.specs), "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    for i, (who, subject) in enumerate(people):
+        path.write_text(text if i == len(people) - 1 else f"# draft {i}\n{text}")
+        subprocess.run([*git, "add", path.name], check=True)
+        mail = ["-c", f"user.name={who}", "-c", f"user.email={LONG_USER}"]
+        subprocess.run([*git, *mail, "commit", "-q", "-m", subject], check=True)
 
 
 def _approval(hub: FakeHub, name: str, now: dt.datetime) -> None:
@@ -134,6 +155,7 @@ def stage(hub: FakeHub, login_hub: FakeHub) -> Scenes:
             _approval(hub, name, now)
         paths[scene] = f"/clusters/{name}"
     _history(hub, LONG_NAME, now)
+    _commits(hub, LONG_NAME)
     paths["form-edit"] = f"/clusters/{LONG_NAME}/edit"
     return Scenes(hub, paths, login_hub.url)
 

@@ -132,12 +132,12 @@ def test_a_present_cluster_has_no_rebuild_box_and_ignores_a_forged_one(
 def test_an_unknown_key_is_never_dropped(client: TestClient, settings: Settings) -> None:
     """A key this hub's model does not know makes the spec invalid; a form save neither drops it
     nor writes around it: it is refused, with the key named, and the file stays as it was."""
-    write_text(settings, "alpha", COMMENTED + "project: physics  # a newer hub's field\n")
+    write_text(settings, "alpha", COMMENTED + "billing_code: physics  # a newer hub's field\n")
     before = spec_text(settings, "alpha")
     fields = form_fields(client.get("/clusters/alpha/edit").text)
     fields["inst-2-count"] = "6"
     r = client.post("/clusters/alpha/edit", data=fields)
-    assert r.status_code == 422 and "project: unknown field" in r.text
+    assert r.status_code == 422 and "billing_code: unknown field" in r.text
     assert spec_text(settings, "alpha") == before
 
 
@@ -157,17 +157,18 @@ def test_keys_outside_the_form_survive_an_edit() -> None:
             "  node:  {type: p2-3gb, tags: [node], count: 2}",
             "  node:  {type: p2-3gb, tags: [node], count: 2, gpu_slices: 2}",
         )
-        + "ensure: absent\nproject: physics\n"
+        + "ensure: absent\nbilling_code: physics\n"
     )
     base = parse_yaml(COMMENTED + "ensure: absent\n")
     values = base.model_dump(mode="python", exclude_none=True)
     values["instances"]["node"]["count"] = 5
     out = apply_values(text, values, FORM_KEYS)
     data = yaml.safe_load(out)
-    assert data["project"] == "physics" and data["ensure"] == "absent"
+    assert data["billing_code"] == "physics" and data["ensure"] == "absent"
     assert data["instances"]["node"] == {"type": "p2-3gb", "tags": ["node"], "count": 5, "gpu_slices": 2}
     replaced = yaml.safe_load(apply_values(text, values, ClusterSpec.model_fields, replace=True))
-    assert "project" not in replaced and "gpu_slices" not in replaced["instances"]["node"]  # a PUT replaces
+    assert "billing_code" not in replaced  # a PUT replaces
+    assert "gpu_slices" not in replaced["instances"]["node"]
 
 
 def test_defaults_are_not_added_and_removed_values_go() -> None:

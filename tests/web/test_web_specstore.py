@@ -73,7 +73,7 @@ def test_git_missing_from_path_is_tolerated(tmp_path: Path, monkeypatch: pytest.
     [
         ("alice@example.org", ("alice@example.org", "alice@example.org")),
         ("mchub-user", ("mchub-user", "mchub-user@mchub.invalid")),
-        ("Evil <x@y>\nname", ("Evil x@yname", "Evil-x-yname@mchub.invalid")),
+        ("Evil <x@y>\nname", ("Evil x@y name", "Evil-x-y-name@mchub.invalid")),
         ("", ("local user", "local-user@mchub.invalid")),
     ],
 )

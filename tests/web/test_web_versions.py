@@ -17,7 +17,7 @@ from webhelpers import csrf_from, form_fields, read_spec, write_spec
 
 from reconciler.model.settings import Settings
 from reconciler.model.specfiles import SpecExists, VersionMismatch, spec_version, write_spec_file
-from webview import api, formpages
+from webview import context, formpages
 
 JSON = {"Content-Type": "application/json"}
 
@@ -160,7 +160,7 @@ def test_of_racing_creates_exactly_one_wins(
     """API POSTs and form Spawns of one name, at once: one 201/303, the rest 409, one file. With
     the name check before the write disabled, every request reaches the exclusive create."""
     if past_the_precheck:
-        monkeypatch.setattr(api, "name_taken", lambda *a: None)
+        monkeypatch.setattr(context, "name_taken", lambda *a: None)  # the API's check (Web.taken)
         monkeypatch.setattr(formpages, "name_taken", lambda *a: None)
     calls: list[Callable[[], int]] = []
     for i in range(6):

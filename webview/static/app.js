@@ -613,8 +613,12 @@
     });
     form.addEventListener("change", async (e) => {
       clearPreview();
-      if (e.target.name === "cloud") {
-        const r = await fetch("/api/resources?cloud=" + encodeURIComponent(e.target.value), { credentials: "same-origin" });
+      if (e.target.name === "cloud" || e.target.name === "project") {
+        /* a project's figures are its cloud's (its allocation): the server resolves which */
+        const which = e.target.name === "project" && e.target.value ? "project" : "cloud";
+        const cloud = form.elements.namedItem("cloud");
+        const query = which === "project" ? e.target.value : (cloud && cloud.value) || "";
+        const r = await fetch(`/api/resources?${which}=` + encodeURIComponent(query), { credentials: "same-origin" });
         if (!r.ok) return;
         catalog = await r.json();
         document.getElementById("usage-cloud").textContent = catalog.cloud;

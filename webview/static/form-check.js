@@ -224,6 +224,8 @@
     function problems() {
       const out = [];
       const add = (id, message) => { if (message) out.push([id, message, message === "required" && !touched.has(id) && !tried]); };
+      const project = document.getElementById("project"); /* a select: the hub has projects to choose */
+      if (project && project.tagName === "SELECT") add("project", project.value ? null : "required");
       const nameInput = document.getElementById("cluster_name");
       if (nameInput) add("cluster_name", nameProblem(nameInput));
       const domain = value("domain").trim();
@@ -416,7 +418,7 @@
     form.addEventListener("change", (e) => {
       if (e.target.matches("select.flavor")) e.target.dataset.picked = e.target.value; /* app.js keeps it */
       touch(e);
-      if (e.target.name === "cloud") setTimeout(refreshCatalog, 600);
+      if (e.target.name === "cloud" || e.target.name === "project") setTimeout(refreshCatalog, 600);
     });
     form.addEventListener("click", (e) => {
       if (e.target.closest("[data-add-row], [data-remove-row]")) setTimeout(check, 0);
@@ -429,10 +431,12 @@
       if (details) details.open = true;
       input.focus();
     });
-    /* The quota panel changes with the catalog (a cloud chosen): follow it. */
+    /* The quota panel changes with the catalog (a cloud or a project chosen): follow it. */
     async function refreshCatalog() {
       try {
-        const r = await fetch("/api/resources?cloud=" + encodeURIComponent(value("cloud")), { credentials: "same-origin" });
+        const project = form.elements.namedItem("project");
+        const query = project && project.value ? "project=" + encodeURIComponent(project.value) : "cloud=" + encodeURIComponent(value("cloud"));
+        const r = await fetch("/api/resources?" + query, { credentials: "same-origin" });
         if (!r.ok) return;
         const fresh = await r.json();
         flavors = fresh.flavors || [];

@@ -1,0 +1,211 @@
+"""The dashboard: every cluster the caller may see, with its project, owner (first author in git),
+age and expiry, filtered and sorted on the server (webview/listing.py), and the free quota beside.
+
+Built to stay cheap at thousands of clusters and many people polling it:
+- every cluster's row is built once per version of the files (state.Files: parsed files kept by
+  signature), of git's HEAD (gitlog.SpecHistory: one `git log` per new commit) and of the date;
+- a request then filters those rows by who is asking (authz.visible) and by its query, both passes
+  over dictionaries, and renders one page of them;
+- the rendered HTML is kept per (rows, figures, query, caller's projects), so a poll whose answer
+  did not change is a 304 without rendering, and people with the same view share one render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+from typing import Any
+
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from reconciler.model.expiry import describe
+from reconciler.model.names import forgettable
+from reconciler.model.spec import CLUSTER_NAME_RE
+from webview import authz, present
+from webview.conditional import if_none_match, not_modified
+from webview.context import Web
+from webview.gitlog import Commit, SpecHistory
+from webview.listing import GROUPS, SORT_CHOICES, ListQuery, age_words, select, status_group
+from webview.state import Cluster
+
+RENDERS_KEPT = 64  # distinct (query, projects) views kept rendered for the current files
+ROWS_KEPT = 50_000  # rows kept for reuse (a crude bound, as specfiles.FileCache's)
+
+
+class Dashboard:
+    def __init__(self, web: Web, history: SpecHistory) -> None:
+        self.web = web
+        self.history = history
+        self._rows: tuple[str, list[dict[str, Any]]] = ("", [])
+        self._origins: tuple[str | None, dict[str, Commit]] = (None, {})
+        self._html: dict[str, Markup] = {}
+        self._html_base = ""
+        self._lock = threading.Lock()  # one look at thousands of files at a time
+        self._looked_at = float("-inf")  # when the last look began (time.monotonic)
+        # name -> (what its row was built from, the row)
+        self._row_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+    # -- the endpoints ----------------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        query = ListQuery.from_params(request.query_params)
+        _, html = await self._render(request, query)
+        forgot = request.query_params.get("forgot", "")  # actions.forget's one-shot notice
+        forgot = forgot if CLUSTER_NAME_RE.fullmatch(forgot) and self.web.files.spec(forgot) is None else ""
+        context = {
+            "dashboard": html,
+            "forgot": forgot,
+            "query": query,
+            "groups": GROUPS,
+            "sort_choices": SORT_CHOICES,
+            "project_choices": self._project_choices(request),
+            "restricted": authz.restricted(request),
+            "poll_url": query.url("/partials/dashboard"),
+        }
+        return self.web.render(request, "dashboard.html", context)
+
+    async def partial(self, request: Request) -> Response:
+        etag, html = await self._render(request, ListQuery.from_params(request.query_params), wait=True)
+        if if_none_match(request, etag):
+            return not_modified(etag)
+        return HTMLResponse(html, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def rows(self) -> tuple[str, list[dict[str, Any]]]:
+        """(version, every cluster's row), rebuilt only when a file, git's HEAD or the date moved.
+        One look at the files at a time: a request that waited for another's look, begun after it
+        arrived, takes that look's answer (as fresh as its own would be), so many people polling
+        at once cost one pass over the files, not one each."""
+        arrived = time.monotonic()
+        with self._lock:
+            if self._looked_at >= arrived:
+                return self._rows
+            self._looked_at = time.monotonic()
+            files_etag, clusters = self.web.files.clusters()
+            today = self.web.today()
+            head = self.history.head()
+            key = f"{files_etag}:{head}:{today.isoformat()}"
+            if self._rows[0] != key:
+                if self._origins[0] != head:
+                    self._origins = (head, self.history.origins())
+                origins = self._origins[1]
+                self._rows = (key, [self._row(c, today, origins.get(c.name)) for c in clusters])
+            return self._rows
+
+    def _row(self, c: Cluster, today: dt.date, origin: Commit | None) -> dict[str, Any]:
+        """The row of `c`: the one built before while its parsed spec and status are the same
+        objects (state.Files hands out the same object while a file is unchanged), and its
+        origin, first run and the date too; else built anew. A change to one cluster of thousands
+        rebuilds one row."""
+        first_run = self.web.files.first_run(c.name)
+        inputs = (c.spec, c.status, origin, first_run, today)
+        kept = self._row_cache.get(c.name)
+        if kept is not None and all(a is b or a == b for a, b in zip(kept[0], inputs, strict=True)):
+            return kept[1]
+        row = self._build_row(c, today, origin, first_run)
+        if len(self._row_cache) > ROWS_KEPT:
+            self._row_cache.clear()
+        self._row_cache[c.name] = (inputs, row)
+        return row
+
+    def _build_row(
+        self, c: Cluster, today: dt.date, origin: Commit | None, first_run: dt.datetime | None
+    ) -> dict[str, Any]:
+        spec = c.spec.spec if c.spec else None
+        reason = c.status.reason.value if c.status else ""
+        created = _earliest(
+            origin.time if origin else None,
+            first_run,
+            dt.datetime.fromtimestamp(c.spec.mtime, dt.UTC) if c.spec else None,
+        )
+        spec_state = "valid" if spec else ("invalid" if c.spec else "missing")
+        return {
+            "name": c.name,
+            "phase": c.phase,
+            "status": c.status,
+            "group": status_group(c.phase, reason, spec_state == "invalid"),
+            "project": authz.cluster_project(c, self.web.settings.limits) or "",
+            "owner": origin.author if origin else "",
+            "created": created,
+            "age": age_words(created, today),
+            "counts": present.progress_counts(c.status),
+            "shape": " · ".join(f"{i.count}× {p}" for p, i in spec.instances.items()) if spec else "",
+            "ensure": c.ensure,
+            "spec_state": spec_state,
+            "last_change": c.last_change,
+            "expiry": present.expiry(spec, today),
+            "expires_when": seen.when if (seen := describe(spec.expires if spec else None, today)) else "",
+            "forgettable": c.spec is not None and forgettable(c.status),
+        }
+
+    # -- one view ---------------------------------------------------------------------------------
+
+    async def _render(self, request: Request, query: ListQuery, wait: bool = False) -> tuple[str, Markup]:
+        """The table and quota panel for this caller and query, and its ETag."""
+        rows_key, rows = await run_in_threadpool(self.rows)  # stat calls, and git after a commit
+        mine = authz.visible(request, rows, lambda r: r["project"] or None)
+        scope = authz.my_projects(request)
+        cloud = self._quota_cloud(query, scope)
+        settled = [
+            r["status"].updated_at.timestamp()
+            for r in mine
+            if r["status"] and r["status"].updated_at and not present.is_running(r["phase"])
+        ]
+        payload = await self.web.payload(cloud, newer_than=max(settled, default=None), wait=wait)
+        figures = json.dumps(
+            [payload.get("quotas"), payload.get("error"), payload.get("cloud")], sort_keys=True
+        )
+        view = "*" if scope is None else ",".join(scope)
+        digest = hashlib.sha1(f"{rows_key}|{figures}|{query.key()}|{view}".encode(), usedforsecurity=False)
+        etag = f'W/"d-{digest.hexdigest()[:24]}"'
+        if self._html_base != rows_key:
+            self._html, self._html_base = {}, rows_key  # renders of older files are never asked again
+        cached = self._html.get(etag)
+        if cached is not None:
+            return etag, cached
+        listing = select(mine, query)
+        template = self.web.templates.get_template("_dashboard.html")
+        html = Markup(
+            template.render(
+                listing=listing,
+                rows=listing.rows,
+                query=query,
+                groups=GROUPS,
+                show_project=bool(self.web.settings.projects) or any(r["project"] for r in mine),
+                payload=payload,
+                quotas=present.quota_rows(payload),
+            )
+        )
+        if len(self._html) >= RENDERS_KEPT:
+            self._html.clear()
+        self._html[etag] = html
+        return etag, html
+
+    def _quota_cloud(self, query: ListQuery, scope: tuple[str, ...] | None) -> str | None:
+        """Whose free quota the panel shows: the filtered project's cloud, else the one cloud of
+        the caller's projects, else the default cloud (None)."""
+        settings = self.web.settings
+        if query.project in settings.projects and (scope is None or query.project in scope):
+            return settings.cloud_of(None, query.project)
+        clouds = {settings.cloud_of(None, p) for p in scope or ()}
+        return clouds.pop() if len(clouds) == 1 else None
+
+    def _project_choices(self, request: Request) -> list[str]:
+        """The projects the filter offers: the caller's own; everyone's for an admin (and the
+        projects named by specs the settings do not know, so an admin can find them)."""
+        scope = authz.my_projects(request)
+        if scope is not None:
+            return sorted(scope)
+        named = {r["project"] for r in self._rows[1] if r["project"]}  # built by this request
+        return sorted(set(self.web.settings.projects) | named)
+
+
+def _earliest(*moments: dt.datetime | None) -> dt.datetime | None:
+    """The spec's birth as best known: its creating commit, the first run kept, the file's time."""
+    return min((m for m in moments if m is not None), default=None)
