@@ -86,31 +86,45 @@ class Api:
         return json_bytes({"status": "unhealthy", "loop": "stale", "error": error}, status_code=503)
 
     async def list_clusters(self, request: Request) -> Response:
-        etag, clusters = self.web.files.clusters()
+        """Every cluster the caller may see. With `?since=<version>`: only those changed after it,
+        the names `removed` since, and the list's `version` to ask with next; the whole list, with
+        `"since": null`, when that version is not this hub's (`?since=0` to begin). A poll of an
+        unchanged list is a 304 from memory."""
+        files = self.web.files
+        look = await run_in_threadpool(files.look) if files.due() else files.look()
         today = self.web.today()
+        since = request.query_params.get("since", "")
         # days left change with the date; what the list holds, with who asks
-        etag = f'{etag[:-1]}-{today.isoformat()}{self.web.viewer_tag(request)}"'
+        etag = f'{look.etag[:-1]}-{today.isoformat()}{self.web.viewer_tag(request)}"'
         if if_none_match(request, etag):
             return not_modified(etag)
-        items = []
-        for c in self.web.visible(request, clusters):
-            s = c.status
-            items.append(
-                {
-                    "name": c.name,
-                    "status": c.phase,
-                    "reason": s.reason.value if s else "new_spec",
-                    "message": s.message if s else "",
-                    "ensure": c.ensure,
-                    "spec": "valid" if c.spec and c.spec.spec else ("invalid" if c.spec else "missing"),
-                    "counts": present.progress_counts(s),
-                    "orphaned": bool(s and s.orphaned),
-                    "drift": bool(s and s.drift.detected),
-                    "last_change": present.timestamp(c.last_change),
-                    "expiry": present.expiry(c.spec.spec if c.spec else None, today),
-                }
+        delta = look.since(since) if since else None
+        clusters, removed = delta if delta is not None else (look.clusters, [])
+        gone = [c.name for c in self.web.visible(request, removed)]  # as last seen: theirs to know
+        items = [self._item(c, today) for c in self.web.visible(request, clusters)]
+        body: dict[str, Any] = {"clusters": items}
+        if since:  # a poller's answer: where it now stands, and what it must drop
+            body.update(
+                version=look.version, since=since if delta is not None else None, removed=sorted(gone)
             )
-        return json_bytes({"clusters": items}, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        return json_bytes(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+    @staticmethod
+    def _item(c: Cluster, today: dt.date) -> dict[str, Any]:
+        s = c.status
+        return {
+            "name": c.name,
+            "status": c.phase,
+            "reason": s.reason.value if s else "new_spec",
+            "message": s.message if s else "",
+            "ensure": c.ensure,
+            "spec": "valid" if c.spec and c.spec.spec else ("invalid" if c.spec else "missing"),
+            "counts": present.progress_counts(s),
+            "orphaned": bool(s and s.orphaned),
+            "drift": bool(s and s.drift.detected),
+            "last_change": present.timestamp(c.last_change),
+            "expiry": present.expiry(c.spec.spec if c.spec else None, today),
+        }
 
     async def get_cluster(self, request: Request) -> Response:
         name = cluster_name(request)

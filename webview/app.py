@@ -220,6 +220,7 @@ def create_app(
     )
     app.state.liveness = liveness  # read by /healthz (api.py); None: a web view without a loop
     app.state.rules = settings.rules  # admins and projects, read by authz
+    app.state.files = files  # `mchub serve` tells it of each status the hub writes (Files.note)
     return app
 
 

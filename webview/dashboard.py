@@ -31,7 +31,7 @@ from webview.conditional import if_none_match, not_modified
 from webview.context import Web
 from webview.gitlog import Commit, SpecHistory
 from webview.listing import GROUPS, SORT_CHOICES, ListQuery, age_words, select, status_group
-from webview.state import Cluster
+from webview.state import SMALL_HUB, Cluster
 
 RENDERS_KEPT = 64  # distinct (query, projects) views kept rendered for the current files
 ROWS_KEPT = 50_000  # rows kept for reuse (a crude bound, as specfiles.FileCache's)
@@ -49,6 +49,8 @@ class Dashboard:
         self._looked_at = float("-inf")  # when the last look began (time.monotonic)
         # name -> (what its row was built from, the row)
         self._row_cache: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        # view (the caller's projects) -> (rows key, the rows it sees, its newest settled status)
+        self._views: dict[str, tuple[str, list[dict[str, Any]], float | None]] = {}
 
     # -- the endpoints ----------------------------------------------------------------------------
 
@@ -83,6 +85,8 @@ class Dashboard:
         arrived, takes that look's answer (as fresh as its own would be), so many people polling
         at once cost one pass over the files, not one each."""
         arrived = time.monotonic()
+        if len(self._rows[1]) >= SMALL_HUB and self._lock.locked():
+            return self._rows  # rows being rebuilt for a large hub: the last ones, a second old at most
         with self._lock:
             if self._looked_at >= arrived:
                 return self._rows
@@ -148,20 +152,16 @@ class Dashboard:
 
     async def _render(self, request: Request, query: ListQuery, wait: bool = False) -> tuple[str, Markup]:
         """The table and quota panel for this caller and query, and its ETag."""
-        rows_key, rows = await run_in_threadpool(self.rows)  # stat calls, and git after a commit
-        mine = authz.visible(request, rows, lambda r: r["project"] or None)
+        due = self.web.files.due()  # a look at the files (stat calls, git after a commit): a thread
+        rows_key, rows = await run_in_threadpool(self.rows) if due else self.rows()
         scope = authz.my_projects(request)
+        view = "*" if scope is None else ",".join(scope)
+        mine, newest = self._mine(request, rows_key, rows, view)
         cloud = self._quota_cloud(query, scope)
-        settled = [
-            r["status"].updated_at.timestamp()
-            for r in mine
-            if r["status"] and r["status"].updated_at and not present.is_running(r["phase"])
-        ]
-        payload = await self.web.payload(cloud, newer_than=max(settled, default=None), wait=wait)
+        payload = await self.web.payload(cloud, newer_than=newest, wait=wait)
         figures = json.dumps(
             [payload.get("quotas"), payload.get("error"), payload.get("cloud")], sort_keys=True
         )
-        view = "*" if scope is None else ",".join(scope)
         digest = hashlib.sha1(f"{rows_key}|{figures}|{query.key()}|{view}".encode(), usedforsecurity=False)
         etag = f'W/"d-{digest.hexdigest()[:24]}"'
         if self._html_base != rows_key:
@@ -186,6 +186,25 @@ class Dashboard:
             self._html.clear()
         self._html[etag] = html
         return etag, html
+
+    def _mine(
+        self, request: Request, rows_key: str, rows: list[dict[str, Any]], view: str
+    ) -> tuple[list[dict[str, Any]], float | None]:
+        """The rows this view may see and when the newest settled status among them was written,
+        kept per (rows, view): a poll of an unchanged list makes no pass over thousands of rows."""
+        kept = self._views.get(view)
+        if kept is not None and kept[0] == rows_key:
+            return kept[1], kept[2]
+        mine = authz.visible(request, rows, lambda r: r["project"] or None)
+        settled = [
+            r["status"].updated_at.timestamp()
+            for r in mine
+            if r["status"] and r["status"].updated_at and not present.is_running(r["phase"])
+        ]
+        if len(self._views) >= RENDERS_KEPT:
+            self._views.clear()
+        self._views[view] = (rows_key, mine, max(settled, default=None))
+        return mine, max(settled, default=None)
 
     def _quota_cloud(self, query: ListQuery, scope: tuple[str, ...] | None) -> str | None:
         """Whose free quota the panel shows: the filtered project's cloud, else the one cloud of

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from reconciler.model.status import Phase
 
-PAGE_SIZE = 200  # rows per page: a list of thousands stays a page a browser draws at once
+PAGE_SIZE = 50  # rows per page: small to send and draw at any size (the rest: filters, pages)
 MAX_TEXT = 100
 
 # Status groups, as a person filters: what the cluster is doing, not Terraform's step.

@@ -1,16 +1,21 @@
 """What the web view reads: specs, status records, run history and the catalog. Files are read fresh
 on each request, but a parsed file is kept while its (mtime, size, inode) stays the same
 (`reconciler.model.specfiles.FileCache`), so polling and a 1,000-cluster dashboard cost mostly `stat`
-calls. ETags come from the same signatures. Every file is read as a regular file within its limit
-(reconciler.model.files): a spec that is a link, a pipe or a device is shown as invalid with its
-reason, never its target's content; a status that cannot be read is shown as the error it is."""
+calls. The list's ETag is a change counter kept in memory (`Files.look`): the files are looked at
+again when a write is noted or, at most, once a second shared by every request, and each cluster
+keeps the counter of its last change, so a poll asks for only what changed (`Look.since`).
+Every file is read as a regular file within its limit (reconciler.model.files):
+a spec that is a link, a pipe or a device is shown as invalid with its reason,
+never its target's content; a status that cannot be read is shown as the error it is."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
+import secrets
 import stat
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,6 +33,10 @@ from reconciler.model.spec import (
 )
 from reconciler.model.specfiles import FileCache, read_spec_file, spec_names, spec_path, spec_version
 from reconciler.model.status import Phase, Status, known_clusters, load_status, status_path
+
+SMALL_HUB = 100  # clusters under which every request looks at the files (exact, and cheap)
+LOOK_INTERVAL = 1.0  # seconds a look is reused for, at most, when nobody told of a write
+REMOVED_KEPT = 10_000  # names removed that a `since` poll is told of
 
 
 class CatalogLike(Protocol):
@@ -159,13 +168,27 @@ def _first_run(folder: Path) -> dt.datetime | None:
 class Files:
     """Readers over `specs/` and `clusters/` for one app."""
 
-    def __init__(self, specs_dir: Path, clusters_dir: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        specs_dir: Path,
+        clusters_dir: Path,
+        limits: Limits = DEFAULT_LIMITS,
+        interval: float | None = None,  # LOOK_INTERVAL
+    ) -> None:
         self.specs_dir = specs_dir
         self.clusters_dir = clusters_dir
         self.specs: FileCache[SpecFile] = FileCache(partial(_read_spec, limits=limits))
         self.statuses: FileCache[Status | None] = FileCache(_read_status)
         # keyed by the runs folder's own signature: a run added or pruned changes its mtime
         self.first_runs: FileCache[dt.datetime | None] = FileCache(_first_run)
+        self.interval = LOOK_INTERVAL if interval is None else interval
+        self._lock = threading.Lock()  # one look at thousands of files at a time
+        self._look: Look | None = None
+        self._looked_at = float("-inf")  # when the last look began (time.monotonic)
+        self._dirty = True
+        self._epoch = secrets.token_hex(4)
+        self._counter = 0
+        self._sigs: dict[str, tuple[Any, Any]] = {}
 
     def first_run(self, name: str) -> dt.datetime | None:
         """When the oldest run the hub keeps of `name` started (the list's age when git has none)."""
@@ -198,10 +221,47 @@ class Files:
             return None
         return Cluster(name, spec, status)
 
+    def note(self, name: str = "") -> None:
+        """Something was written (a spec saved by the web view, a status recorded by the hub in this
+        process, `name` for the record): the next request looks, however recent the last look."""
+        self._dirty = True
+
+    def due(self, now: float | None = None) -> bool:
+        """Whether `look` would look at the files (a caller on the event loop then asks it in a
+        worker thread), rather than answer from memory."""
+        last = self._look
+        if last is None or self._dirty or len(last.versions) < SMALL_HUB:
+            return True
+        return (time.monotonic() if now is None else now) - self._looked_at >= self.interval
+
     def clusters(self) -> tuple[str, list[Cluster]]:
-        """Every cluster, and an ETag over every file they were read from."""
-        digest = hashlib.sha1(usedforsecurity=False)
+        """Every cluster, and an ETag of the hub's change counter (`look`)."""
+        seen = self.look()
+        return seen.etag, seen.clusters
+
+    def look(self) -> Look:
+        """What every spec and status file held at the last look, taken again only when told of a
+        write (`note`) or when the last look is older than `interval` (a hub of fewer than
+        SMALL_HUB clusters looks every time: a look costs less than the request). One look at a
+        time: a request that waited for another's look, begun after it arrived, takes its answer.
+        So a poll of an unchanged list costs a comparison, not a stat of every file."""
+        arrived = time.monotonic()
+        last = self._look
+        if last is not None and not self.due(arrived):
+            return last
+        if last is not None and len(last.versions) >= SMALL_HUB and self._lock.locked():
+            return last  # a look under way: a large hub's pollers keep the last (a second old at most)
+        with self._lock:
+            if self._look is not None and self._looked_at >= arrived:
+                return self._look
+            self._looked_at = time.monotonic()
+            self._dirty = False
+            self._look = self._take_look()
+            return self._look
+
+    def _take_look(self) -> Look:
         out = []
+        sigs: dict[str, tuple[Any, Any]] = {}
         specs, dirs = set(spec_names(self.specs_dir)), self._cluster_dirs()
         specs_dir, clusters_dir = str(self.specs_dir), str(self.clusters_dir)
         for name in sorted(specs | dirs):  # names checked against CLUSTER_NAME_RE by both listings
@@ -209,7 +269,57 @@ class Files:
             status_sig, status = (
                 self.statuses.get(f"{clusters_dir}/{name}/status.json") if name in dirs else (None, None)
             )
-            digest.update(f"{name}:{spec_sig}:{status_sig};".encode())
             if spec is not None or (status is not None and not forgotten(False, status)):
+                sigs[name] = (spec_sig, status_sig)
                 out.append(Cluster(name, spec, status))  # not one forgotten: history only
-        return f'W/"l-{digest.hexdigest()[:20]}"', out
+        old = self._look
+        before = old.clusters_by_name() if old else {}
+        changed = [n for n in sigs if self._sigs.get(n) != sigs[n]]
+        gone = [n for n in self._sigs if n not in sigs]
+        counter = self._counter + (1 if changed or gone or old is None else 0)
+        versions = dict(old.versions) if old else {}
+        removed = dict(old.removed) if old else {}
+        for name in changed:
+            versions[name] = counter
+            removed.pop(name, None)
+        for name in gone:
+            versions.pop(name, None)
+            removed[name] = (counter, before[name])
+        if len(removed) > REMOVED_KEPT:  # the oldest forgotten: a poll that old gets the whole list
+            removed = dict(sorted(removed.items(), key=lambda kv: kv[1][0])[-REMOVED_KEPT:])
+        self._counter, self._sigs = counter, sigs
+        floor = min((v for v, _ in removed.values()), default=0) if len(removed) >= REMOVED_KEPT else 0
+        return Look(f"{self._epoch}.{counter}", out, versions, removed, floor)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at every spec and status: the clusters, the version of the whole list (the hub's
+    change counter, prefixed with this process's epoch: a version from another process or an
+    older hub is never mistaken for one of ours), each cluster's version (the counter when it last
+    changed), and the names gone since, with the version they went at and how they were last seen."""
+
+    version: str
+    clusters: list[Cluster]
+    versions: dict[str, int]
+    removed: dict[str, tuple[int, Cluster]]
+    floor: int = 0  # a `since` older than this may miss removed names: answer the whole list
+
+    @property
+    def etag(self) -> str:
+        return f'W/"l-{self.version}"'
+
+    def clusters_by_name(self) -> dict[str, Cluster]:
+        return {c.name: c for c in self.clusters}
+
+    def since(self, version: str) -> tuple[list[Cluster], list[Cluster]] | None:
+        """(clusters changed after `version`, clusters removed after it, as last seen), or None when
+        `version` is not one of this process's (the caller answers the whole list)."""
+        epoch, _, count = version.partition(".")
+        mine, _, now = self.version.partition(".")
+        if epoch != mine or not count.isdigit() or int(count) > int(now) or int(count) < self.floor:
+            return None
+        after = int(count)
+        changed = [c for c in self.clusters if self.versions.get(c.name, 0) > after]
+        removed = [seen for v, seen in self.removed.values() if v > after]
+        return changed, removed

@@ -33,12 +33,17 @@ class Hooks:
 class Recorder:
     clusters: Path
     hooks: Hooks = Hooks()
+    # told the name of each cluster whose status was written (`mchub serve`: the web view's change
+    # counter, webview.state.Files.note, so its polls see the write at once without a look)
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
     _logged: dict[str, tuple[Phase, Reason]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, status: Status) -> Status:
         write_status(self.clusters, status)
         self.hooks.on_status(status)
+        for listener in self.listeners:
+            listener(status.name)
         seen = (status.phase, status.reason)
         with self._lock:
             changed = self._logged.get(status.name) != seen

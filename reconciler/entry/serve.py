@@ -124,6 +124,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         loop = Loop(hub)  # /healthz answers 503 when its heartbeat goes stale: restart the hub
         preview = previewer(hub)
         app = create_app(settings, catalog, auth, metrics=metrics, preview=preview, liveness=loop.alive)
+        hub.recorder.listeners.append(app.state.files.note)  # polls see a status at once
         started.enter_context(_reconciling(loop, join_timeout=settings.terraform_grace + 5))
         dirs = f"{settings.specs_dir} -> {settings.clusters_dir}"
         print(f"reconciling {dirs} with Terraform {hub.terraform_version}", flush=True)

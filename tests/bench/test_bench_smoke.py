@@ -33,6 +33,11 @@ LIST_CASES = ("healthz", "admin", "filtered", "partial", "partial304")
 LIST = [rf"^{case} +{NUM} +{NUM} +{NUM} +{NUM}x$" for case in LIST_CASES] * 2  # at two sizes
 LIST += [rf"^a status changed -> filtered partial \(median of \d+\): {NUM} ms$"] * 2
 LIST += [rf"^baseline: one look at every spec and status \(state.Files.clusters\): {NUM} ms$"] * 2
+POLL_CASES = ("healthz", "list304", "since304", "partial304", "first")
+POLLS = [rf"^{case} +{NUM} +{NUM} +{NUM} +{NUM}x$" for case in POLL_CASES] * 2  # at two sizes
+POLLS += [rf"^  (list304|partial304): {NUM}x healthz, p99 {NUM} ms .*: (ok|MISSED)$"] * 4
+POLLS += [rf"^  first page: {NUM} KiB, p99 {NUM} ms .*: (ok|MISSED)$"] * 2
+POLLS += [r"^a status changed -> \?since= answers c0000 \(1 of its clusters\) in \w+\.\d+$"] * 2
 ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
 
 
@@ -42,6 +47,7 @@ ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
         pytest.param("bench_catalog.py", [], CATALOG, id="catalog"),
         pytest.param("bench_web.py", [], WEB, id="web"),
         pytest.param("bench_list.py", [], LIST, id="list"),
+        pytest.param("bench_polls.py", [], POLLS, id="polls"),
         pytest.param("bench_web.py", ["--hub"], WEB, id="web-hub", marks=ON_TERRAFORM),  # mchub serve
         pytest.param("bench_terraform.py", [], TERRAFORM, id="terraform", marks=ON_TERRAFORM),
         pytest.param("bench_reconciler.py", [], RECONCILER, id="reconciler", marks=ON_TERRAFORM),
