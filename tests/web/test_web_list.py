@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-from webfakes import FakeCatalog, spec_dict, write_phase
+from webfakes import FakeCatalog, spec_dict, two_projects, write_phase
 from webhelpers import BASE_URL, TestClient, write_spec
 
 from reconciler.model import runs
-from reconciler.model.projects import Project
 from reconciler.model.settings import Settings
 from webview import listing, state
 from webview.app import create_app
@@ -42,17 +41,7 @@ def day(n: int) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "clusters").mkdir()
-    return Settings(
-        specs_dir=tmp_path / "specs",
-        clusters_dir=tmp_path / "clusters",
-        admins=("carol",),
-        projects={
-            "physics": Project("physics", "sandbox", ("alice",)),
-            "chemistry": Project("chemistry", "sandbox", ("bob",)),
-        },
-    )
+    return two_projects(tmp_path)
 
 
 def git(settings: Settings, *args: str, author: str = "", when: dt.datetime | None = None) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from webfakes import spec_dict, write_phase
+from webfakes import spec_dict, two_projects, write_phase
 from webhelpers import TestClient, csrf_from, read_spec, write_spec
 
 from reconciler.model.projects import Project
@@ -35,16 +35,10 @@ SHARED_TOKEN = "shared-token-0123456789abcdef"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "clusters").mkdir()
-    return Settings(
-        specs_dir=tmp_path / "specs",
-        clusters_dir=tmp_path / "clusters",
-        admins=("carol",),
-        projects={
-            "physics": Project("physics", "sandbox", ("alice", "dave"), ("physics-staff",)),
-            "chemistry": Project("chemistry", "sandbox", ("bob",)),
-        },
+    physics = Project("physics", "sandbox", ("alice", "dave"), ("physics-staff",))
+    return two_projects(
+        tmp_path,
+        projects={**two_projects(tmp_path).projects, "physics": physics},
         logout_url="https://idp.example.org/Shibboleth.sso/Logout",
     )
 

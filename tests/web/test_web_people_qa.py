@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from webfakes import spec_dict
+from webfakes import spec_dict, two_projects
 from webhelpers import TestClient, write_spec
 
-from reconciler.model.projects import Project
 from reconciler.model.settings import Settings
 from webview.auth import AuthConfig
 
@@ -20,17 +19,7 @@ HEADER = "X-Remote-User"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "clusters").mkdir()
-    return Settings(
-        specs_dir=tmp_path / "specs",
-        clusters_dir=tmp_path / "clusters",
-        admins=("carol",),
-        projects={
-            "physics": Project("physics", "sandbox", ("alice",)),
-            "chemistry": Project("chemistry", "sandbox", ("bob",)),
-        },
-    )
+    return two_projects(tmp_path)
 
 
 @pytest.fixture

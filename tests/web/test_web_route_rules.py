@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 from starlette.routing import Mount, Route
-from webfakes import write_phase
+from webfakes import two_projects, write_phase
 from webhelpers import TestClient, write_spec
 
-from reconciler.model.projects import Project
 from reconciler.model.settings import Settings
 from webview import authz
 from webview.app import create_app
@@ -28,17 +27,7 @@ REFUSED = {"public": (), "any user": (401,), "create": (403,), "admin": (403,)}
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "clusters").mkdir()
-    return Settings(
-        specs_dir=tmp_path / "specs",
-        clusters_dir=tmp_path / "clusters",
-        admins=("carol",),
-        projects={
-            "physics": Project("physics", "sandbox", ("alice",)),
-            "chemistry": Project("chemistry", "sandbox", ("bob",)),
-        },
-    )
+    return two_projects(tmp_path)
 
 
 def test_every_route_has_a_rule(settings: Settings, catalog: object) -> None:

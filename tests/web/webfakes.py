@@ -13,6 +13,8 @@ from typing import Any
 
 from reconciler.cloud.figures import QUOTA_PARTS
 from reconciler.model import runs
+from reconciler.model.projects import Project
+from reconciler.model.settings import Settings
 from reconciler.model.spec import ClusterSpec, SpecError, load_spec, spec_digest
 from reconciler.model.status import (
     Phase,
@@ -301,3 +303,19 @@ class FakePreview:
         if self.error is not None:
             raise PreviewFailed(self.error)
         return dict(self.result)
+
+
+def two_projects(tmp_path: Path, **changes: Any) -> Settings:
+    """A hub of two teams on the sandbox cloud: physics (alice), chemistry (bob); carol is admin."""
+    (tmp_path / "specs").mkdir(exist_ok=True)
+    (tmp_path / "clusters").mkdir(exist_ok=True)
+    values: dict[str, Any] = {
+        "specs_dir": tmp_path / "specs",
+        "clusters_dir": tmp_path / "clusters",
+        "admins": ("carol",),
+        "projects": {
+            "physics": Project("physics", "sandbox", ("alice",)),
+            "chemistry": Project("chemistry", "sandbox", ("bob",)),
+        },
+    }
+    return Settings(**{**values, **changes})
