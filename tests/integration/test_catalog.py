@@ -66,6 +66,11 @@ OWN = {"instances": 2, "cores": 6, "ram": 12288, "volumes": 2, "gigabytes": 60, 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPMT9GXhBldsu07Rklam11D72R5uODSJtBW9p5nUB9bI t@example.org"
 
 
+def cli_args(cloud: str, json: bool = True) -> argparse.Namespace:
+    """`mchub resources --cloud CLOUD [--json]` as the command line parses it."""
+    return argparse.Namespace(cloud=cloud, project=None, cluster=None, json=json)
+
+
 @pytest.fixture(autouse=True)
 def clean_os_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No OS_* variable of the machine reaches openstacksdk: only the clouds.yaml under test."""
@@ -214,7 +219,7 @@ def test_unlimited_quotas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert json.loads(json.dumps(data))["quotas"]["cores"]["limit"] is None  # null in the API
         huge = spec_data(node={"type": "c16-4gb", "tags": ["node", "public"], "count": 1})
         assert make_preflight(catalog, settings)(parse_spec(huge)).fits  # 22 cores, 2 IPs: unlimited
-        assert resources_cli.run(argparse.Namespace(cloud="sandbox", cluster=None, json=False), settings) == 0
+        assert resources_cli.run(cli_args("sandbox", json=False), settings) == 0
         out = capsys.readouterr().out
         assert "cores" in out and "unlimited" in out and "m4-8gb" in out and "mgmt, login, node" in out
         catalog.stop()
@@ -223,10 +228,10 @@ def test_unlimited_quotas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_resources_command_json_is_the_payload(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert resources_cli.run(argparse.Namespace(cloud="sandbox", cluster=None, json=True), settings) == 0
+    assert resources_cli.run(cli_args("sandbox"), settings) == 0
     printed = json.loads(capsys.readouterr().out)
     assert remaining_of(printed) == NEW_REMAINING
-    assert resources_cli.run(argparse.Namespace(cloud="nowhere", cluster=None, json=True), settings) == 2
+    assert resources_cli.run(cli_args("nowhere"), settings) == 2
     assert 'cloud "nowhere" is not configured' in capsys.readouterr().err
 
 
