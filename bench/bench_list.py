@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_web import FixedCatalog, _load, free_port, get, make_data, pct, request  # noqa: E402
+from bench_web import FixedCatalog, _load, get, make_data, pct, request, start_server  # noqa: E402
 
 from reconciler.model.status import read_status, write_status  # noqa: E402
 
@@ -102,19 +102,7 @@ def serve(data: Path, port: int) -> None:
 
 
 def start(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(data), "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if get(url + "/healthz")[0] == 200:
-                return server, url
-        except Exception:  # not listening yet
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"{url} did not answer /healthz")
+    return start_server(Path(__file__).resolve(), data, timeout=120)
 
 
 def change_cost(data: Path, url: str, changes: int) -> float:

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_web import _load, free_port, get, make_data, pct, request  # noqa: E402
+from bench_web import _load, get, make_data, pct, request, start_server  # noqa: E402
 
 from reconciler.model.status import read_status, write_status  # noqa: E402
 
@@ -49,19 +49,7 @@ POLL_RATIO, POLL_P99, PAGE_BYTES, PAGE_P99 = 0.5, 20.0, 100 * 1024, 50.0
 
 
 def start(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, str(HERE / "bench_web.py"), "--serve", str(data), "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if get(url + "/healthz")[0] == 200:
-                return server, url
-        except Exception:  # not listening yet
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"{url} did not answer /healthz")
+    return start_server(HERE / "bench_web.py", data, timeout=300)
 
 
 def verdict(met: bool) -> str:

@@ -225,6 +225,20 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not answer /healthz")
 
 
+def start_server(script: Path, data: Path, timeout: float = 300) -> tuple[subprocess.Popen[bytes], str]:
+    """`script --serve DATA --port N` in a process of its own, returned once it answers /healthz."""
+    port = free_port()
+    cmd = [sys.executable, str(script), "--serve", str(data), "--port", str(port)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, timeout)
+    except SystemExit:
+        server.kill()
+        raise
+    return server, url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
