@@ -17,3 +17,30 @@ def _root_logging_restored() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """One real PostgreSQL server for the session (tests/pgserver.py); skipped without its binaries,
+    except under CI, where that is a failure."""
+    import os
+
+    from pgserver import PgServer, PgUnavailable
+
+    try:
+        server = PgServer().start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> str:
+    """A fresh, empty database on the session's PostgreSQL server: its URL."""
+    from pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    return pg_server.fresh_database()

@@ -167,6 +167,17 @@ class Settings:
     proxy_groups_header: str = "isMemberOf"
     logout_url: str | None = None  # where Log out sends people after the hub's own logout (the IdP's)
     token_users_file: Path | None = None  # per-user tokens for scripts: YAML {user: token}
+    # Beyond one machine (docs/operations.md). With database_url, statuses, runs, approvals and
+    # Terraform's state live in PostgreSQL and several hubs share the clusters through leases.
+    database_url: str | None = None  # postgresql://user@host:port/db (a password: PGPASSWORD)
+    hub_name: str | None = None  # this hub among several (leases, logs); default: host and pid
+    lease_ttl: float = 30.0  # seconds a dead hub keeps its clusters before another takes them
+    # With specs_remote, specs come from a git remote: each hub keeps a clone in specs_dir, pulls
+    # every specs_pull_interval seconds and on POST /hooks/git, and the web form pushes its commits.
+    specs_remote: str | None = None  # a git URL (https://, ssh://, git@host:path, file://, a path)
+    specs_branch: str = "main"
+    specs_pull_interval: float = 15.0
+    hook_secret: str | None = None  # the webhook's shared secret (MCHUB_HOOK_SECRET); unset: no webhook
 
     def __post_init__(self) -> None:
         if "sandbox" not in self.clouds:  # the embedded cloud is always there
@@ -236,7 +247,16 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MCHUB_WORKERS": ("workers", int),
     "MCHUB_PRUNE": ("prune", _flag),
     "MCHUB_TRUSTED_PROXIES": ("trusted_proxies", lambda v: trusted_networks("MCHUB_TRUSTED_PROXIES", v)),
+    "MCHUB_DATABASE_URL": ("database_url", str),
+    "MCHUB_HUB_NAME": ("hub_name", str),
+    "MCHUB_LEASE_TTL": ("lease_ttl", float),
+    "MCHUB_SPECS_REMOTE": ("specs_remote", str),
+    "MCHUB_SPECS_BRANCH": ("specs_branch", str),
+    "MCHUB_SPECS_PULL_INTERVAL": ("specs_pull_interval", float),
+    "MCHUB_HOOK_SECRET": ("hook_secret", str),
 }
+
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 def _typed(where: str, value: Any, default: Any) -> Any:
@@ -342,6 +362,24 @@ def _check_limits(limits: Limits) -> None:
         )
 
 
+def _check_beyond_one_machine(settings: Settings) -> None:
+    url = settings.database_url
+    if url is not None and not url.startswith(DATABASE_SCHEMES):
+        raise SettingsError(
+            "database_url: expected a PostgreSQL URL, postgresql://user@host:5432/dbname "
+            "(the password in PGPASSWORD, not the URL)"
+        )
+    if settings.lease_ttl < 3:
+        raise SettingsError(f"lease_ttl: at least 3 seconds, got {settings.lease_ttl:g}")
+    if settings.specs_pull_interval <= 0:
+        raise SettingsError("specs_pull_interval: seconds, more than 0")
+    branch = settings.specs_branch
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}", branch) or ".." in branch:
+        raise SettingsError(f"specs_branch: {branch!r} is not a branch name (letters, digits, . _ / -)")
+    if settings.hook_secret is not None and len(settings.hook_secret) < 16:
+        raise SettingsError("hook_secret: at least 16 characters (the webhook's shared secret)")
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from an optional YAML file, then MCHUB_* variables (which win)."""
     env = os.environ if environ is None else environ
@@ -387,5 +425,6 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     settings = Settings(**values)
     if settings.workers < 1:
         raise SettingsError("workers must be at least 1")
+    _check_beyond_one_machine(settings)
     _check_limits(settings.limits)
     return settings
