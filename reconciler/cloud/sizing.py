@@ -16,6 +16,7 @@ from reconciler.cloud.secgroups import BUNDLED_FIREWALL, DEFAULT_EGRESS_RULES, R
 from reconciler.cloud.shortfall import Shortfall
 from reconciler.model.files import read_regular
 from reconciler.model.spec import ClusterSpec, Instance
+from reconciler.model.tfstate import state_file
 
 # Magic Castle's minimum flavor per role (vCPUs, RAM in MiB), as MC Hub offered them. The order is
 # the order `role_of` tries them in; an instance group with none of these tags is a node.
@@ -183,9 +184,9 @@ def volumes_by_type(state: Mapping[str, Any], default: str | None) -> dict[str, 
 
 
 def read_state(clusters_dir: Path, name: str) -> dict[str, Any]:
-    """`clusters/<name>/terraform.tfstate`, or {} when unbuilt or unreadable."""
+    """The cluster's Terraform state (model/tfstate.py), or {} when unbuilt or unreadable."""
     try:
-        state = json.loads(read_regular(clusters_dir / name / "terraform.tfstate", 256 << 20))
+        state = json.loads(read_regular(state_file(clusters_dir / name), 256 << 20))
     except (OSError, ValueError):  # none, refused (a link, too big: UnreadableFile) or not JSON
         return {}
     return state if isinstance(state, dict) else {}

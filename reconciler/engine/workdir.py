@@ -16,6 +16,7 @@ from reconciler.model.atomic import write_atomic
 from reconciler.model.files import FileRefused, read_regular
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ImagePin
+from reconciler.model.tfstate import state_file
 from reconciler.terraform import TerraformEnv
 
 log = logging.getLogger("mchub.reconcile")
@@ -100,7 +101,7 @@ def has_state(workdir: Path) -> bool:
     """Whether Terraform's state may hold resources. One that cannot be read (a link, too big to be
     empty) may: Terraform itself says what is in it."""
     try:
-        return b'"resources": []' not in read_regular(workdir / "terraform.tfstate", EMPTY_STATE_LIMIT)
+        return b'"resources": []' not in read_regular(state_file(workdir), EMPTY_STATE_LIMIT)
     except FileNotFoundError:
         return False
     except FileRefused:
