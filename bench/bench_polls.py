@@ -10,7 +10,9 @@ its own process (bench_web.serve), and a local load generator (HTTP/1.1 keep-ali
   partial304    GET /partials/dashboard with If-None-Match          the dashboard's poll
   first         GET /                                               the dashboard's first page
 
-then a status rewritten and the list asked `?since=`: only that cluster comes back. Targets: at
+then a status rewritten and the list asked `?since=`: only that cluster comes back; and, in this
+process (the app `mchub serve` runs, told of each status the hub writes, as its recorder tells it),
+the dashboard's poll right after a status changed, next to /healthz asked the same way. Targets: at
 1,000 clusters list304 and partial304 >= 0.5x /healthz with p99 <= 20 ms; at 10,000 the first
 page <= 100 KiB with p99 <= 50 ms. Each is printed with its figure and "ok" or "MISSED".
 
@@ -40,11 +42,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_web import _load, get, make_data, pct, request, start_server  # noqa: E402
+from bench_web import FixedCatalog, _load, get, make_data, pct, request, start_server  # noqa: E402
 
+from reconciler.model.settings import Settings  # noqa: E402
 from reconciler.model.status import read_status, write_status  # noqa: E402
 
-SMOKE = {"sizes": "20,150", "seconds": 0.2, "connections": 2, "warmup": 0.1}
+SMOKE = {"sizes": "20,150", "seconds": 0.2, "connections": 2, "warmup": 0.1, "rounds": 5}
 POLL_RATIO, POLL_P99, PAGE_BYTES, PAGE_P99 = 0.5, 20.0, 100 * 1024, 50.0
 
 
@@ -75,7 +78,41 @@ def changed_since(data: Path, url: str) -> str:
     raise AssertionError(f"the change to {name} never showed in ?since={before}")
 
 
-def measure(count: int, seconds: float, connections: int, warmup: float) -> None:
+def changed_polls(data: Path, rounds: int) -> str:
+    """The dashboard's poll after each of `rounds` status changes the web view was told of
+    (Files.note, as `mchub serve`'s recorder does), in this process: its median and max, beside
+    /healthz's median asked the same way."""
+    from starlette.testclient import TestClient
+
+    from webview.app import create_app
+
+    app = create_app(Settings(specs_dir=data / "specs", clusters_dir=data / "clusters"), FixedCatalog())
+    names = sorted(p.parent.name for p in (data / "clusters").glob("*/status.json"))
+    step = max(1, len(names) // rounds)
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
+        etag = client.get("/partials/dashboard").headers["etag"]
+        base, lat = [], []
+        for name in names[::step][:rounds]:
+            began = time.perf_counter()
+            client.get("/healthz")
+            base.append(time.perf_counter() - began)
+            status = read_status(data / "clusters", name)
+            assert status is not None
+            write_status(data / "clusters", status.progressed(dt.datetime.now(dt.UTC), dict(status.progress)))
+            app.state.files.note(name)
+            began = time.perf_counter()
+            answer = client.get("/partials/dashboard", headers={"If-None-Match": etag})
+            lat.append(time.perf_counter() - began)
+            assert answer.status_code == 200, f"the change to {name} did not show: {answer.status_code}"
+            etag = answer.headers["etag"]
+    ms = sorted(x * 1000 for x in lat)
+    return (
+        f"median {ms[len(ms) // 2]:.1f} ms, max {ms[-1]:.1f} ms over {len(ms)} changes "
+        f"(/healthz {pct(base, 0.5):.2f} ms)"
+    )
+
+
+def measure(count: int, seconds: float, connections: int, warmup: float, rounds: int = 20) -> None:
     with tempfile.TemporaryDirectory(prefix="mchub-bench-polls-") as tmp:
         data = Path(tmp)
         begin = time.perf_counter()
@@ -119,6 +156,7 @@ def measure(count: int, seconds: float, connections: int, warmup: float) -> None
             print(f"  first page: {size / 1024:.1f} KiB, p99 {p99:.1f} ms "
                   f"(target <= 100 KiB, <= {PAGE_P99:g} ms at 10,000): {verdict(met)}")  # fmt: skip
             print(f"a status changed -> ?since= answers {changed_since(data, url)}")
+            print(f"a status changed, told -> dashboard partial: {changed_polls(data, rounds)}")
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
@@ -132,13 +170,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds of load before each case")
+    parser.add_argument("--rounds", type=int, default=20, help="status changes the told poll is timed over")
     parser.add_argument("--smoke", action="store_true", help=f"smallest sizes, once: {SMOKE}")
     args = parser.parse_args()
     if args.smoke:
         vars(args).update(SMOKE)
     print(f"{args.connections} keep-alive connections, {args.seconds:g} s per case; CPUs: {os.cpu_count()}")
     for count in (int(s) for s in str(args.sizes).split(",")):
-        measure(count, args.seconds, args.connections, args.warmup)
+        measure(count, args.seconds, args.connections, args.warmup, args.rounds)
 
 
 if __name__ == "__main__":

@@ -58,10 +58,11 @@ class PgServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
+        return self.url_of("postgres")
 
     def url_of(self, database: str) -> str:
-        return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
+        # no TLS on this test server: Terraform's PostgreSQL driver would insist on it by default
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}?sslmode=disable"
 
     def start(self) -> PgServer:
         if not (self.data / "PG_VERSION").exists():

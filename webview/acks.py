@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-SAVED, CREATED, DESTROY, APPROVED, RETRY, UNCHANGED = (
+SAVED, CREATED, DESTROY, APPROVED, RETRY, UNCHANGED, UNPUSHED = (
     "saved",
     "created",
     "destroy",
     "approved",
     "retry",
     "unchanged",
+    "unpushed",
 )
 TEXTS = {
     SAVED: "Change saved, planning…",
@@ -28,8 +29,11 @@ TEXTS = {
     APPROVED: "Approved: applying…",
     RETRY: "Retry requested: the hub tries again within seconds…",
     UNCHANGED: "Nothing to save: the spec already says that.",
+    # a save committed on this hub that its specs' git remote did not take yet (specstore.Saved)
+    UNPUSHED: "Saved on this hub, planning…; not yet pushed to the specs' git remote: the hub pushes it "
+    "at its next pull.",
 }
-WAITS = frozenset({SAVED, CREATED, DESTROY, APPROVED, RETRY})  # shown until the status moves on
+WAITS = frozenset({SAVED, CREATED, DESTROY, APPROVED, RETRY, UNPUSHED})  # shown until the status moves on
 MAX_MARK = 200
 
 

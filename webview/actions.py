@@ -64,10 +64,16 @@ class Actions:
             return self.web.render(request, "cluster.html", context, status_code=422)
         try:
             await run_in_threadpool(
-                specstore.mark_absent, self.web.settings.specs_dir, name, authz.identity(request)
+                specstore.mark_absent,
+                self.web.settings.specs_dir,
+                name,
+                authz.identity(request),
+                remote=request.app.state.specs_remote,
             )
         except FileNotFoundError:
             raise HTTPException(404, f'no spec named "{name}"') from None
+        finally:  # the lists' polls see it at once (state.Files.note)
+            self.web.files.note(name)
         return self._done(name, acks.DESTROY, status)
 
     async def approve(self, request: Request) -> Response:
@@ -154,10 +160,13 @@ class Actions:
                 name,
                 authz.identity(request),
                 [version] if version else None,
+                remote=request.app.state.specs_remote,
             )
         except FileNotFoundError:
             raise HTTPException(404, f'no spec named "{name}": there is nothing to forget') from None
         except VersionMismatch:
             message = f'The spec of "{name}" changed since this page was shown: look at it again first.'
             return await self.refused(request, name, message)
+        finally:
+            self.web.files.note(name)
         return RedirectResponse(f"/?forgot={name}", status_code=303)

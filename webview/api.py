@@ -148,7 +148,12 @@ class Api:
         )
 
     async def status(self, request: Request) -> Response:
+        """A cluster's status, with its file's ETag; a poll whose ETag the hub's last look of the
+        files still holds (state.Files.status_etag) is a 304 from memory, without touching them."""
         name = cluster_name(request)
+        known = self.web.files.status_etag(name)
+        if known is not None and if_none_match(request, known):
+            return not_modified(known)
         etag, status = self.web.files.status(name)
         if status is None and self.web.files.spec(name) is None:
             raise HTTPException(404, f'no cluster named "{name}"')
@@ -274,17 +279,21 @@ class Api:
         """specstore.save_spec in a thread: the whole spec (a PUT replaces it), dated today; a guest
         password given goes to the cluster's secret store, never the file."""
         settings = self.web.settings
-        return await run_in_threadpool(
-            lambda: specstore.save_spec(
-                settings.specs_dir,
-                spec,
-                authz.identity(request),
-                today=self.web.today(),
-                clusters_dir=settings.clusters_dir,
-                limits=settings.limits,
-                **how,
-            )  # fmt: skip
-        )
+        try:
+            return await run_in_threadpool(
+                lambda: specstore.save_spec(
+                    settings.specs_dir,
+                    spec,
+                    authz.identity(request),
+                    today=self.web.today(),
+                    clusters_dir=settings.clusters_dir,
+                    limits=settings.limits,
+                    remote=request.app.state.specs_remote,  # with specs_remote: pushed there
+                    **how,
+                )  # fmt: skip
+            )
+        finally:  # the lists' polls see the save at once, not at the next look (state.Files.note)
+            self.web.files.note(spec.cluster_name)
 
     def _check_project(self, spec: ClusterSpec, request: Request) -> None:
         """With projects configured: a 422 for a spec naming no project, an unknown one, or a cloud
@@ -333,6 +342,7 @@ class Api:
                 "spec": present.public_spec(spec),
                 "url": url,
                 "version": saved.version,
+                **pending(saved),
             },
             status_code=201,
             headers={"Location": url, "ETag": f'"{saved.version}"'},
@@ -365,7 +375,7 @@ class Api:
         spec, expected, create_only = await self.put_spec(request, name)
         saved = await self._save(spec, request, expected=expected, create_only=create_only)
         return json_bytes(
-            {"name": name, "spec": present.public_spec(spec), "version": saved.version},
+            {"name": name, "spec": present.public_spec(spec), "version": saved.version, **pending(saved)},
             status_code=201 if saved.created else 200,
             headers={"ETag": f'"{saved.version}"'},
         )
@@ -383,9 +393,12 @@ class Api:
                 name,
                 authz.identity(request),
                 if_match(request),
+                remote=request.app.state.specs_remote,
             )
         except FileNotFoundError:
             raise HTTPException(404, f'no spec named "{name}"') from None
+        finally:
+            self.web.files.note(name)
         return json_bytes(
             {"name": name, "ensure": "absent", "message": "the reconciler will destroy the cluster"},
             status_code=202,
@@ -446,8 +459,16 @@ class Api:
                 name,
                 authz.identity(request),
                 if_match(request),
+                remote=request.app.state.specs_remote,
             )
         except FileNotFoundError:
             raise HTTPException(404, f'no spec named "{name}": there is nothing to forget') from None
+        finally:
+            self.web.files.note(name)
         message = "the spec is removed and the name is free; the hub keeps the cluster's run history"
         return json_bytes({"name": name, "forgotten": True, "version": version, "message": message})
+
+
+def pending(saved: Saved) -> dict[str, str]:
+    """`push_pending` for a save committed here that the specs' git remote did not take yet."""
+    return {"push_pending": saved.push_pending} if saved.push_pending else {}

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.gitsync.remote import SpecsRemote
 from reconciler.model.settings import Settings
 from reconciler.model.spec import SpecError
 from reconciler.model.specfiles import SpecExists, VersionMismatch
@@ -33,6 +34,7 @@ from webview.api import Api
 from webview.auth import AuthConfig, AuthMiddleware
 from webview.context import HERE, Web, make_templates, utc_now
 from webview.formpages import FORM_STATE, FormPages
+from webview.hooks import Hooks
 from webview.login import Login
 from webview.pages import Pages
 from webview.preview import Previews
@@ -177,13 +179,16 @@ def create_app(
     clock: Callable[[], dt.datetime] | None = None,
     preview: Previewer | None = None,
     liveness: Callable[[], bool] | None = None,
+    specs_remote: SpecsRemote | None = None,
 ) -> Starlette:
     """The web view over `settings.specs_dir` and `settings.clusters_dir`. Without `auth`: local
     mode (no login; serve it on 127.0.0.1 only). Without `metrics`: /metrics counts phases from
     the status files. `clock` (UTC now) dates expiry; tests pass their own. `preview` plans a
     proposed spec (the Previewer contract, state.py); without it the form and the API say that
     previews are not available here. `liveness` says whether the hub's reconcile loop still turns
-    (`mchub serve` passes its heartbeat): /healthz answers 503 when it does not."""
+    (`mchub serve` passes its heartbeat): /healthz answers 503 when it does not. `specs_remote`: the
+    hub's clone of the specs' git remote (reconciler.gitsync), which the writes push to and the
+    webhook pokes; None: specs_dir is the hub's own folder."""
     auth = auth or AuthConfig()
     templates = make_templates()
     templates.env.globals["static_version"] = _static_version()
@@ -203,7 +208,8 @@ def create_app(
         )
         yield {}
 
-    routes = _routes(pages, form, api, login, previews, Actions(web, pages))
+    hooks = Hooks(settings.hook_secret, specs_remote)
+    routes = _routes(pages, form, api, login, previews, Actions(web, pages), hooks)
     app = Starlette(
         # every route checked against its rule in authz.RULES before its endpoint runs
         routes=authz.protect(routes, settings.rules, files, settings.limits),
@@ -221,11 +227,12 @@ def create_app(
     app.state.liveness = liveness  # read by /healthz (api.py); None: a web view without a loop
     app.state.rules = settings.rules  # admins and projects, read by authz
     app.state.files = files  # `mchub serve` tells it of each status the hub writes (Files.note)
+    app.state.specs_remote = specs_remote  # the writes push through it (specstore); None: no remote
     return app
 
 
 def _routes(
-    pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews, actions: Actions
+    pages: Pages, form: FormPages, api: Api, login: Login, previews: Previews, actions: Actions, hooks: Hooks
 ) -> list[BaseRoute]:
     return [
         Route("/", pages.dashboard, name="dashboard"),
@@ -264,6 +271,7 @@ def _routes(
         Route("/api/schema", api.schema),
         Route("/api/names/{name}", api.name),
         Route("/metrics", api.metrics),
+        Route("/hooks/git", hooks.git, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -50,8 +50,9 @@ SESSION_COOKIE = "mchub_session"
 SESSION_MAX_AGE = 7 * 24 * 3600
 TOKEN_USER = "mchub-user"
 KEY_FILE = ".webview-secret-key"
-# Paths anyone may fetch: the health check, the login form and the static assets.
-PUBLIC_PREFIXES = ("/healthz", "/login", "/static/")
+# Paths anyone may fetch: the health check, the login form, the static assets, and the git webhook
+# (which checks its own shared secret, webview/hooks.py).
+PUBLIC_PREFIXES = ("/healthz", "/login", "/static/", "/hooks/")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 IDENTITY = "mchub.identity"  # request scope key (authz.identity reads it)

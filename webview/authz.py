@@ -77,6 +77,7 @@ RULES: dict[str, Rule] = {
     "GET /api/schema": "any user",
     "GET /api/names/{name}": "any user",
     "GET /metrics": "any user",
+    "POST /hooks/git": "public",  # the git server's webhook: it proves itself with the shared secret
     "MOUNT /static": "public",
 }
 CLUSTER_RULES: dict[Rule, Action] = {

@@ -1,6 +1,7 @@
 """Cross-site request forgery protection, a signed double-submit token: the browser holds a random
 `mchub_csrf` cookie; forms carry (and scripts send as `X-CSRF-Token`) an HMAC of it under the hub's
-secret key. Bearer-token API calls need no token: a browser never adds that header by itself."""
+secret key. Bearer-token API calls need no token: a browser never adds that header by itself. The
+git webhook (`POST /hooks/git`, hooks.py) needs none either: it proves itself with a shared secret."""
 
 from __future__ import annotations
 

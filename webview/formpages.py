@@ -233,8 +233,8 @@ class FormPages:
     async def create(self, request: Request) -> Response:
         spec = await self.new_spec(request)
         before = self.web.files.status(spec.cluster_name)[1]  # a forgotten cluster's, or none
-        await self._save(request, spec, create_only=True)  # of racing creates, one wins
-        return self._done(spec.cluster_name, acks.CREATED, before)
+        saved = await self._save(request, spec, create_only=True)  # of racing creates, one wins
+        return self._done(spec.cluster_name, acks.UNPUSHED if saved.push_pending else acks.CREATED, before)
 
     async def edit_form(self, request: Request) -> Response:
         name = cluster_name(request)
@@ -285,7 +285,8 @@ class FormPages:
         spec, keys, expected = await self.edited_spec(request, name)
         before = self.web.files.status(name)[1]
         saved = await self._save(request, spec, keys=keys, expected=expected)
-        return self._done(name, acks.SAVED if saved.changed else acks.UNCHANGED, before)
+        kind = acks.SAVED if saved.changed else acks.UNCHANGED
+        return self._done(name, acks.UNPUSHED if saved.push_pending else kind, before)
 
     def _done(self, name: str, kind: str, before: Status | None) -> RedirectResponse:
         """To the cluster page, which says what was saved until the status shows the hub took it up
@@ -297,17 +298,21 @@ class FormPages:
         """specstore.save_spec in a thread, as the signed-in person, dated today; a password typed
         goes to the cluster's secret store, never the file."""
         settings = self.web.settings
-        return await run_in_threadpool(
-            lambda: specstore.save_spec(
-                settings.specs_dir,
-                spec,
-                authz.identity(request),
-                today=self.web.today(),
-                clusters_dir=settings.clusters_dir,
-                limits=settings.limits,
-                **how,
-            )  # fmt: skip
-        )
+        try:
+            return await run_in_threadpool(
+                lambda: specstore.save_spec(
+                    settings.specs_dir,
+                    spec,
+                    authz.identity(request),
+                    today=self.web.today(),
+                    clusters_dir=settings.clusters_dir,
+                    limits=settings.limits,
+                    remote=request.app.state.specs_remote,  # with specs_remote: pushed there
+                    **how,
+                )  # fmt: skip
+            )
+        finally:  # the lists' polls see the save at once, not at the next look (state.Files.note)
+            self.web.files.note(spec.cluster_name)
 
     # -- refused saves (app.py's handlers call these for a request that came from the form) -------
 

@@ -3,7 +3,10 @@ person as author when `specs/` sits in a git work tree. A new spec is created ex
 existing one is edited in place (comments, key order and the keys a writer does not set are kept,
 reconciler.model.specedit), only if it is still the version the person read. Every path comes from
 `reconciler.model.specfiles.spec_path`, which checks the name first. A guest password given with a
-spec never reaches the file or git: it goes to the cluster's secret store (reconciler.model.secrets)."""
+spec never reaches the file or git: it goes to the cluster's secret store (reconciler.model.secrets).
+With the specs' git remote (`remote`, reconciler.gitsync), a write and its commit hold the clone (no
+pull rebases under them) and the commit is pushed; a push that fails leaves it committed here, to be
+pushed by the next pull, and says so (`Saved.push_pending`)."""
 
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ import re
 import subprocess
 import threading
 from collections.abc import Collection
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.gitsync.remote import SpecsRemote
 from reconciler.model import expiry, secrets
 from reconciler.model.access import Identity
 from reconciler.model.limits import DEFAULT_LIMITS, Limits
@@ -42,6 +47,9 @@ class Saved:
     version: str
     created: bool
     changed: bool
+    push_pending: str | None = (
+        None  # why the commit is not on the specs' remote yet (None: it is, or no remote)
+    )
 
 
 def _refused_if_past(text: str, path: Path, today: dt.date, limits: Limits = DEFAULT_LIMITS) -> ClusterSpec:
@@ -110,6 +118,7 @@ def save_spec(
     today: dt.date | None = None,
     clusters_dir: Path | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    remote: SpecsRemote | None = None,
 ) -> Saved:
     """Write `spec`: a new file exclusively (SpecExists if another writer made it first), or the
     existing file with `keys` set (None: every field, as a PUT replaces it) if it is at one of the
@@ -129,11 +138,11 @@ def save_spec(
         _store_password(clusters_dir, spec)
         return text
 
-    version, changed = write_spec_file(path, make, expected)
-    if changed:
+    with _holding(remote):
+        version, changed = write_spec_file(path, make, expected)
         verb = "Create" if created else "Update"
-        commit(path, user, f"{verb} cluster {spec.cluster_name} (web view)")
-    return Saved(path, version, created, changed)
+        committed = changed and commit(path, user, f"{verb} cluster {spec.cluster_name} (web view)")
+    return Saved(path, version, created, changed, _push(remote, committed))
 
 
 def proposed(
@@ -165,7 +174,13 @@ def write_spec(specs_dir: Path, spec: ClusterSpec, user: Who, verb: str = "") ->
     return save_spec(specs_dir, spec, user).path
 
 
-def mark_absent(specs_dir: Path, name: str, user: Who, expected: Collection[str] | None = None) -> Saved:
+def mark_absent(
+    specs_dir: Path,
+    name: str,
+    user: Who,
+    expected: Collection[str] | None = None,
+    remote: SpecsRemote | None = None,
+) -> Saved:
     """Set `ensure: absent` so the reconciler destroys the cluster, the rest of the file untouched
     (a spec that no longer validates can still be destroyed). FileNotFoundError without a file."""
     path = spec_path(specs_dir, name)
@@ -175,20 +190,44 @@ def mark_absent(specs_dir: Path, name: str, user: Who, expected: Collection[str]
             raise FileNotFoundError(path)
         return set_ensure_absent(current)
 
-    version, changed = write_spec_file(path, make, expected)
-    if changed:
-        commit(path, user, f"Destroy cluster {name} (web view: ensure absent)")
-    return Saved(path, version, False, changed)
+    with _holding(remote):
+        version, changed = write_spec_file(path, make, expected)
+        committed = changed and commit(path, user, f"Destroy cluster {name} (web view: ensure absent)")
+    return Saved(path, version, False, changed, _push(remote, committed))
 
 
-def forget_spec(specs_dir: Path, name: str, user: Who, expected: Collection[str] | None = None) -> str:
+def forget_spec(
+    specs_dir: Path,
+    name: str,
+    user: Who,
+    expected: Collection[str] | None = None,
+    remote: SpecsRemote | None = None,
+) -> str:
     """Remove `specs/<name>.yaml` (the cluster is forgotten: the caller checked that nothing of it is
     in the cloud, `names.not_forgettable`), then commit the removal as `user`. Returns the version
     removed; FileNotFoundError without a file; VersionMismatch when it is not at `expected`."""
     path = spec_path(specs_dir, name)
-    version = remove_spec_file(path, expected)
-    commit(path, user, f"Forget cluster {name} (web view)")
+    with _holding(remote):
+        version = remove_spec_file(path, expected)
+        committed = commit(path, user, f"Forget cluster {name} (web view)")
+    _push(remote, committed)  # a push that fails is logged; the next pull pushes it
     return version
+
+
+def _holding(remote: SpecsRemote | None) -> AbstractContextManager[None]:
+    """The clone held for a write and its commit (nothing to hold without a remote)."""
+    return remote.writing() if remote is not None else nullcontext()
+
+
+def _push(remote: SpecsRemote | None, committed: bool) -> str | None:
+    """Push a commit just made; None when it reached the remote (or there is none), else why not."""
+    if remote is None or not committed:
+        return None
+    result = remote.push()
+    if result.ok:
+        return None
+    log.warning("specs: %s", result.message)
+    return result.message
 
 
 def _clean(text: str) -> str:

@@ -1,9 +1,11 @@
 """What the web view reads: specs, status records, run history and the catalog. Files are read fresh
 on each request, but a parsed file is kept while its (mtime, size, inode) stays the same
 (`reconciler.model.specfiles.FileCache`), so polling and a 1,000-cluster dashboard cost mostly `stat`
-calls. The list's ETag is a change counter kept in memory (`Files.look`): the files are looked at
-again when a write is noted or, at most, once a second shared by every request, and each cluster
-keeps the counter of its last change, so a poll asks for only what changed (`Look.since`).
+calls. The list's ETag is a change counter kept in memory (`Files.look`): a write the web view is
+told of (`Files.note`: its own saves, the hub's statuses, the loop's spec events) is looked at alone,
+every file only once an interval shared by every request (longer for a hub whose look costs more),
+and each cluster keeps the counter of its last change, so a poll asks for only what changed
+(`Look.since`) and a cluster page's poll of an unchanged status is a 304 from memory.
 Every file is read as a regular file within its limit (reconciler.model.files):
 a spec that is a link, a pipe or a device is shown as invalid with its reason,
 never its target's content; a status that cannot be read is shown as the error it is."""
@@ -35,7 +37,9 @@ from reconciler.model.specfiles import FileCache, read_spec_file, spec_names, sp
 from reconciler.model.status import Phase, Status, known_clusters, load_status, status_path
 
 SMALL_HUB = 100  # clusters under which every request looks at the files (exact, and cheap)
-LOOK_INTERVAL = 1.0  # seconds a look is reused for, at most, when nobody told of a write
+LOOK_INTERVAL = 1.0  # seconds a look is reused for, at least, when nobody told of a write
+LOOK_SHARE = 0.05  # of one core, at most, spent looking at every file: a larger hub looks less often
+LOOK_LONGEST = 10.0  # seconds, the longest a write nobody told of waits to be seen
 REMOVED_KEPT = 10_000  # names removed that a `since` poll is told of
 
 
@@ -185,7 +189,11 @@ class Files:
         self._lock = threading.Lock()  # one look at thousands of files at a time
         self._look: Look | None = None
         self._looked_at = float("-inf")  # when the last look began (time.monotonic)
+        self._full_at = float("-inf")  # when the last look at every file began
+        self._full_cost = 0.0  # seconds the last look at every file took
         self._dirty = True
+        self._noted: set[str] = set()  # clusters told of since the last look
+        self._note_lock = threading.Lock()
         self._epoch = secrets.token_hex(4)
         self._counter = 0
         self._sigs: dict[str, tuple[Any, Any]] = {}
@@ -201,6 +209,16 @@ class Files:
         """The status and its ETag (quoted, weak)."""
         sig, status = self.statuses.get(status_path(self.clusters_dir, name))
         return f'W/"s-{sig or "none"}"', status
+
+    def status_etag(self, name: str) -> str | None:
+        """`name`'s status ETag as the last look saw it, while that look stands (not due, and this
+        cluster not told of since): a cluster page's poll of an unchanged status is answered from
+        memory, without a stat. None: ask `status`, which looks at the file."""
+        sigs = self._sigs
+        if self._look is None or name in self._noted or self.due():
+            return None
+        seen = sigs.get(name)
+        return f'W/"s-{seen[1]}"' if seen is not None and seen[1] is not None else None
 
     def names(self) -> list[str]:
         return sorted(set(spec_names(self.specs_dir)) | set(known_clusters(self.clusters_dir)))
@@ -222,17 +240,33 @@ class Files:
         return Cluster(name, spec, status)
 
     def note(self, name: str = "") -> None:
-        """Something was written (a spec saved by the web view, a status recorded by the hub in this
-        process, `name` for the record): the next request looks, however recent the last look."""
-        self._dirty = True
+        """Cluster `name`'s spec or status was written (a save by the web view, a status recorded by
+        the hub, a spec event seen by its loop): the next request looks at that cluster's files
+        only, however recent the last look. Without a valid name: at every file."""
+        with self._note_lock:
+            if name and CLUSTER_NAME_RE.fullmatch(name):
+                self._noted.add(name)
+            else:
+                self._dirty = True
+
+    @property
+    def last(self) -> Look | None:
+        """The last look, as it stands (None before the first): no file is looked at."""
+        return self._look
+
+    def interval_now(self) -> float:
+        """Seconds between looks at every file: `interval`, or longer for a hub whose look costs
+        more than LOOK_SHARE of that (10,000 clusters: some 0.2 s of stat calls, every 4 s). What
+        this process writes is told (`note`) and seen at once; only other writers wait for it."""
+        return min(max(self.interval, self._full_cost / LOOK_SHARE), LOOK_LONGEST)
 
     def due(self, now: float | None = None) -> bool:
         """Whether `look` would look at the files (a caller on the event loop then asks it in a
         worker thread), rather than answer from memory."""
         last = self._look
-        if last is None or self._dirty or len(last.versions) < SMALL_HUB:
+        if last is None or self._dirty or self._noted or len(last.versions) < SMALL_HUB:
             return True
-        return (time.monotonic() if now is None else now) - self._looked_at >= self.interval
+        return (time.monotonic() if now is None else now) - self._full_at >= self.interval_now()
 
     def clusters(self) -> tuple[str, list[Cluster]]:
         """Every cluster, and an ETag of the hub's change counter (`look`)."""
@@ -240,42 +274,91 @@ class Files:
         return seen.etag, seen.clusters
 
     def look(self) -> Look:
-        """What every spec and status file held at the last look, taken again only when told of a
-        write (`note`) or when the last look is older than `interval` (a hub of fewer than
-        SMALL_HUB clusters looks every time: a look costs less than the request). One look at a
-        time: a request that waited for another's look, begun after it arrived, takes its answer.
-        So a poll of an unchanged list costs a comparison, not a stat of every file."""
+        """What every spec and status file held at the last look. Taken again at every file only
+        when the last such look is older than `interval_now()` or when told of a write without a
+        name; at the files of the clusters told of (`note`) only, otherwise (a hub of fewer than
+        SMALL_HUB clusters looks at every file every time: that costs less than the request). One
+        look at a time: a request that waited for another's look, begun after it arrived, takes
+        its answer. So a poll of an unchanged list costs a comparison, not a stat of every file,
+        and a status written costs a stat of that cluster's two files."""
         arrived = time.monotonic()
         last = self._look
         if last is not None and not self.due(arrived):
             return last
         if last is not None and len(last.versions) >= SMALL_HUB and self._lock.locked():
-            return last  # a look under way: a large hub's pollers keep the last (a second old at most)
+            return last  # a look under way: a large hub's pollers keep the last (a moment old)
         with self._lock:
             if self._look is not None and self._looked_at >= arrived:
                 return self._look
-            self._looked_at = time.monotonic()
-            self._dirty = False
-            self._look = self._take_look()
+            self._looked_at = began = time.monotonic()
+            with self._note_lock:
+                noted, self._noted, dirty, self._dirty = self._noted, set(), self._dirty, False
+            old = self._look
+            if dirty or old is None or len(old.versions) < SMALL_HUB or not noted:
+                self._full_at = began
+                self._look = self._take_look()
+                if old is not None:  # not the first: that one parsed every file
+                    self._full_cost = time.monotonic() - began
+            else:
+                self._look = self._take_partial(old, noted)
             return self._look
 
+    def _read_both(self, name: str, spec: bool, folder: bool) -> tuple[tuple[Any, Any], Cluster | None]:
+        """The signatures of `name`'s spec and status files, and the cluster they make (None for
+        neither, or only the status of a cluster forgotten: history only, not listed)."""
+        spec_sig, spec_file = self.specs.get(f"{self.specs_dir}/{name}.yaml") if spec else (None, None)
+        status_sig, status = (
+            self.statuses.get(f"{self.clusters_dir}/{name}/status.json") if folder else (None, None)
+        )
+        if spec_file is not None or (status is not None and not forgotten(False, status)):
+            return (spec_sig, status_sig), Cluster(name, spec_file, status)
+        return (spec_sig, status_sig), None
+
     def _take_look(self) -> Look:
-        out = []
+        """A look at every spec and status file."""
+        found: dict[str, Cluster] = {}
         sigs: dict[str, tuple[Any, Any]] = {}
         specs, dirs = set(spec_names(self.specs_dir)), self._cluster_dirs()
-        specs_dir, clusters_dir = str(self.specs_dir), str(self.clusters_dir)
         for name in sorted(specs | dirs):  # names checked against CLUSTER_NAME_RE by both listings
-            spec_sig, spec = self.specs.get(f"{specs_dir}/{name}.yaml") if name in specs else (None, None)
-            status_sig, status = (
-                self.statuses.get(f"{clusters_dir}/{name}/status.json") if name in dirs else (None, None)
-            )
-            if spec is not None or (status is not None and not forgotten(False, status)):
-                sigs[name] = (spec_sig, status_sig)
-                out.append(Cluster(name, spec, status))  # not one forgotten: history only
+            sig, cluster = self._read_both(name, name in specs, name in dirs)
+            if cluster is not None:
+                sigs[name], found[name] = sig, cluster
+        return self._next_look(found, sigs, list(found))
+
+    def _take_partial(self, old: Look, names: set[str]) -> Look:
+        """A look at the files of `names` only; every other cluster as the last look saw it."""
+        found, sigs = dict(old.by_name), dict(self._sigs)
+        for name in names:
+            spec = os.path.lexists(f"{self.specs_dir}/{name}.yaml")
+            try:  # a folder made by the hub; a link named like a cluster is not one
+                folder = stat.S_ISDIR(os.lstat(f"{self.clusters_dir}/{name}").st_mode)
+            except (FileNotFoundError, NotADirectoryError):
+                folder = False
+            sig, cluster = self._read_both(name, spec, folder)
+            found.pop(name, None)
+            sigs.pop(name, None)
+            if cluster is not None:
+                sigs[name], found[name] = sig, cluster
+        same_names = len(found) == len(old.by_name) and all(n in old.by_name for n in names if n in found)
+        order = old.names if same_names else sorted(found)
+        return self._next_look(found, sigs, order, names)
+
+    def _next_look(
+        self,
+        found: dict[str, Cluster],
+        sigs: dict[str, tuple[Any, Any]],
+        order: list[str],
+        examined: set[str] | None = None,  # the names looked at (None: every one)
+    ) -> Look:
+        """The look after the last one: the change counter moved on when any cluster changed, and
+        each changed cluster's version (and each removed one's) set to it."""
         old = self._look
-        before = old.clusters_by_name() if old else {}
-        changed = [n for n in sigs if self._sigs.get(n) != sigs[n]]
-        gone = [n for n in self._sigs if n not in sigs]
+        out = [found[n] for n in order]
+        before = old.by_name if old else {}
+        looked = sigs if examined is None else [n for n in examined if n in sigs]
+        changed = [n for n in looked if self._sigs.get(n) != sigs[n]]
+        was = self._sigs if examined is None else [n for n in examined if n in self._sigs]
+        gone = [n for n in was if n not in sigs]
         counter = self._counter + (1 if changed or gone or old is None else 0)
         versions = dict(old.versions) if old else {}
         removed = dict(old.removed) if old else {}
@@ -289,7 +372,7 @@ class Files:
             removed = dict(sorted(removed.items(), key=lambda kv: kv[1][0])[-REMOVED_KEPT:])
         self._counter, self._sigs = counter, sigs
         floor = min((v for v, _ in removed.values()), default=0) if len(removed) >= REMOVED_KEPT else 0
-        return Look(f"{self._epoch}.{counter}", out, versions, removed, floor)
+        return Look(f"{self._epoch}.{counter}", out, versions, removed, floor, found, order)
 
 
 @dataclass(frozen=True)
@@ -304,13 +387,20 @@ class Look:
     versions: dict[str, int]
     removed: dict[str, tuple[int, Cluster]]
     floor: int = 0  # a `since` older than this may miss removed names: answer the whole list
+    by_name: dict[str, Cluster] = field(default_factory=dict)  # the same clusters, by name
+    names: list[str] = field(default_factory=list)  # their names, in order
 
     @property
     def etag(self) -> str:
         return f'W/"l-{self.version}"'
 
+    @property
+    def counter(self) -> int:
+        """The change counter this look was taken at (its version without the epoch)."""
+        return int(self.version.partition(".")[2])
+
     def clusters_by_name(self) -> dict[str, Cluster]:
-        return {c.name: c for c in self.clusters}
+        return self.by_name
 
     def since(self, version: str) -> tuple[list[Cluster], list[Cluster]] | None:
         """(clusters changed after `version`, clusters removed after it, as last seen), or None when

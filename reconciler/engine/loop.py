@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +24,7 @@ from reconciler.engine.decide import Policy, is_deployed, retry_delay
 from reconciler.engine.hub import Hub
 from reconciler.engine.reconcile import reconcile
 from reconciler.engine.recover import recover
+from reconciler.engine.sharing import Sharing
 from reconciler.model.approvals import APPROVALS_DIR
 from reconciler.model.files import UnreadableFile
 from reconciler.model.retries import RETRIES_DIR
@@ -87,11 +88,14 @@ class _Events(FileSystemEventHandler):  # type: ignore[misc]
             name = _name_of(os.fsdecode(path), self.loop.specs_dir) if path else None
             if name:
                 self.loop.poke(name)
+                for listener in self.loop.listeners:
+                    listener(name)
 
 
 class Loop:
-    def __init__(self, hub: Hub, only: Iterable[str] | None = None) -> None:
+    def __init__(self, hub: Hub, only: Iterable[str] | None = None, sharing: Sharing | None = None) -> None:
         self.hub = hub
+        self.sharing = sharing  # several hubs: work only on the clusters whose lease this hub holds
         self.settings = hub.settings
         self.specs_dir = hub.settings.specs_dir.resolve()
         self.only = set(only) if only else None
@@ -105,6 +109,9 @@ class Loop:
         self.crashes: dict[str, int] = {}  # unexpected exceptions in a row, by cluster
         self.heartbeat = time.monotonic()  # the loop thread's last turn
         self.finished = threading.Event()  # `run` returned (or died)
+        # told the name of each cluster whose spec, approval or retry request changed on disk (`mchub
+        # serve`: the web view's change counter, webview.state.Files.note, so polls see it at once)
+        self.listeners: list[Callable[[str], None]] = []
 
     # -- liveness --------------------------------------------------------------------------------
     def beat(self) -> None:
@@ -151,10 +158,15 @@ class Loop:
             )
         return Policy(**{**policy.__dict__, "prune_held": held})
 
-    def _work(self, name: str, policy: Policy) -> None:
+    def _work(self, name: str, policy: Policy, total: int = 0) -> None:
         next_in: float | None = None  # seconds; None: the work failed unexpectedly
         try:
+            if self.sharing is not None and not self.sharing.claim(name, total, self.hub):
+                next_in = self.settings.resync_interval  # another hub's; orphan scans look sooner
+                return
             next_in = self._seconds_until(reconcile(name, self.hub, policy).next_at)
+            if self.sharing is not None:
+                self.sharing.pushed(name)  # the run's last record, after its last status
             self.crashes.pop(name, None)
         except Exception:  # the loop never dies: log, and look again after a backoff
             self.crashes[name] = self.crashes.get(name, 0) + 1
@@ -170,7 +182,9 @@ class Loop:
                     self.due[name] = min(self.due.get(name, 0.0), time.monotonic() + self.settings.debounce)
                 else:
                     self.due.setdefault(name, time.monotonic() + next_in)
-                self._report_queue()
+                # In flight; those due meanwhile are counted when the loop, woken here, dispatches
+                # them. (A scan of every due time after each cluster costs O(clusters²) a resync.)
+                self.hub.recorder.queue(len(self.inflight))
                 self.cond.notify_all()
 
     def _seconds_until(self, when: dt.datetime | None) -> float:
@@ -193,10 +207,11 @@ class Loop:
             return []
         policy = self._policy()
         futures = []
+        total = len(self._universe()) if self.sharing is not None else 0
         for name in sorted(ready, key=lambda n: self.due[n]):
             del self.due[name]
             self.inflight.add(name)
-            futures.append(self.pool.submit(self._work, name, policy))
+            futures.append(self.pool.submit(self._work, name, policy, total))
         self._report_queue()
         return futures
 
@@ -216,12 +231,13 @@ class Loop:
         try:
             self.beat()
             names = sorted(self._universe())
-            recover(self.hub, names, beat=self.beat)
+            if self.sharing is None:  # several hubs: a cluster is recovered when its lease is taken
+                recover(self.hub, names, beat=self.beat)
             if once:
                 policy = self._policy()
                 with self.cond:
                     self.inflight.update(names)
-                for future in [self.pool.submit(self._work, name, policy) for name in names]:
+                for future in [self.pool.submit(self._work, name, policy, len(names)) for name in names]:
                     future.result()
                 return
             self.start_watching()
@@ -232,17 +248,23 @@ class Loop:
     def _turns(self) -> None:
         """The loop itself: resync, dispatch what is due, wait for the next due time or an event.
         A turn that fails (a listing, the pruning policy) is logged, and the loop goes on."""
-        last_resync, failures = 0.0, 0
+        last_resync, last_scan, failures = 0.0, 0.0, 0
         with self.cond:
             while not self.stopping.is_set():
                 self.beat()
                 try:
                     if time.monotonic() - last_resync >= self.settings.resync_interval:
-                        last_resync = time.monotonic()
+                        last_resync = last_scan = time.monotonic()
                         for name in self._universe():
                             self.due.setdefault(name, last_resync)
+                    elif self.sharing is not None and time.monotonic() - last_scan >= self.sharing.scan_every:
+                        last_scan = time.monotonic()  # a dead hub's clusters: taken over within a lease
+                        for name in self.sharing.orphans(self._universe() - self.inflight):
+                            self.due[name] = min(self.due.get(name, last_scan), last_scan)
                     self._dispatch()
                     waits = [t - time.monotonic() for n, t in self.due.items() if n not in self.inflight]
+                    if self.sharing is not None:
+                        waits.append(self.sharing.scan_every)
                     timeout, failures = min([self.settings.resync_interval, *waits]), 0
                 except Exception:
                     failures += 1

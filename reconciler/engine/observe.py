@@ -19,6 +19,8 @@ from reconciler.model.settings import Settings, SettingsError
 from reconciler.model.spec import SpecError, parse_spec_file, spec_digest
 from reconciler.model.specfiles import FileCache, read_spec_file, spec_path
 
+PATHS_KEPT = 50_000  # names whose paths are kept (a crude bound, as FileCache's)
+
 
 class SpecReader:
     """Reads specs for the engine. An unchanged file (spec or secrets) is not read again, and an
@@ -30,13 +32,26 @@ class SpecReader:
         self._modules = ModuleDigests(settings.templates_dir)
         # When a person last gave each cluster's guest password, by its secrets file's signature.
         self._given: FileCache[str] = FileCache(given_at_in)
+        self._paths: dict[str, tuple[str, str]] = {}  # name -> its spec and secrets files
+
+    def _files_of(self, name: str) -> tuple[str, str]:
+        """`name`'s spec and secrets files, built once per name (a resync asks for every one of
+        thousands of clusters; a path built is a good share of what an unchanged one costs)."""
+        paths = self._paths.get(name)
+        if paths is None:
+            spec = spec_path(self.settings.specs_dir, name)  # ValueError for a name no spec can have
+            paths = (str(spec), str(secrets_path(self.settings.clusters_dir, name)))
+            if len(self._paths) > PATHS_KEPT:
+                self._paths.clear()
+            self._paths[name] = paths
+        return paths
 
     def module_digest(self, cloud_name: str | None) -> str:
         return self._modules.of(self.settings.cloud(cloud_name))
 
     def observe(self, name: str) -> Observed:
         try:
-            path = spec_path(self.settings.specs_dir, name)
+            path, secrets = self._files_of(name)
         except ValueError:  # a folder in clusters/ whose name no spec file can have
             return Observed(kind="missing")
         _, observed = self._files.get(path)
@@ -59,7 +74,7 @@ class SpecReader:
         parts = [observed.hash or "", cloud_digest, self.terraform_version]
         if spec.project is not None:  # a project moved to another cloud entry is another cloud
             parts.append(f"cloud {cloud_name}")
-        _, given = self._given.get(secrets_path(self.settings.clusters_dir, name))
+        _, given = self._given.get(secrets)
         if given:  # a password a person gave (kept out of the spec) is news too
             parts.append(f"guest password given at {given}")
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()

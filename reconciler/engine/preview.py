@@ -25,6 +25,7 @@ from reconciler.model.files import UnreadableFile
 from reconciler.model.settings import SettingsError
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ImagePin, read_status
+from reconciler.model.tfstate import STATE, state_file
 from reconciler.model.volumes import shrinks
 from reconciler.terraform import TerraformError
 
@@ -83,7 +84,7 @@ def preview(hub: Hub, spec: ClusterSpec) -> Preview:
 def _speculative_plan(hub: Hub, spec: ClusterSpec, images: dict[str, ImagePin]) -> Classified:
     name = spec.cluster_name
     with _scratch(hub.clusters, name) as (scratch, initialized):
-        render_into(hub, scratch, spec, images)  # the images its real plan would render
+        render_into(hub, scratch, spec, images, local_state=True)  # the images its real plan would render
         env = terraform_environment(hub, name, spec)
         log = cast(TextIO, io.StringIO())  # a preview leaves no run log; errors come back raised
         with hub.terraform.session(f"{name}#preview-{scratch.name}", scratch, env, log) as tf:
@@ -103,17 +104,24 @@ def _speculative_plan(hub: Hub, spec: ClusterSpec, images: dict[str, ImagePin]) 
 def _scratch(clusters: Path, name: str) -> Iterator[tuple[Path, bool]]:
     """A throw-away working directory beside the cluster's own (same depth, so a local module's
     relative source reads the same), holding a copy of its state and, when the cluster was
-    initialized, its providers and modules by link: no `init` needed. Yields (dir, initialized)."""
+    initialized, its providers and modules by link: no `init` needed. Yields (dir, initialized).
+    The copy's state is local even when the cluster's is in PostgreSQL (model/tfstate.py): a
+    preview never writes state, and its plan takes no lock."""
     scratch = clusters / f".preview-{name}-{secrets.token_hex(4)}"
     scratch.mkdir(parents=True, mode=0o700)
     try:
         workdir = clusters / name
-        for kept in ("terraform.tfstate", ".terraform.lock.hcl"):
-            if (workdir / kept).is_file():
-                shutil.copy2(workdir / kept, scratch / kept)
+        if state_file(workdir).is_file():
+            shutil.copy2(state_file(workdir), scratch / STATE)
+        if (workdir / ".terraform.lock.hcl").is_file():
+            shutil.copy2(workdir / ".terraform.lock.hcl", scratch / ".terraform.lock.hcl")
         initialized = (workdir / ".terraform").is_dir() and (workdir / ".terraform.lock.hcl").is_file()
-        if initialized:
-            os.symlink(Path("..") / name / ".terraform", scratch / ".terraform", target_is_directory=True)
+        if initialized:  # its providers and modules, not its backend's settings
+            (scratch / ".terraform").mkdir()
+            for part in ("providers", "modules", "plugins"):
+                if (workdir / ".terraform" / part).exists():
+                    target = Path("..") / ".." / name / ".terraform" / part
+                    os.symlink(target, scratch / ".terraform" / part, target_is_directory=True)
         yield scratch, initialized
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -6,6 +6,8 @@ cluster's status names the file and says what to do; every other cluster carries
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +15,8 @@ from reconciler.engine.decide import Decision, retry_asked
 from reconciler.engine.hub import Hub
 from reconciler.model.approvals import approval_path, read_approval, read_approver
 from reconciler.model.files import UnreadableFile, set_aside
-from reconciler.model.retries import read_request, read_retry
-from reconciler.model.status import Reason, Status, read_status, set_aside_status
+from reconciler.model.retries import read_request, read_retry, retry_path
+from reconciler.model.status import Reason, Status, set_aside_status
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,22 @@ class Recorded:
 
 def read_recorded(hub: Hub, name: str, spec_hash: str | None) -> Recorded:
     status = current_status(hub, name, spec_hash)
-    approval, note = _approval(hub, name)
+    specs = hub.settings.specs_dir
+    # Mostly nobody asked anything: one lstat each says so (whatever is there, a link too, is read
+    # and judged as before), where reading costs an open and a message label at every resync.
+    approval_file, retry_file = _requests(specs, name)
+    approval, note = _approval(hub, name) if os.path.lexists(approval_file) else (None, "")
     if note and status is not None:
         status = hub.recorder.record(status.noted(hub.clock(), note))
-    return Recorded(status, approval, read_retry(hub.settings.specs_dir, name))
+    retry = read_retry(specs, name) if os.path.lexists(retry_file) else None
+    return Recorded(status, approval, retry)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _requests(specs_dir: Path, name: str) -> tuple[str, str]:
+    """The approval and retry request files of `name` (a path is built once per name: a resync
+    asks for every cluster's)."""
+    return str(approval_path(specs_dir, name)), str(retry_path(specs_dir, name))
 
 
 def asked_by(hub: Hub, name: str, status: Status, decision: Decision) -> dict[str, str | None]:
@@ -53,7 +67,7 @@ def current_status(hub: Hub, name: str, spec_hash: str | None) -> Status | None:
     """The cluster's status. One that cannot be read is kept aside and replaced by the status
     that says so (recorded): an error that waits for a person, since what the hub knew is lost."""
     try:
-        return read_status(hub.clusters, name)
+        return hub.recorder.recorded(name)
     except UnreadableFile as exc:
         now = hub.clock()
         try:

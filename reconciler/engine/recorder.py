@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.model.runs import RunRecord
-from reconciler.model.status import Phase, Reason, Status, write_status
+from reconciler.model.specfiles import FileCache
+from reconciler.model.status import Phase, Reason, Status, load_status, status_path, write_status
 
 log = logging.getLogger("mchub.reconcile")
 
@@ -38,6 +39,17 @@ class Recorder:
     listeners: list[Callable[[str], None]] = field(default_factory=list)
     _logged: dict[str, tuple[Phase, Reason]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _read: FileCache[Status] = field(default_factory=lambda: FileCache(load_status))
+    _paths: dict[str, str] = field(default_factory=dict)  # name -> its status file
+
+    def recorded(self, name: str) -> Status | None:
+        """The status of `name` as its file holds it (None: none yet), parsed again only when the
+        file changed (its signature: mtime, size, inode; every write is a rename), so a resync of
+        thousands of unchanged clusters parses none. Raises UnreadableFile as `read_status` does."""
+        path = self._paths.get(name)
+        if path is None:  # built once per name: a resync asks for every cluster's
+            path = self._paths[name] = str(status_path(self.clusters, name))
+        return self._read.get(path)[1]
 
     def record(self, status: Status) -> Status:
         write_status(self.clusters, status)

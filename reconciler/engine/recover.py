@@ -79,6 +79,32 @@ def _recover_one(hub: Hub, name: str, wait_for_terraform: float, beat: Callable[
     return True
 
 
+def recover_taken(hub: Hub, name: str, previous: str) -> bool:
+    """A cluster's lease just taken (several hubs, engine/sharing.py): a run its status shows as
+    running was another hub's, interrupted with it. No process to wait for here: that run's
+    Terraform, if it still lives on its machine, holds the state's lock in PostgreSQL, and the next
+    run waits for the lock. True when an interrupted run was recorded."""
+    try:
+        status = current_status(hub, name, hub.specs.observe(name).hash)
+    except Exception:  # an unreadable record is the cluster's own reconcile's to show
+        log.exception("%s: reading the taken-over status failed", name, extra={"cluster": name})
+        return False
+    if status is None or status.phase not in RUNNING_PHASES:
+        return False
+    now = hub.clock()
+    message = (
+        f"run {status.run_id} was interrupted ({previous} stopped during {status.phase.value}); re-planning"
+    )
+    record = _record(hub, name, status)
+    if record is not None and record.result == "running":
+        runs.write_record(
+            hub.clusters,
+            record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
+        )
+    hub.recorder.record(status.interrupted(now, message))
+    return True
+
+
 def _record(hub: Hub, name: str, status: Status) -> runs.RunRecord | None:
     """The record of the run the status was in; an unreadable one is kept aside (no pid to wait for)."""
     if not status.run_id:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import jinja2
 
@@ -19,6 +20,7 @@ from reconciler.engine.hcl import hcl
 from reconciler.model.settings import MAGIC_CASTLE_DNS_GIT, MAGIC_CASTLE_GIT, CloudConfig
 from reconciler.model.spec import ClusterSpec
 from reconciler.model.status import ImagePin
+from reconciler.model.tfstate import state_schema
 
 BUNDLED_MODULE = Path("modules") / "openstack-vms"
 
@@ -96,6 +98,23 @@ def image_value(text: str, cloud: CloudConfig, images: Mapping[str, ImagePin]) -
 _QUOTE_META = re.compile(r"[\\.+*?()|\[\]{}^$]")  # what Go's regexp.QuoteMeta quotes
 
 
+def state_backend(database_url: str | None, name: str) -> dict[str, str] | None:
+    """Terraform's `pg` backend for cluster `name` when the hub keeps state in PostgreSQL: the
+    database's URL without any password (Terraform's PostgreSQL driver reads PGPASSWORD from the
+    environment, as the hub does) and the cluster's own schema, so each cluster has its own state
+    and its own lock. None: Terraform's default, a local terraform.tfstate."""
+    if not database_url:
+        return None
+    parts = urlsplit(database_url)
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].split(":", 1)[0]
+    host = f"{user}@{netloc[2]}" if user else netloc[2]
+    return {
+        "conn_str": urlunsplit(("postgres", host, parts.path, parts.query, "")),
+        "schema_name": state_schema(name),
+    }
+
+
 def render_main_tf(
     spec: ClusterSpec,
     cloud: CloudConfig,
@@ -103,15 +122,16 @@ def render_main_tf(
     workdir: Path,
     images: Mapping[str, ImagePin] | None = None,
     subnet_id: str | None = None,
+    backend: Mapping[str, str] | None = None,
 ) -> str:
     """main.tf for `spec` on `cloud`; `images`: the images its texts resolved to at plan time;
     `subnet_id`: the subnet network discovery found for the cloud's settings (default: its
-    `subnet` setting as given)."""
+    `subnet` setting as given); `backend`: the pg backend's settings (`state_backend`)."""
     template = _environment(templates_dir).get_template("main.tf.j2")
     source = module_source(cloud, templates_dir, workdir)
     return template.render(
         spec=spec, cloud=cloud, source=source, dns_source=dns_source(cloud),
-        firewall_rules=firewall_rules(cloud), subnet_id=subnet_id or cloud.subnet,
+        firewall_rules=firewall_rules(cloud), subnet_id=subnet_id or cloud.subnet, backend=backend,
         **template_inputs(spec, cloud, images),
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.engine.hub import Hub
-from reconciler.engine.render import render_main_tf
+from reconciler.engine.render import render_main_tf, state_backend
 from reconciler.model import runs, secrets
 from reconciler.model.atomic import write_atomic
 from reconciler.model.files import FileRefused, read_regular
@@ -87,13 +87,16 @@ def render_into(
     spec: ClusterSpec,
     images: Mapping[str, ImagePin] | None = None,
     cloud_name: str | None = None,
+    local_state: bool = False,
 ) -> None:
     """Render stage: the spec's main.tf, written atomically into `workdir`; `images`: the images
     its texts resolved to (engine/imagepins.py), rendered in their place; `cloud_name` overrides
-    the spec's (a cluster destroyed where it was built)."""
+    the spec's (a cluster destroyed where it was built). With `database_url` the state is in
+    PostgreSQL, except with `local_state` (a preview's copy)."""
     cloud = hub.settings.cloud(cloud_name or hub.settings.cloud_of(spec.cloud, spec.project))
     subnet_id = hub.subnet(cloud) if hub.subnet is not None else None
-    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images, subnet_id)
+    backend = None if local_state else state_backend(hub.settings.database_url, spec.cluster_name)
+    main_tf = render_main_tf(spec, cloud, hub.settings.templates_dir, workdir, images, subnet_id, backend)
     write_atomic(workdir / "main.tf", main_tf.encode())
 
 

@@ -69,7 +69,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     """main.tf as the hub last rendered it: with the images recorded for the cluster, if any."""
     from reconciler.engine.imagepins import pins_for
-    from reconciler.engine.render import render_main_tf
+    from reconciler.engine.render import render_main_tf, state_backend
     from reconciler.model.spec import SpecError, load_spec
     from reconciler.model.status import read_status
 
@@ -80,7 +80,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         status = read_status(settings.clusters_dir, args.name)
         images = pins_for(spec, status.images, None) if status is not None else None
         cloud = settings.cloud(settings.cloud_of(spec.cloud, spec.project))  # a project's: its own
-        print(render_main_tf(spec, cloud, settings.templates_dir, workdir, images), end="")
+        backend = state_backend(settings.database_url, spec.cluster_name)  # database_url: the pg backend
+        print(render_main_tf(spec, cloud, settings.templates_dir, workdir, images, backend=backend), end="")
     except (SpecError, SettingsError, FileNotFoundError) as exc:
         print(f"{args.name}: {exc}", file=sys.stderr)
         return 1
@@ -93,6 +94,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from reconciler.cloud.catalog import Catalog
     from reconciler.engine.hub import make_hub
     from reconciler.engine.loop import HubBusy, Loop, take_hub_lock
+    from reconciler.entry.sharing import sharing
 
     settings = _settings(args)
     if args.prune:
@@ -105,7 +107,12 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             return 2
         catalog = Catalog(settings)
         started.callback(catalog.stop)
-        loop = Loop(make_hub(settings, catalog), only=args.names or None)  # TerraformError: no Terraform
+        hub = make_hub(settings, catalog)  # TerraformError: no Terraform
+        shared = started.enter_context(sharing(settings))  # with database_url: the leases of several hubs
+        loop = Loop(hub, only=args.names or None, sharing=shared)
+        if shared is not None:  # only the clusters no other hub holds; their statuses pushed
+            hub.recorder.listeners.append(shared.pushed)
+            shared.start()
         started.callback(loop.stop)
         try:
             loop.run(once=args.once)

@@ -96,6 +96,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from reconciler.engine.hub import make_hub
     from reconciler.engine.loop import HubBusy, Loop, take_hub_lock
     from reconciler.engine.metrics import Metrics
+    from reconciler.entry.sharing import sharing
+    from reconciler.entry.specsync import specs_remote
     from webview.app import create_app
     from webview.auth import BindRefused
 
@@ -121,10 +123,21 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         started.callback(catalog.stop)
         metrics = Metrics()
         hub = make_hub(settings, catalog, metrics)  # TerraformError when there is no Terraform
-        loop = Loop(hub)  # /healthz answers 503 when its heartbeat goes stale: restart the hub
+        shared = started.enter_context(sharing(settings))  # with database_url: several hubs
+        loop = Loop(hub, sharing=shared)  # /healthz answers 503 when its heartbeat goes stale
         preview = previewer(hub)
-        app = create_app(settings, catalog, auth, metrics=metrics, preview=preview, liveness=loop.alive)
+        remote = started.enter_context(specs_remote(settings))  # with specs_remote: the clone, pulling
+        app = create_app(
+            settings, catalog, auth, metrics=metrics, preview=preview, liveness=loop.alive,
+            specs_remote=remote,
+        )  # fmt: skip
         hub.recorder.listeners.append(app.state.files.note)  # polls see a status at once
+        if shared is not None:
+            hub.recorder.listeners.append(shared.pushed)  # the statuses of the clusters it holds
+            shared.mirror.listeners.append(app.state.files.note)  # and the other hubs' at once
+            shared.start()
+            print(f"hub {shared.holder}: sharing clusters through PostgreSQL", flush=True)
+        loop.listeners.append(app.state.files.note)  # and a spec, approval or retry request
         started.enter_context(_reconciling(loop, join_timeout=settings.terraform_grace + 5))
         dirs = f"{settings.specs_dir} -> {settings.clusters_dir}"
         print(f"reconciling {dirs} with Terraform {hub.terraform_version}", flush=True)

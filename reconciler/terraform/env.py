@@ -23,8 +23,10 @@ from typing import Any
 from reconciler.terraform.errors import FailureKind, TerraformError, strip_ansi
 
 _PASSED = "PATH HOME LANG LANGUAGE LC_ALL LC_CTYPE TZ TMPDIR SSL_CERT_FILE SSL_CERT_DIR".split()
+# the pg backend's PostgreSQL driver reads these (with database_url: the password stays out of main.tf)
+_PASSED += "PGPASSWORD PGSSLMODE PGSSLROOTCERT PGSSLCERT PGSSLKEY PGCONNECT_TIMEOUT".split()
 _PROXIES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
-_SECRET_VARS = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_TOKEN")
+_SECRET_VARS = ("OS_PASSWORD", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_TOKEN", "PGPASSWORD")
 _SECRET_KEYS = ("password", "application_credential_secret", "token")
 
 

@@ -38,6 +38,16 @@ POLLS = [rf"^{case} +{NUM} +{NUM} +{NUM} +{NUM}x$" for case in POLL_CASES] * 2  
 POLLS += [rf"^  (list304|partial304): {NUM}x healthz, p99 {NUM} ms .*: (ok|MISSED)$"] * 4
 POLLS += [rf"^  first page: {NUM} KiB, p99 {NUM} ms .*: (ok|MISSED)$"] * 2
 POLLS += [r"^a status changed -> \?since= answers c0000 \(1 of its clusters\) in \w+\.\d+$"] * 2
+POLLS += [rf"^a status changed, told -> dashboard partial: median {NUM} ms, max {NUM} ms over 5 changes "
+          rf"\(/healthz {NUM} ms\)$"] * 2  # fmt: skip
+RESYNC = [
+    rf"^  baseline: reading the 50 spec and status files: CPU {NUM} s$",
+    rf"^  resync cold \(fresh hub\): CPU {NUM} s \(wall {NUM} s\), {NUM}x baseline$",
+    rf"^  resync warm \(running hub\): CPU {NUM} s \(wall {NUM} s\), {NUM}x baseline$",
+    rf"^  warm resync per 10,000 specs: CPU {NUM} s \(target <= 2 s\): (ok|MISSED)$",
+    r"^  Terraform processes started: 0 \(target 0\)$",
+    r"^  clusters still build_success: 50 of 50$",
+]
 ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
 
 
@@ -48,6 +58,7 @@ ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
         pytest.param("bench_web.py", [], WEB, id="web"),
         pytest.param("bench_list.py", [], LIST, id="list"),
         pytest.param("bench_polls.py", [], POLLS, id="polls"),
+        pytest.param("bench_resync.py", [], RESYNC, id="resync"),
         pytest.param("bench_web.py", ["--hub"], WEB, id="web-hub", marks=ON_TERRAFORM),  # mchub serve
         pytest.param("bench_terraform.py", [], TERRAFORM, id="terraform", marks=ON_TERRAFORM),
         pytest.param("bench_reconciler.py", [], RECONCILER, id="reconciler", marks=ON_TERRAFORM),
