@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS mchub_requests (
     kind text NOT NULL, cluster text NOT NULL, body jsonb NOT NULL, at timestamptz NOT NULL,
     version bigint NOT NULL, PRIMARY KEY (kind, cluster));
 CREATE INDEX IF NOT EXISTS mchub_requests_version ON mchub_requests (version);
+CREATE TABLE IF NOT EXISTS mchub_secrets (
+    cluster text PRIMARY KEY, body jsonb NOT NULL, given_at text, version bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS mchub_secrets_version ON mchub_secrets (version);
 """
 
 

@@ -1,7 +1,8 @@
 """Keeps a hub's own files and the shared database in step, so the engine, the CLI and the web view
 keep working on files. The holder of a cluster's lease pushes its files after each status write
 (`push`, fenced by the lease); every other hub pulls what changed into its `clusters/` (`pull`, run
-by `follow` every half second), and people's requests travel both ways (`sync_requests`). A push
+by `follow` every half second), and people's requests and each cluster's secrets travel both ways
+(`sync_requests`; store/secretsync.py, whose rules say which password wins). A push
 that fails because PostgreSQL is away marks the cluster dirty and is retried by `follow`, so nothing
 is lost across a restart of the server."""
 
@@ -18,6 +19,7 @@ from reconciler.store import localcopy
 from reconciler.store.db import Database, Outage, StoreUnavailable
 from reconciler.store.localcopy import RunSignature
 from reconciler.store.requestsync import RequestSync
+from reconciler.store.secretsync import SecretSync
 from reconciler.store.shared import RUNS_KEPT, changes_since, cluster, put_run, put_status, terraform_state
 
 log = logging.getLogger("mchub.store")
@@ -40,6 +42,7 @@ class Mirror:
         self.runs_kept = runs_kept
         self.listeners: list[Callable[[str], None]] = []
         self.requests = RequestSync(db, specs_dir)
+        self.secrets = SecretSync(db, clusters_dir, holder, mine)
         self.cursor = 0  # changes up to this version are in our files
         self._dirty: set[str] = set()  # pushes that failed for want of the database
         self._synced: dict[tuple[str, str], RunSignature] = {}  # runs' files as last pushed or pulled
@@ -66,6 +69,7 @@ class Mirror:
         try:
             with self._name_lock(name):  # the engine's push and follow's retry, one at a time
                 self._push(name)
+            self.secrets.push(name)  # a password generated for the run this status starts
         except StoreUnavailable as exc:
             with self._lock:
                 self._dirty.add(name)
@@ -110,8 +114,17 @@ class Mirror:
     def pull(self, name: str) -> None:
         """Make this hub's files of `name` what the database holds: its runs changed since the last
         pull, its status (a cluster gone from the database loses its status.json; one the database
-        never had keeps its files), and the copy of Terraform's state. Skipped while this hub has a
-        push of `name` pending (its files are newer). Raises StoreUnavailable."""
+        never had keeps its files), and the copy of Terraform's state; skipped while this hub has a
+        push of `name` pending (its files are newer). And its secrets, in step both ways (a lease just
+        taken: the run applies the password the cluster has). Raises StoreUnavailable."""
+        if not localcopy.valid_name(name):
+            log.warning("ignoring a cluster in the shared database named %r", name[:60])
+            return
+        self.secrets.pull(name)
+        self._pull(name)
+
+    def _pull(self, name: str) -> None:
+        """`pull` without the secrets (`follow` syncs those by their own cursor)."""
         if not localcopy.valid_name(name):
             log.warning("ignoring a cluster in the shared database named %r", name[:60])
             return
@@ -171,13 +184,16 @@ class Mirror:
         self._pull_each(names)
         self.cursor = max(self.cursor, latest)
         self.sync_requests()
+        self.secrets.sync(scan_now=True)
 
     def tick(self) -> None:
-        """One turn of `follow`: pull what changed, sync requests, retry pushes left dirty."""
+        """One turn of `follow`: pull what changed, sync requests and secrets, retry pushes left
+        dirty."""
         names, latest = changes_since(self.db, self.cursor)
         self._pull_each(names)
         self.cursor = latest
         self.sync_requests()
+        self.secrets.sync()
         for name in sorted(self.dirty()):
             self.push(name)
 
@@ -186,7 +202,7 @@ class Mirror:
             if self.mine(name):
                 continue
             try:
-                self.pull(name)
+                self._pull(name)
             except StoreUnavailable:
                 raise
             except Exception:  # one cluster's bad row or a full disk must not stop the others

@@ -106,7 +106,7 @@ def tail(log: str, cap: int = LOG_CAP) -> str:
     return data[-cap:].decode("utf-8", "ignore")
 
 
-def _fenced_write(conn: Connection, name: str, holder: str) -> bool:
+def fenced_write(conn: Connection, name: str, holder: str) -> bool:
     """In the caller's transaction: whether `holder` holds an unexpired lease on `name` (then the
     lease row is locked until commit, and so is the change counter, so versions commit in order)."""
     if conn.execute(_FENCE, (name, holder)).fetchone() is None:
@@ -123,7 +123,7 @@ def put_status(db: Database, name: str, status: dict[str, Any] | None, holder: s
     """Store the status of `name` (None: the cluster is gone); its version, or None when `holder`
     does not hold an unexpired lease on `name` (nothing written). Raises StoreUnavailable."""
     with db.connection() as conn:
-        if not _fenced_write(conn, name, holder):
+        if not fenced_write(conn, name, holder):
             return None
         body = None if status is None else _json(status)
         return _version(conn.execute(_PUT_STATUS, (name, body)).fetchone())
@@ -136,7 +136,7 @@ def put_run(
     `keep` runs of the cluster (and every running one); fenced like `put_status`."""
     run_id = str(record["id"])
     with db.connection() as conn:
-        if not _fenced_write(conn, name, holder):
+        if not fenced_write(conn, name, holder):
             return None
         row = conn.execute(_PUT_RUN, (name, run_id, _json(record), _clean(tail(log)))).fetchone()
         conn.execute(_PRUNE_RUNS, {"name": name, "keep": keep})

@@ -118,6 +118,40 @@ def test_a_web_edit_on_one_hub_is_built_and_shown_on_the_other(world: World) -> 
     assert runs["status"] == "build_success"
 
 
+def test_three_hubs_on_one_git_remote_build_a_web_edit_and_a_pushed_spec(world: World) -> None:
+    """Each hub its own clone of one bare remote: a spec created on hub A's web view is pushed,
+    pulled by the others, built once by whichever hub takes its lease, and shown on hub C; a spec a
+    person pushes reaches the hubs through the webhook (hub B) and the pull interval."""
+    from gitremote import Person, bare_remote, remote_file
+
+    remote = bare_remote(world.root, {"README.md": "specs of the cluster of hubs\n"})
+    secret = "s3cret-hook-token-1234"
+    env = {"MCHUB_SPECS_PULL_INTERVAL": "2", "MCHUB_HOOK_SECRET": secret}
+    hubs = [
+        start_hub(world.root, n, world.settings, world.db, world.root / f"specs-{n}", lease_ttl=TTL,
+                  env={**env, "MCHUB_SPECS_REMOTE": str(remote)})
+        for n in ("hub-a", "hub-b", "hub-c")
+    ]  # fmt: skip
+    world.hubs.extend(hubs)
+    a, b, c = hubs
+    created = httpx_post(a, "/api/clusters", spec("golf"))
+    assert created.status_code == 201, created.text
+    assert remote_file(remote, "golf.yaml") is not None  # pushed by hub A's save
+    person = Person(world.root / "person", remote)
+    person.write("hotel.yaml", yaml.safe_dump(spec("hotel")))
+    person.push("Add hotel")
+    import httpx
+
+    poked = httpx.post(b.url + "/hooks/git", content=b"{}", headers={"Authorization": f"Bearer {secret}"})
+    assert poked.status_code == 202
+    names = ["golf", "hotel"]
+    wait_for("golf and hotel built, seen on all three", lambda: world.built_everywhere(names), 240, hubs)
+    for name in names:
+        assert world.servers(name) == [f"{name}-login1", f"{name}-mgmt1", f"{name}-node1"]
+        assert world.holder(name) in {"hub-a", "hub-b", "hub-c"}
+    assert c.get("/clusters/golf").status_code == 200
+
+
 def test_a_killed_hub_loses_its_cluster_within_the_lease_time(world: World) -> None:
     world.box.faults.boot_delay = 8.0  # the apply takes a while: the kill lands in the middle
     a = world.hub("hub-a")
