@@ -12,7 +12,7 @@ sandbox, a fresh database on one real PostgreSQL (Debian's server, tests/pgserve
 then, on the 3 hubs, one is killed with SIGKILL and the time until the others hold all of its
 clusters is measured (the lease takeover; target: within the lease time).
 
-    .venv/bin/python bench/bench_hubs.py [--specs 60] [--workers 2] [--boot 8] [--latency 0.1]
+    .venv/bin/python bench/bench_hubs.py [--specs 60] [--workers 2] [--boot 20] [--latency 0.2]
     .venv/bin/python bench/bench_hubs.py --smoke   # 6 specs, short boots: about a minute
 
 Wall time is the figure here (the work is waiting on the cloud); each configuration runs once, so
@@ -137,8 +137,8 @@ def main() -> None:
     )
     parser.add_argument("--specs", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--boot", type=float, default=8.0, help="seconds a server stays in BUILD")
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds added to every cloud request")
+    parser.add_argument("--boot", type=float, default=20.0, help="seconds a server stays in BUILD")
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds added to every cloud request")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--smoke", action="store_true", help="6 specs, 1 s boots: that it runs")
     args = parser.parse_args()

@@ -276,24 +276,7 @@ class Api:
         return data
 
     async def _save(self, spec: ClusterSpec, request: Request, **how: Any) -> Saved:
-        """specstore.save_spec in a thread: the whole spec (a PUT replaces it), dated today; a guest
-        password given goes to the cluster's secret store, never the file."""
-        settings = self.web.settings
-        try:
-            return await run_in_threadpool(
-                lambda: specstore.save_spec(
-                    settings.specs_dir,
-                    spec,
-                    authz.identity(request),
-                    today=self.web.today(),
-                    clusters_dir=settings.clusters_dir,
-                    limits=settings.limits,
-                    remote=request.app.state.specs_remote,  # with specs_remote: pushed there
-                    **how,
-                )  # fmt: skip
-            )
-        finally:  # the lists' polls see the save at once, not at the next look (state.Files.note)
-            self.web.files.note(spec.cluster_name)
+        return await self.web.save(request, spec, **how)
 
     def _check_project(self, spec: ClusterSpec, request: Request) -> None:
         """With projects configured: a 422 for a spec naming no project, an unknown one, or a cloud

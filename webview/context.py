@@ -24,8 +24,9 @@ from starlette.templating import Jinja2Templates
 from reconciler.model.expiry import utc_today
 from reconciler.model.names import name_taken
 from reconciler.model.settings import Settings
+from reconciler.model.spec import ClusterSpec
 from reconciler.model.specfiles import BadName, checked_name
-from webview import authz, csrf, present
+from webview import authz, csrf, present, specstore
 from webview.auth import AuthConfig
 from webview.state import CatalogLike, Cluster, Files, MetricsLike, Previewer
 
@@ -104,6 +105,27 @@ class Web:
         if mine is None:
             return ""
         return "-p" + hashlib.sha1(";".join(sorted(mine)).encode(), usedforsecurity=False).hexdigest()[:8]
+
+    async def save(self, request: Request, spec: ClusterSpec, **how: Any) -> specstore.Saved:
+        """specstore.save_spec in a thread, as the signed-in person, dated today (the form's and the
+        API's one save): a guest password given goes to the cluster's secret store, never the file;
+        with specs_remote the commit is pushed; the lists' polls see the save at once."""
+        settings = self.settings
+        try:
+            return await run_in_threadpool(
+                lambda: specstore.save_spec(
+                    settings.specs_dir,
+                    spec,
+                    authz.identity(request),
+                    today=self.today(),
+                    clusters_dir=settings.clusters_dir,
+                    limits=settings.limits,
+                    remote=request.app.state.specs_remote,
+                    **how,
+                )  # fmt: skip
+            )
+        finally:  # not at the next look (state.Files.note)
+            self.files.note(spec.cluster_name)
 
     def today(self) -> dt.date:
         """The server's UTC date, which expiry is counted in (tests pass a clock)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -295,24 +294,7 @@ class FormPages:
         return RedirectResponse(url, status_code=303)
 
     async def _save(self, request: Request, spec: ClusterSpec, **how: Any) -> specstore.Saved:
-        """specstore.save_spec in a thread, as the signed-in person, dated today; a password typed
-        goes to the cluster's secret store, never the file."""
-        settings = self.web.settings
-        try:
-            return await run_in_threadpool(
-                lambda: specstore.save_spec(
-                    settings.specs_dir,
-                    spec,
-                    authz.identity(request),
-                    today=self.web.today(),
-                    clusters_dir=settings.clusters_dir,
-                    limits=settings.limits,
-                    remote=request.app.state.specs_remote,  # with specs_remote: pushed there
-                    **how,
-                )  # fmt: skip
-            )
-        finally:  # the lists' polls see the save at once, not at the next look (state.Files.note)
-            self.web.files.note(spec.cluster_name)
+        return await self.web.save(request, spec, **how)
 
     # -- refused saves (app.py's handlers call these for a request that came from the form) -------
 

@@ -42,16 +42,24 @@ def read_request(specs_dir: Path, name: str) -> tuple[dt.datetime, str | None] |
         data = json.loads(read_regular(retry_path(specs_dir, name), MAX_BYTES))
     except (OSError, ValueError, RecursionError):  # FileRefused and UnreadableFile are ValueErrors
         return None
-    at = data.get("at") if isinstance(data, dict) else None
+    when = request_at(data)
+    if when is None:
+        return None
+    by = data.get("requested_by")
+    return when, (by[:200] if isinstance(by, str) and by else None)
+
+
+def request_at(body: object) -> dt.datetime | None:
+    """When a request (a retry request, an approval) was made: its ISO `at`, aware, in UTC (a time
+    without a zone is UTC); None when `body` is not a mapping with such a time."""
+    at = body.get("at") if isinstance(body, dict) else None
     try:
         when = dt.datetime.fromisoformat(at) if isinstance(at, str) else None
     except ValueError:
         return None
     if when is None:
         return None
-    by = data.get("requested_by")
-    who = by[:200] if isinstance(by, str) and by else None
-    return (when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)), who
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 class NotRetryable(Exception):

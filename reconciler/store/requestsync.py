@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.model.approvals import APPROVAL_LIMIT, APPROVALS_DIR
 from reconciler.model.atomic import write_atomic
 from reconciler.model.files import read_regular
-from reconciler.model.retries import MAX_BYTES, RETRIES_DIR
+from reconciler.model.retries import MAX_BYTES, RETRIES_DIR, request_at
 from reconciler.model.spec import CLUSTER_NAME_RE
 from reconciler.store.db import Database
 from reconciler.store.shared import Request, get_request, put_request, requests_since
@@ -29,18 +29,6 @@ KINDS: dict[str, tuple[str, int]] = {
     "retry": (RETRIES_DIR, MAX_BYTES),
 }
 Signature = tuple[int, int, int]  # inode, size, mtime: a file not changed since we last synced it
-
-
-def request_at(body: Any) -> dt.datetime | None:
-    """When a request was made (aware), or None when `body` is not a request with an ISO `at`."""
-    at = body.get("at") if isinstance(body, dict) else None
-    try:
-        when = dt.datetime.fromisoformat(at) if isinstance(at, str) else None
-    except ValueError:
-        return None
-    if when is None:
-        return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
 
 
 class RequestSync:

@@ -18,7 +18,9 @@ whatever order they sync in:
 
 Cheap with many clusters: the database side reads only the rows written since the last sync (a
 version cursor, like the other shared rows); the local side looks for changed files at most every
-`scan_every` seconds, by their signature (inode, size, mtime), and reads only those that changed.
+`scan_every` seconds (and spaces its looks so that they take at most 1/SCAN_SHARE of a core), by
+their signature (inode, size, mtime), and reads only those that changed. The holder does not wait
+for a look: the mirror pushes a cluster's secrets with each status it pushes.
 No message here carries a password: they name the cluster, never the file's content."""
 
 from __future__ import annotations
@@ -32,49 +34,23 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from reconciler.model.atomic import write_atomic
 from reconciler.model.files import UnreadableFile, label, read_regular
 from reconciler.model.secrets import GIVEN_AT, SECRETS_LIMIT, secrets_path
 from reconciler.model.spec import CLUSTER_NAME_RE
-from reconciler.store.db import CHANGES_LOCK, Database
-from reconciler.store.shared import fenced_write
+from reconciler.store.db import Database
+from reconciler.store.shared import StoredSecrets, get_secrets, put_generated, put_given, secrets_since
 
 log = logging.getLogger("mchub.store")
 
-SCAN_EVERY = 2.0  # seconds between two looks for changed secrets files
+SCAN_EVERY = 2.0  # seconds between two looks for changed secrets files, at least
+SCAN_SHARE = 20  # and at least this many times the CPU time the last look took (10,000 clusters: ~0.1 s)
 Signature = tuple[int, int, int]  # inode, size, mtime: a file not changed since we last looked
 Secrets = dict[str, str]
-
-# A person's password: stored unless the database holds one given at least as late.
-_PUT_GIVEN = """
-INSERT INTO mchub_secrets AS s (cluster, body, given_at, version)
-VALUES (%s, %s, %s, nextval('mchub_changes'))
-ON CONFLICT (cluster) DO UPDATE SET
-    body = EXCLUDED.body, given_at = EXCLUDED.given_at, version = EXCLUDED.version
-WHERE s.given_at IS NULL OR s.given_at::timestamptz < EXCLUDED.given_at::timestamptz
-RETURNING version
-"""
-# A generated password: the first one stored stays.
-_PUT_GENERATED = """
-INSERT INTO mchub_secrets (cluster, body, given_at, version)
-VALUES (%s, %s, NULL, nextval('mchub_changes'))
-ON CONFLICT (cluster) DO NOTHING
-RETURNING version
-"""
-_COLUMNS = "SELECT cluster, body, given_at, version FROM mchub_secrets"
-
-
-class StoredSecrets(NamedTuple):
-    cluster: str
-    body: Any  # secrets.json's object, as a hub stored it (checked before it is written)
-    given_at: str | None  # None: a generated password
-    version: int
-
+SECRETS_FILE = "secrets.json"  # in clusters/<name>/ (model.secrets.secrets_path)
 
 NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
@@ -103,46 +79,6 @@ def database_wins(local: Secrets | None, stored: StoredSecrets) -> bool:
     return mine is None or theirs >= mine
 
 
-def _stored(row: tuple[Any, ...]) -> StoredSecrets:
-    return StoredSecrets(str(row[0]), row[1], None if row[2] is None else str(row[2]), int(row[3]))
-
-
-def _body(secrets: Secrets) -> Jsonb:
-    return Jsonb(secrets)
-
-
-def put_given(db: Database, name: str, secrets: Secrets) -> int | None:
-    """Store a person's password; its version, or None when the database holds one at least as new."""
-    with db.connection() as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGES_LOCK,))
-        row = conn.execute(_PUT_GIVEN, (name, _body(secrets), secrets[GIVEN_AT])).fetchone()
-    return int(row[0]) if row else None
-
-
-def put_generated(db: Database, name: str, secrets: Secrets, holder: str) -> int | None:
-    """Store a generated password; its version, or None when `holder` does not hold the lease of
-    `name` or the database has secrets for it already."""
-    with db.connection() as conn:
-        if not fenced_write(conn, name, holder):
-            return None
-        row = conn.execute(_PUT_GENERATED, (name, _body(secrets))).fetchone()
-    return int(row[0]) if row else None
-
-
-def secrets_since(db: Database, version: int) -> tuple[list[StoredSecrets], int]:
-    """The secrets written after `version`, oldest first, and the latest version seen."""
-    with db.connection() as conn:
-        rows = conn.execute(f"{_COLUMNS} WHERE version > %s ORDER BY version", (version,)).fetchall()
-    found = [_stored(r) for r in rows]
-    return found, max([version, *(s.version for s in found)])
-
-
-def get_secrets(db: Database, name: str) -> StoredSecrets | None:
-    with db.connection() as conn:
-        row = conn.execute(f"{_COLUMNS} WHERE cluster = %s", (name,)).fetchone()
-    return _stored(row) if row else None
-
-
 def read_local(path: Path) -> Secrets | None:
     """A secrets file's strings; None when there is none. UnreadableFile (naming the file, never
     quoting it) when it is not a regular file within SECRETS_LIMIT holding a JSON object."""
@@ -160,7 +96,7 @@ def read_local(path: Path) -> Secrets | None:
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
-def signature(path: Path) -> Signature | None:
+def signature(path: Path | str) -> Signature | None:
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -181,7 +117,7 @@ class SecretSync:
         scan_every: float = SCAN_EVERY,
     ) -> None:
         self.db, self.clusters, self.holder, self.mine = db, clusters_dir, holder, mine
-        self.scan_every = scan_every
+        self.scan_every, self.scan_share = scan_every, SCAN_SHARE
         self.cursor = 0  # secrets written up to this version are pulled
         self._next_scan = 0.0
         self._scanned: dict[str, Signature] = {}  # files as the last scan saw them
@@ -215,26 +151,32 @@ class SecretSync:
             with self._name_lock(stored.cluster):
                 self._take(stored)
         self.cursor = latest
-        now = time.monotonic()
-        if scan_now or now >= self._next_scan:
-            self._next_scan = now + self.scan_every
-            self._scan()
+        if scan_now or time.monotonic() >= self._next_scan:
+            spent = time.thread_time()
+            changed = self._changed()
+            spent = time.thread_time() - spent
+            self._next_scan = time.monotonic() + max(self.scan_every, self.scan_share * spent)
+            for name, sig in changed:
+                with self._lock:
+                    synced = self._synced.get(name) == sig
+                if not synced:
+                    self._sync_one(name)
+                with self._lock:  # after the push: a failed one is tried again at the next look
+                    self._scanned[name] = sig
 
-    def _scan(self) -> None:
+    def _changed(self) -> list[tuple[str, Signature]]:
+        """The clusters whose secrets file changed since the last look, and its signature now."""
+        root = str(self.clusters)
         try:
-            names = [e.name for e in os.scandir(self.clusters) if CLUSTER_NAME_RE.fullmatch(e.name)]
+            names = [e.name for e in os.scandir(root) if CLUSTER_NAME_RE.fullmatch(e.name)]
         except (FileNotFoundError, NotADirectoryError):
-            return
+            return []
+        changed = []
         for name in names:
-            sig = signature(secrets_path(self.clusters, name))
-            with self._lock:
-                if sig is None or self._scanned.get(name) == sig:
-                    continue
-                synced = self._synced.get(name) == sig
-            if not synced:
-                self._sync_one(name)
-            with self._lock:  # after the push: a failed one is tried again at the next scan
-                self._scanned[name] = sig
+            sig = signature(os.path.join(root, name, SECRETS_FILE))
+            if sig is not None and self._scanned.get(name) != sig:  # read without the lock: a dict get
+                changed.append((name, sig))
+        return changed
 
     # -- one cluster, from the engine's workers ------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The rows several hubs share: each cluster's status (`mchub_clusters`), its runs' records and log
 tails (`mchub_runs`), the requests people made on any hub (`mchub_requests`: approvals and retries),
-and Terraform's own state, which Terraform's `pg` backend writes and the hubs only read. Every write
-takes a version from `mchub_changes`, so a hub asks "what changed since version N?" and reads only
-that. A cluster's rows are written only by the holder of its lease (fenced in the same transaction),
-so a hub that lost its lease can no longer overwrite the new holder's work."""
+each cluster's secrets (`mchub_secrets`: store/secretsync.py says which win), and Terraform's own
+state, which Terraform's `pg` backend writes and the hubs only read. Every write takes a version
+from `mchub_changes`, so a hub asks "what changed since version N?" and reads only that. A cluster's
+status, runs and generated secrets are written only by the holder of its lease (fenced in the same
+transaction), so a hub that lost its lease can no longer overwrite the new holder's work."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ ON CONFLICT (kind, cluster) DO UPDATE SET body = EXCLUDED.body, at = EXCLUDED.at
 WHERE r.at < EXCLUDED.at
 RETURNING version
 """
+# A person's password: stored unless the database holds one given at least as late.
+_PUT_GIVEN = """
+INSERT INTO mchub_secrets AS s (cluster, body, given_at, version)
+VALUES (%s, %s, %s, nextval('mchub_changes'))
+ON CONFLICT (cluster) DO UPDATE SET
+    body = EXCLUDED.body, given_at = EXCLUDED.given_at, version = EXCLUDED.version
+WHERE s.given_at IS NULL OR s.given_at::timestamptz < EXCLUDED.given_at::timestamptz
+RETURNING version
+"""
+# A generated password: the first one stored stays.
+_PUT_GENERATED = """
+INSERT INTO mchub_secrets (cluster, body, given_at, version)
+VALUES (%s, %s, NULL, nextval('mchub_changes'))
+ON CONFLICT (cluster) DO NOTHING
+RETURNING version
+"""
+_SECRETS = "SELECT cluster, body, given_at, version FROM mchub_secrets"
 _CHANGES = """
 SELECT name, version FROM mchub_clusters WHERE version > %(v)s
 UNION ALL SELECT cluster, version FROM mchub_runs WHERE version > %(v)s
@@ -80,6 +98,13 @@ class Request(NamedTuple):
     cluster: str
     body: dict[str, Any]  # the request file's JSON
     at: dt.datetime
+    version: int
+
+
+class StoredSecrets(NamedTuple):
+    cluster: str
+    body: Any  # secrets.json's object, as a hub stored it (checked before it is written)
+    given_at: str | None  # None: a generated password
     version: int
 
 
@@ -209,3 +234,40 @@ def terraform_state(db: Database, name: str, unless_md5: str | None = None) -> s
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             return None  # dropped in between
     return str(row[0]) if row and row[0] is not None else None
+
+
+def _stored(row: tuple[Any, ...]) -> StoredSecrets:
+    return StoredSecrets(str(row[0]), row[1], None if row[2] is None else str(row[2]), int(row[3]))
+
+
+def put_given(db: Database, name: str, secrets: dict[str, str]) -> int | None:
+    """Store a person's password; its version, or None when the database holds one at least as new."""
+    with db.connection() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGES_LOCK,))
+        row = conn.execute(_PUT_GIVEN, (name, _json(secrets), secrets["guest_passwd_given_at"])).fetchone()
+    return int(row[0]) if row else None
+
+
+def put_generated(db: Database, name: str, secrets: dict[str, str], holder: str) -> int | None:
+    """Store a generated password; its version, or None when `holder` does not hold the lease of
+    `name` or the database has secrets for it already."""
+    with db.connection() as conn:
+        if not fenced_write(conn, name, holder):
+            return None
+        row = conn.execute(_PUT_GENERATED, (name, _json(secrets))).fetchone()
+    return int(row[0]) if row else None
+
+
+def secrets_since(db: Database, version: int) -> tuple[list[StoredSecrets], int]:
+    """The secrets written after `version`, oldest first, and the latest version seen."""
+    with db.connection() as conn:
+        rows = conn.execute(f"{_SECRETS} WHERE version > %s ORDER BY version", (version,)).fetchall()
+    found = [_stored(r) for r in rows]
+    return found, max([version, *(s.version for s in found)])
+
+
+def get_secrets(db: Database, name: str) -> StoredSecrets | None:
+    """The secrets of `name` the database holds, or None."""
+    with db.connection() as conn:
+        row = conn.execute(f"{_SECRETS} WHERE cluster = %s", (name,)).fetchone()
+    return _stored(row) if row else None

@@ -192,3 +192,33 @@ def httpx_post(hub: HubProc, path: str, body: dict[str, Any]) -> Any:
     import httpx
 
     return httpx.post(hub.url + path, json=body, headers=JSON, timeout=30)
+
+
+def test_a_takeover_keeps_the_clusters_guest_password(world: World) -> None:
+    import json
+
+    def password(hub: HubProc) -> str | None:
+        try:
+            return str(json.loads((hub.clusters / "kilo" / "secrets.json").read_text())["guest_passwd"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    world.box.faults.boot_delay = 4.0  # the apply takes a while: the kill lands in the middle
+    hubs = [world.hub("hub-a"), world.hub("hub-b")]
+    world.write_spec("kilo")
+
+    def applying() -> HubProc | None:
+        return next(
+            (h for h in hubs if h.phase("kilo") == "build_running" and world.holder("kilo") == h.name), None
+        )
+
+    holder = wait_for("a hub applying kilo", applying, 120, world.hubs)
+    other = next(h for h in hubs if h is not holder)
+    generated = wait_for("the holder's generated password", lambda: password(holder), 30, world.hubs)
+    wait_for("the password on the other hub", lambda: password(other) == generated, 30, world.hubs)
+    holder.kill9()
+    wait_for("the other hub holding kilo", lambda: world.holder("kilo") == other.name, 4 * TTL, world.hubs)
+    wait_for("kilo built by the other hub", lambda: other.phase("kilo") == "build_success", 240, world.hubs)
+    assert world.servers("kilo") == ["kilo-login1", "kilo-mgmt1", "kilo-node1"]
+    assert password(other) == generated  # the guests keep the password they were built with
+    assert all(generated not in hub.log.read_text(errors="replace") for hub in hubs)

@@ -26,7 +26,7 @@ NOW = dt.datetime(2025, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 def _mirror(db: Database, hub: HubDirs, name: str, leases: Leases | None = None) -> Mirror:
     mirror = Mirror(db, hub.specs, hub.clusters, name, leases.mine if leases else lambda cluster: False)
-    mirror.secrets.scan_every = 0  # every tick looks for changed files (the hub: every 2 s)
+    mirror.secrets.scan_every = mirror.secrets.scan_share = 0  # every tick looks for changed files
     return mirror
 
 
