@@ -13,7 +13,7 @@ then, on the 3 hubs, one is killed with SIGKILL and the time until the others ho
 clusters is measured (the lease takeover; target: within the lease time).
 
     .venv/bin/python bench/bench_hubs.py [--specs 60] [--workers 2] [--boot 20] [--latency 0.2]
-    .venv/bin/python bench/bench_hubs.py --smoke   # 6 specs, short boots: about a minute
+    .venv/bin/python bench/bench_hubs.py --smoke   # 3 specs, short boots: about a minute
 
 Wall time is the figure here (the work is waiting on the cloud); each configuration runs once, so
 the ratios carry the machine's noise: run it again before trusting a miss by a few percent.
@@ -140,10 +140,10 @@ def main() -> None:
     parser.add_argument("--boot", type=float, default=20.0, help="seconds a server stays in BUILD")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds added to every cloud request")
     parser.add_argument("--timeout", type=float, default=3600.0)
-    parser.add_argument("--smoke", action="store_true", help="6 specs, 1 s boots: that it runs")
+    parser.add_argument("--smoke", action="store_true", help="3 specs, 1 s boots: that it runs")
     args = parser.parse_args()
     if args.smoke:
-        args.specs, args.boot, args.latency = 6, 1.0, 0.02
+        args.specs, args.boot, args.latency = 3, 1.0, 0.02
     pg = PgServer().start()
     try:
         w = args.workers

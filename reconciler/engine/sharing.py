@@ -18,6 +18,7 @@ from reconciler.engine.recover import recover_taken
 from reconciler.store.db import Database, StoreUnavailable
 from reconciler.store.leases import Leases
 from reconciler.store.mirror import Mirror
+from reconciler.store.shared import ensure_state
 
 log = logging.getLogger("mchub.sharing")
 
@@ -59,6 +60,7 @@ class Sharing:
             if not self.leases.take(name):
                 return False
             self.mirror.pull(name)
+            ensure_state(self.db, name)  # before Terraform's first lock of it (see ensure_state)
             self._available()
         except StoreUnavailable as exc:
             self._unavailable(exc)

@@ -28,6 +28,7 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 # versions become visible in order and a reader that saw version N has seen every version below.
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS mchub_changes;
+CREATE SEQUENCE IF NOT EXISTS public.global_states_id_seq AS bigint;
 CREATE TABLE IF NOT EXISTS mchub_leases (
     name text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL);
 CREATE INDEX IF NOT EXISTS mchub_leases_holder ON mchub_leases (holder);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any, NamedTuple
 
 import psycopg
@@ -17,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from reconciler.model.tfstate import state_schema
-from reconciler.store.db import CHANGES_LOCK, Connection, Database
+from reconciler.store.db import CHANGES_LOCK, SCHEMA_LOCK, Connection, Database
 
 LOG_CAP = 1024 * 1024  # bytes of a run's log kept in the database: its tail
 RUNS_KEPT = 50
@@ -234,6 +235,38 @@ def terraform_state(db: Database, name: str, unless_md5: str | None = None) -> s
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             return None  # dropped in between
     return str(row[0]) if row and row[0] is not None else None
+
+
+# What Terraform's pg backend makes (backend/remote-state/pg), made here first: the same names, so
+# its own CREATE ... IF NOT EXISTS finds them. The sequence is made once by ensure_schema.
+_STATES_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS {schema}",
+    "CREATE TABLE IF NOT EXISTS {schema}.states (id bigint NOT NULL "
+    "DEFAULT nextval('public.global_states_id_seq') PRIMARY KEY, name text UNIQUE, data text)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS states_by_name ON {schema}.states (name)",
+)
+
+
+def ensure_state(db: Database, name: str) -> None:
+    """Give cluster `name` its row of Terraform state (an empty state) before Terraform first locks
+    it. Without a row, Terraform's pg backend locks a workspace by one advisory lock shared by every
+    schema of the database (-1, "creating a workspace") and holds it for the whole first plan and
+    apply: every other new cluster, on every hub, would wait for it. With the row, it locks the
+    row's own id. An existing state is never touched. Raises StoreUnavailable."""
+    schema = sql.Identifier(state_schema(name))
+    empty = json.dumps(
+        {"version": 4, "terraform_version": "1.0.0", "serial": 0, "lineage": str(uuid.uuid4()),
+         "outputs": {}, "resources": []}
+    )  # fmt: skip
+    with db.connection() as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f"{state_schema(name)}.states",)).fetchone() == (None,):
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # two hubs, one schema
+            for statement in _STATES_DDL:
+                conn.execute(sql.SQL(statement).format(schema=schema))
+        insert = (
+            "INSERT INTO {schema}.states (name, data) VALUES ('default', %s) ON CONFLICT (name) DO NOTHING"
+        )
+        conn.execute(sql.SQL(insert).format(schema=schema), (empty,))
 
 
 def _stored(row: tuple[Any, ...]) -> StoredSecrets:

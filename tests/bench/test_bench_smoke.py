@@ -48,6 +48,14 @@ RESYNC = [
     r"^  Terraform processes started: 0 \(target 0\)$",
     r"^  clusters still build_success: 50 of 50$",
 ]
+HUBS = [
+    rf"^1 hub  x \d+ workers:  {NUM} s$",
+    rf"^3 hubs x \d+ workers:  {NUM} s$",
+    rf"^  3 hubs vs 1 hub of \d+: {NUM}x faster \(target >= 2\.5\): (ok|MISSED)$",
+    rf"^  3 hubs of \d+ / 1 hub of \d+: {NUM}x the time \(target <= 1\.10\): (ok|MISSED)$",
+    rf"^  takeover after kill -9 of a hub holding \d+ clusters: {NUM} s \(lease {NUM} s\): (ok|MISSED)$",
+]
+HUBS += [HUBS[0]]  # 1 hub of W, then 1 hub of 3W
 ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
 
 
@@ -63,6 +71,7 @@ ON_TERRAFORM = [pytest.mark.terraform, pytest.mark.slow]
         pytest.param("bench_terraform.py", [], TERRAFORM, id="terraform", marks=ON_TERRAFORM),
         pytest.param("bench_reconciler.py", [], RECONCILER, id="reconciler", marks=ON_TERRAFORM),
         pytest.param("bench_preview.py", [], PREVIEW, id="preview", marks=ON_TERRAFORM),
+        pytest.param("bench_hubs.py", [], HUBS, id="hubs", marks=ON_TERRAFORM),  # + PostgreSQL
     ],
 )
 def test_benchmark_smoke(script: str, args: list[str], expected: list[str], tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ over the clusters its hub holds."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 
@@ -97,3 +98,24 @@ def test_a_row_this_hub_cannot_read_does_not_stop_the_others(db: Database, tmp_p
     mirror.catch_up()
     assert not (tmp_path / "clusters" / "alpha" / "status.json").exists()
     assert '"build_success"' in (tmp_path / "clusters" / "beta" / "status.json").read_text()
+
+
+def test_a_cluster_gets_an_empty_terraform_state_row_once_and_keeps_its_own(pg_url: str) -> None:
+    """Without a row, Terraform's pg backend locks a new workspace with one lock shared by every
+    schema, for its whole first apply: the hub makes the row first, and never touches a real one."""
+    from reconciler.store.db import Database
+    from reconciler.store.shared import ensure_state, terraform_state
+
+    db = Database(pg_url)
+    try:
+        db.ensure_schema()
+        ensure_state(db, "new-cluster")
+        first = json.loads(terraform_state(db, "new-cluster") or "{}")
+        assert first["resources"] == [] and first["version"] == 4 and first["lineage"]
+        with db.connection() as conn:  # Terraform writes its state over it
+            conn.execute("UPDATE mchub_tf_new_cluster.states SET data = %s WHERE name = 'default'",
+                         ('{"version": 4, "serial": 7, "resources": [{"type": "x"}]}',))  # fmt: skip
+        ensure_state(db, "new-cluster")
+        assert json.loads(terraform_state(db, "new-cluster") or "{}")["serial"] == 7
+    finally:
+        db.close()
