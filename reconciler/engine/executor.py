@@ -6,6 +6,7 @@ Every failure becomes a status here, and only here: `FailureKind.permanent` deci
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast
@@ -52,6 +53,10 @@ RUNNING_PHASE = {
     Action.APPLY: Phase.BUILD_RUNNING,
     Action.DESTROY: Phase.DESTROY_RUNNING,
 }
+
+
+log = logging.getLogger("mchub.reconcile")
+ERRORED_STATE = "errored.tfstate"  # what Terraform writes when it cannot save its state
 
 
 def execute(name: str, observed: Observed, status: Status, decision: Decision, hub: Hub) -> Status:
@@ -175,8 +180,23 @@ class _Run:
             self.tf.init(upgrade=upgrade)
         if digest is not None and digest != previous:
             write_atomic(stamp, digest + "\n")  # replaces whatever is there, never writes through a link
+        self._errored_state_back()
         if cloud is not None:  # execute() refused a spec pointing away from where the cluster is
             note_cloud(self.hub, self.name, cloud)
+
+    def _errored_state_back(self) -> None:
+        """A run whose apply ended when its state could not be saved (PostgreSQL unreachable, a
+        full disk) left Terraform's `errored.tfstate` here: the only record of what it created.
+        Push it back before planning, or the plan would create those resources again. Kept as
+        `errored.tfstate.pushed-<time>` for a person; a push Terraform refuses fails this run."""
+        errored = self.hub.clusters / self.name / ERRORED_STATE
+        if not errored.is_file():
+            return
+        self.log.write(f"# {ERRORED_STATE}: a state an earlier run could not save; pushing it back\n")
+        log.warning("%s: pushing back %s left by an earlier run", self.name, ERRORED_STATE,
+                    extra={"cluster": self.name})  # fmt: skip
+        self.tf.push_state(errored)
+        errored.rename(errored.with_name(f"{ERRORED_STATE}.pushed-{self.hub.clock():%Y%m%dT%H%M%SZ}"))
 
     def _drift_checked(self, planfile: Path, summary: PlanSummary, info: PlanInfo) -> Status:
         drifted = list(summary.pending)

@@ -46,6 +46,7 @@ STATE_LIMIT = 256 << 20  # a state file larger than this is read by Terraform, n
 _OnEvent = Callable[[tfjson.Event], None]
 _Proc = subprocess.Popen[bytes]
 
+
 @dataclass
 class _Run:
     """What one process said."""
@@ -123,6 +124,11 @@ class Terraform:
         progress = tfjson.Progress(on_progress)
         args = ["apply", "-json", "-input=false", self._lock_flag(), str(planfile)]
         self._run(args, on_event=progress.feed)
+
+    def push_state(self, path: Path) -> None:
+        """`state push`: put a state file back into the backend (Terraform refuses one of another
+        lineage, or older than the backend's: then this raises and nothing is written)."""
+        self._run(["state", "push", self._lock_flag(), str(path)])
 
     def outputs(self) -> dict[str, Any]:
         """Output values, unwrapped; sensitive ones included (see `output_details` for which)."""
