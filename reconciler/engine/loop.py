@@ -109,6 +109,7 @@ class Loop:
         self.crashes: dict[str, int] = {}  # unexpected exceptions in a row, by cluster
         self.heartbeat = time.monotonic()  # the loop thread's last turn
         self.finished = threading.Event()  # `run` returned (or died)
+        self.known = 0  # clusters at the last listing (resync or orphan scan)
         # told the name of each cluster whose spec, approval or retry request changed on disk (`mchub
         # serve`: the web view's change counter, webview.state.Files.note, so polls see it at once)
         self.listeners: list[Callable[[str], None]] = []
@@ -137,7 +138,9 @@ class Loop:
 
     def _universe(self) -> set[str]:
         names = set(spec_names(self.settings.specs_dir)) | set(known_clusters(self.settings.clusters_dir))
-        return names if self.only is None else names & self.only
+        names = names if self.only is None else names & self.only
+        self.known = len(names)  # the clusters a fair share of leases is counted from
+        return names
 
     def _policy(self) -> Policy:
         """Hold pruning when a large share of the deployed clusters lost their spec at once."""
@@ -207,11 +210,10 @@ class Loop:
             return []
         policy = self._policy()
         futures = []
-        total = len(self._universe()) if self.sharing is not None else 0
         for name in sorted(ready, key=lambda n: self.due[n]):
             del self.due[name]
             self.inflight.add(name)
-            futures.append(self.pool.submit(self._work, name, policy, total))
+            futures.append(self.pool.submit(self._work, name, policy, self.known))
         self._report_queue()
         return futures
 

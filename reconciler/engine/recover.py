@@ -64,19 +64,20 @@ def _recover_one(hub: Hub, name: str, wait_for_terraform: float, beat: Callable[
         while runs.pid_alive(record.terraform_pid) and time.monotonic() < deadline:
             beat()
             time.sleep(0.2)
-    now = hub.clock()
-    during = status.phase.value
-    message = f"run {status.run_id} was interrupted (the hub stopped during {during}); re-planning"
-    if record is not None and record.result == "running":
-        runs.write_record(
-            hub.clusters,
-            record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
-        )
     note = _stale_lock(hub, name)
-    if note:
-        message += f"; {note}"
-    hub.recorder.record(status.interrupted(now, message))
+    _interrupted(hub, status, record, "the hub", f"; {note}" if note else "")
     return True
+
+
+def _interrupted(hub: Hub, status: Status, record: runs.RunRecord | None, who: str, more: str = "") -> None:
+    """Record the run `status` shows as running as interrupted (`who` stopped during it), and the
+    cluster as pending a new plan."""
+    now = hub.clock()
+    message = f"run {status.run_id} was interrupted ({who} stopped during {status.phase.value}); re-planning"
+    if record is not None and record.result == "running":
+        update = {"result": "interrupted", "finished_at": now, "message": message}
+        runs.write_record(hub.clusters, record.model_copy(update=update))
+    hub.recorder.record(status.interrupted(now, message + more))
 
 
 def recover_taken(hub: Hub, name: str, previous: str) -> bool:
@@ -91,17 +92,7 @@ def recover_taken(hub: Hub, name: str, previous: str) -> bool:
         return False
     if status is None or status.phase not in RUNNING_PHASES:
         return False
-    now = hub.clock()
-    message = (
-        f"run {status.run_id} was interrupted ({previous} stopped during {status.phase.value}); re-planning"
-    )
-    record = _record(hub, name, status)
-    if record is not None and record.result == "running":
-        runs.write_record(
-            hub.clusters,
-            record.model_copy(update={"result": "interrupted", "finished_at": now, "message": message}),
-        )
-    hub.recorder.record(status.interrupted(now, message))
+    _interrupted(hub, status, _record(hub, name, status), previous)
     return True
 
 

@@ -9,13 +9,12 @@ mirror brings the others' into this hub's files, so the web view and the CLI see
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 
 from reconciler.engine.hub import Hub
 from reconciler.engine.recover import recover_taken
-from reconciler.store.db import Database, StoreUnavailable
+from reconciler.store.db import Database, Outage, StoreUnavailable
 from reconciler.store.leases import Leases
 from reconciler.store.mirror import Mirror
 from reconciler.store.shared import ensure_state
@@ -29,24 +28,11 @@ class Sharing:
         self.leases = leases
         self.mirror = mirror
         self.scan_every = max(1.0, leases.ttl / 6)  # how often clusters nobody holds are looked for
-        self._down = False
-        self._lock = threading.Lock()
+        self._outage = Outage(f"hub {leases.holder}: taking leases")
 
     @property
     def holder(self) -> str:
         return self.leases.holder
-
-    def _unavailable(self, exc: StoreUnavailable) -> None:
-        with self._lock:
-            first, self._down = not self._down, True
-        if first:
-            log.warning("the database is unreachable (%s); clusters this hub holds wait for it", exc)
-
-    def _available(self) -> None:
-        with self._lock:
-            was, self._down = self._down, False
-        if was:
-            log.info("the database answers again")
 
     def claim(self, name: str, total: int, hub: Hub) -> bool:
         """Whether this hub may work on `name` now: it holds the lease, or takes it (not past its
@@ -61,9 +47,9 @@ class Sharing:
                 return False
             self.mirror.pull(name)
             ensure_state(self.db, name)  # before Terraform's first lock of it (see ensure_state)
-            self._available()
+            self._outage.ok()
         except StoreUnavailable as exc:
-            self._unavailable(exc)
+            self._outage.failed(exc)
             return False
         if previous and previous != self.holder:
             log.info("%s: taken over from hub %s", name, previous, extra={"cluster": name})
@@ -75,9 +61,8 @@ class Sharing:
 
     def pushed(self, name: str) -> None:
         """The recorder's listener: a status this hub wrote, pushed when it holds the cluster."""
-        if self.leases.mine(name):
-            self.mirror.push(name)
-            self.mirror.copy_state(name)
+        if self.leases.mine(name) and self.mirror.push(name):
+            self.mirror.copy_state(name)  # a run may have changed it; an idle look did not
 
     def orphans(self, names: Iterable[str]) -> list[str]:
         """Of `names`, those no live hub holds (no lease, or an expired one): the loop looks at them
@@ -87,9 +72,9 @@ class Sharing:
             return []
         try:
             free = self.leases.claimable(wanted)
-            self._available()
+            self._outage.ok()
         except StoreUnavailable as exc:
-            self._unavailable(exc)
+            self._outage.failed(exc)
             return []
         return sorted(free)
 

@@ -45,6 +45,15 @@ def read_status_json(clusters_dir: Path, name: str) -> dict[str, Any] | None:
         return None
 
 
+def status_signature(clusters_dir: Path, name: str) -> tuple[int, int, int] | None:
+    """inode, size and mtime of the local status.json (it is only ever replaced whole); None without one."""
+    try:
+        st = os.stat(status_path(clusters_dir, name), follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def write_status_json(clusters_dir: Path, name: str, status: dict[str, Any] | None) -> bool:
     """Make the local status this one (None: no status.json); whether anything changed. ValueError
     when `status` is not a status of `name` this hub can read."""

@@ -46,6 +46,7 @@ class Mirror:
         self.cursor = 0  # changes up to this version are in our files
         self._dirty: set[str] = set()  # pushes that failed for want of the database
         self._synced: dict[tuple[str, str], RunSignature] = {}  # runs' files as last pushed or pulled
+        self._status_synced: dict[str, tuple[int, int, int] | None] = {}  # status.json as last pushed
         self._runs_cursor: dict[str, int] = {}  # per cluster: run versions up to this one pulled
         self._state_md5: dict[str, str | None] = {}
         self._lock = threading.Lock()
@@ -62,35 +63,40 @@ class Mirror:
         with self._lock:
             return set(self._dirty)
 
-    def push(self, name: str) -> None:
+    def push(self, name: str) -> bool:
         """Write this hub's files of `name` to the database: the runs changed since the last push,
-        then the status. Never raises: without the database the name is kept dirty for `follow` to
-        retry; a push this hub's lease no longer covers is dropped (the new holder's rows win)."""
+        then the status if it changed. Never raises: without the database the name is kept dirty
+        for `follow` to retry; a push this hub's lease no longer covers is dropped (the new
+        holder's rows win). True when something was written (an idle look writes nothing)."""
+        wrote = False
         try:
             with self._name_lock(name):  # the engine's push and follow's retry, one at a time
-                self._push(name)
+                wrote = self._push(name)
             self.secrets.push(name)  # a password generated for the run this status starts
         except StoreUnavailable as exc:
             with self._lock:
                 self._dirty.add(name)
             self._push_outage.failed(exc)
-            return
+            return False
         except Exception:
             log.exception("%s: pushing its files to the shared database failed", name)
         with self._lock:
             self._dirty.discard(name)
         self._push_outage.ok()
+        return wrote
 
     def _name_lock(self, name: str) -> threading.Lock:
         with self._lock:
             return self._pushing.setdefault(name, threading.Lock())
 
-    def _push(self, name: str) -> None:
+    def _push(self, name: str) -> bool:
+        signature = localcopy.status_signature(self.clusters, name)
         try:
             status = localcopy.read_status_json(self.clusters, name)
         except UnreadableFile as exc:
             log.warning("%s: not pushed: %s", name, exc)
-            return
+            return False
+        wrote = False
         for run_id in localcopy.run_ids(self.clusters, name):
             sig = localcopy.run_signature(self.clusters, name, run_id)
             with self._lock:
@@ -101,13 +107,21 @@ class Mirror:
                 continue
             if put_run(self.db, name, run[0], run[1], self.holder, keep=self.runs_kept) is None:
                 return self._refused(name)
+            wrote = True
             with self._lock:
                 self._synced[(name, run_id)] = sig
+        with self._lock:
+            if not wrote and name in self._status_synced and self._status_synced[name] == signature:
+                return False  # nothing new: no write, no version for the other hubs to pull
         if put_status(self.db, name, status, self.holder) is None:
-            self._refused(name)
+            return self._refused(name)
+        with self._lock:
+            self._status_synced[name] = signature
+        return True
 
-    def _refused(self, name: str) -> None:
+    def _refused(self, name: str) -> bool:
         log.info("%s: not pushed: hub %s no longer holds its lease", name, self.holder)
+        return False
 
     # -- everyone else's side -------------------------------------------------------------------
 

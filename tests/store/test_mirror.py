@@ -206,3 +206,23 @@ def test_a_hub_that_lost_the_lease_cannot_push(
     assert a.dirty() == set()  # refused, not retried
     stored = cluster(db, "alpha").status
     assert stored is not None and Status.model_validate(stored) == kept
+
+
+def test_an_idle_push_writes_nothing_for_the_other_hubs_to_pull(db: Database, hub_a: HubDirs) -> None:
+    """The loop pushes after every look at a cluster it holds; a look that changed no file must not
+    give the cluster a new version, or every resync would make every other hub pull every cluster."""
+    lease = Leases(db, "hub-a", 30)
+    a = Mirror(db, hub_a.specs, hub_a.clusters, "hub-a", lease.mine)
+    assert lease.take("alpha")
+    first = _run(hub_a, "alpha", "20250501T120000Z-apply-aaaaaa", "Plan: 3 to add\n")
+    _building(hub_a, "alpha", first.id)
+    assert a.push("alpha") is True
+    version = cluster(db, "alpha").version
+    assert a.push("alpha") is False
+    assert cluster(db, "alpha").version == version
+    time.sleep(0.01)  # a new status file: pushed again
+    write_status(
+        hub_a.clusters, Status(name="alpha").started(NOW, Phase.PLAN_RUNNING, Reason.NEW_SPEC, "r2", "h2")
+    )
+    assert a.push("alpha") is True
+    assert cluster(db, "alpha").version > version
